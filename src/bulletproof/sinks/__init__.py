@@ -1,0 +1,104 @@
+"""Sinks and notifiers, chosen by URL scheme.
+
+>>> sink = sink_from_url("stdout:")
+>>> sink.name
+'stdout:'
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from bulletproof.errors import ConfigError, did_you_mean
+from bulletproof.events.base import Notifier, Sink
+from bulletproof.sinks.base import SinkSpec, mask_url
+
+__all__ = [
+    "NOTIFIER_SCHEMES",
+    "SINK_SCHEMES",
+    "SinkSpec",
+    "mask_url",
+    "notifier_from_url",
+    "sink_from_url",
+]
+
+SINK_SCHEMES: Final[Mapping[str, str]] = {
+    "file": "bulletproof.sinks.file",
+    "stdout": "bulletproof.sinks.file",
+    "syslog+udp": "bulletproof.sinks.syslog",
+    "syslog+tcp": "bulletproof.sinks.syslog",
+    "syslog+tls": "bulletproof.sinks.syslog",
+    "logstash": "bulletproof.sinks.logstash",
+    "logstash+tls": "bulletproof.sinks.logstash",
+    "http": "bulletproof.sinks.http",
+    "https": "bulletproof.sinks.http",
+}
+
+NOTIFIER_SCHEMES: Final[Mapping[str, str]] = {
+    "smtp": "bulletproof.sinks.email",
+    "smtps": "bulletproof.sinks.email",
+    "sms+twilio": "bulletproof.sinks.sms",
+    "webhook+http": "bulletproof.sinks.webhook",
+    "webhook+https": "bulletproof.sinks.webhook",
+}
+
+SINK_FORMS: Final = (
+    " Accepted forms: file:///abs/path.jsonl or file:relative/path.jsonl, stdout:, "
+    "syslog+udp://host:port, syslog+tcp://host:port, syslog+tls://host:port, "
+    "logstash://host:port, logstash+tls://host:port, http(s)://host[:port]/path."
+)
+NOTIFIER_FORMS: Final = (
+    " Accepted forms: smtp://user:${PASSWORD}@host:587?to=a@example.com&from=b@example.com "
+    "(STARTTLS), smtps://...:465 (TLS), sms+twilio://ACCOUNT_SID:${TOKEN}@api.twilio.com"
+    "?from=+15550001111&to=+15550002222, webhook+https://hooks.example.com/path."
+)
+
+
+def _scheme_of(url: str) -> str:
+    head, sep, _ = url.partition(":")
+    return head.lower() if sep else ""
+
+
+def sink_from_url(
+    url: str, *, options: Mapping[str, Any] | None = None, base_dir: Path | None = None
+) -> Sink:
+    """Build the sink for ``url``. Raises ConfigError naming the URL and the accepted forms.
+
+    Added in 0.1.
+    """
+    scheme = _scheme_of(url)
+    module_name = SINK_SCHEMES.get(scheme)
+    if module_name is None:
+        hint = did_you_mean(scheme, SINK_SCHEMES) if scheme else ""
+        raise ConfigError(
+            f"sink URL {mask_url(url)!r}: unknown scheme {scheme!r}.{hint}{SINK_FORMS}"
+        )
+    spec = SinkSpec.parse(url, options=options, base_dir=base_dir, accepted=SINK_FORMS)
+    module = importlib.import_module(module_name)
+    sink: Sink = module.create(spec)
+    return sink
+
+
+def notifier_from_url(
+    url: str, *, options: Mapping[str, Any] | None = None, base_dir: Path | None = None
+) -> Notifier:
+    """Build the notifier for ``url``. Raises ConfigError naming the URL and the accepted forms.
+
+    Added in 0.1.
+    """
+    scheme = _scheme_of(url)
+    module_name = NOTIFIER_SCHEMES.get(scheme)
+    if module_name is None:
+        hint = did_you_mean(scheme, NOTIFIER_SCHEMES) if scheme else ""
+        raise ConfigError(
+            f"notifier URL {mask_url(url)!r}: unknown scheme {scheme!r}.{hint}{NOTIFIER_FORMS}"
+        )
+    spec = SinkSpec.parse(url, options=options, base_dir=base_dir, accepted=NOTIFIER_FORMS)
+    module = importlib.import_module(module_name)
+    notifier: Notifier = module.create_notifier(spec)
+    return notifier

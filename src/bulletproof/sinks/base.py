@@ -1,0 +1,132 @@
+"""What every sink and notifier module is built from: a parsed, validated :class:`SinkSpec`.
+
+Each module under ``bulletproof.sinks`` exposes ``create(spec) -> Sink`` and/or
+``create_notifier(spec) -> Notifier``; :mod:`bulletproof.sinks` picks the module by URL scheme.
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from bulletproof.errors import ConfigError
+
+__all__ = ["SinkSpec", "mask_url"]
+
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.\-]*://)([^@/?#]*)@", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of ``scheme://user:password@host`` as ``***``.
+
+    >>> mask_url("smtp://bob:hunter2@mail.example.com:587?to=a@b.c")
+    'smtp://bob:***@mail.example.com:587?to=a@b.c'
+
+    Added in 0.1.
+    """
+    m = _USERINFO.match(url)
+    if not m or ":" not in m.group(2):
+        return url
+    user = m.group(2).split(":", 1)[0]
+    return f"{m.group(1)}{user}:***@{url[m.end() :]}"
+
+
+@dataclass(frozen=True, slots=True)
+class SinkSpec:
+    """A sink or notifier URL, split once, plus the options given beside it in config.
+
+    ``base_dir`` is the directory relative paths (``file:events.jsonl``) are resolved against:
+    the directory of the config file that named the sink.
+
+    Added in 0.1.
+    """
+
+    url: str
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+    username: str | None
+    password: str | None
+    query: Mapping[str, str]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    @property
+    def name(self) -> str:
+        """The URL with its password masked: safe to print and log."""
+        return mask_url(self.url)
+
+    @classmethod
+    def parse(
+        cls,
+        url: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        base_dir: Path | None = None,
+        accepted: str = "",
+    ) -> SinkSpec:
+        """Split ``url``; raise ConfigError naming the URL and ``accepted`` forms when malformed."""
+        if any(c in url for c in "\r\n\x00") or not url.strip():
+            raise ConfigError(
+                f"sink URL {mask_url(url)!r} is empty or has control characters.{accepted}"
+            )
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(
+                f"sink URL {mask_url(url)!r} is malformed ({exc}).{accepted}"
+            ) from None
+        if not parts.scheme:
+            raise ConfigError(f"sink URL {mask_url(url)!r} has no scheme.{accepted}")
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key in query:
+                query[key] = f"{query[key]},{value}"
+            else:
+                query[key] = value
+        return cls(
+            url=url,
+            scheme=parts.scheme.lower(),
+            host=parts.hostname or "",
+            port=port,
+            path=parts.path,
+            username=parts.username,
+            password=parts.password,
+            query=query,
+            options=dict(options or {}),
+            base_dir=base_dir or Path.cwd(),
+        )
+
+    def require_host_port(self, accepted: str, default_port: int | None = None) -> tuple[str, int]:
+        """``(host, port)``, or ConfigError naming the URL when either is missing."""
+        port = self.port if self.port is not None else default_port
+        if not self.host or port is None:
+            raise ConfigError(
+                f"sink URL {self.name!r} needs a host and a port (like {self.scheme}://host:port)."
+                f"{accepted}"
+            )
+        return self.host, port
+
+    def check_query(self, allowed: set[str], accepted: str = "") -> None:
+        """Raise ConfigError for a query parameter the sink does not know."""
+        from bulletproof.errors import did_you_mean
+
+        for key in self.query:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
+                raise ConfigError(
+                    f"sink URL {self.name!r}: unknown parameter {key!r}."
+                    f"{did_you_mean(key, allowed)} Known parameters: {known}.{accepted}"
+                )
+
+    def with_path_quoted(self) -> str:
+        """The path, percent-encoded (for building request lines)."""
+        return quote(self.path or "/", safe="/%:@!$&'()*+,;=")
