@@ -1,15 +1,73 @@
 """Alert rules: pick events, group them per key, apply a cooldown, and notify people.
 
+An :class:`AlertRule` says which events matter (category, action, minimum severity), how many of
+them within how long make an alert (``threshold`` within ``within`` seconds), what to group them by
+(``group_by``, a dotted ECS path such as ``source.ip``), how long to stay quiet afterwards
+(``cooldown``) and whom to tell (``notify``, names of notifiers).
+
+The :class:`AlertEngine` applies the rules. The delivery pipeline feeds it like any other sink
+(``send`` receives ECS JSON lines); ``observe`` feeds it events directly. For each rule and key it
+sends at most one alert per cooldown; events held back during a cooldown are counted and sent as one
+digest when the cooldown ends. Failed notifications are retried with backoff and reported as
+``delivery`` events through an :class:`~bulletproof.events.base.Emitter`.
+
+>>> from bulletproof.testing import CapturingNotifier, FakeClock
+>>> mail = CapturingNotifier("mail")
+>>> rule = AlertRule("brute-force", categories=frozenset({Category.AUTH}), threshold=3,
+...                  within=60, group_by="source.ip", notify=("mail",))
+>>> engine = AlertEngine([rule], {"mail": mail}, clock=FakeClock())
+>>> for t in range(3):
+...     engine.observe(SecurityEvent(action="login_failed", category=Category.AUTH,
+...                                  source_ip="203.0.113.9", timestamp=1000.0 + t))
+>>> [(a.rule, a.key, a.count) for a in mail.alerts]
+[('brute-force', '203.0.113.9', 3)]
+
 Added in 0.1.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import heapq
+import itertools
+import json
+import math
+import re
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Final
 
-from bulletproof.events.model import SecurityEvent, Severity, format_timestamp
+from bulletproof.clock import Clock, system_clock
+from bulletproof.errors import ConfigError, SinkError, did_you_mean
+from bulletproof.events.base import Emitter, Notifier
+from bulletproof.events.model import (
+    Category,
+    Outcome,
+    SecurityEvent,
+    Severity,
+    format_timestamp,
+)
 
-__all__ = ["Alert"]
+__all__ = ["Alert", "AlertEngine", "AlertRule", "AlertStats", "clean_key", "group_key"]
+
+MAX_THRESHOLD: Final = 10_000
+"""The largest ``threshold`` a rule may have (it bounds the timestamps kept per key)."""
+
+MAX_KEY_LENGTH: Final = 200
+"""Group keys come from event fields an attacker controls: longer ones are cut to this length."""
+
+NO_GROUP_KEY: Final = "all"
+"""The key of a rule without ``group_by``: all its events form one group."""
+
+MISSING_KEY: Final = "-"
+"""The key of an event that lacks the ``group_by`` field."""
+
+_ERROR_MAX: Final = 500
+_GROUP_BY_RE: Final = re.compile(r"[A-Za-z0-9_@\-]+(?:\.[A-Za-z0-9_@\-]+)*")
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +125,832 @@ class Alert:
             lines.append(f"url.path: {ev.url_path}")
         lines.append(f"event.id: {ev.id}")
         return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Rules
+# --------------------------------------------------------------------------------------------
+
+
+def _items(label: str, field_name: str, value: object, what: str) -> list[object]:
+    """``value`` as a list: a single string is one item, not its characters."""
+    if value is None:
+        return []
+    if isinstance(value, str | Category | Severity):
+        return [value]
+    if isinstance(value, Iterable):
+        return list(value)
+    raise ConfigError(
+        f"{label}: field {field_name!r} must be a list of {what}, got {type(value).__name__}."
+    )
+
+
+def _coerce_categories(label: str, value: object) -> frozenset[Category]:
+    known = [c.value for c in Category]
+    out: set[Category] = set()
+    for item in _items(label, "categories", value, "categories"):
+        if isinstance(item, Category):
+            out.add(item)
+            continue
+        if isinstance(item, str):
+            try:
+                out.add(Category(item.strip().lower()))
+                continue
+            except ValueError:
+                pass
+        raise ConfigError(
+            f"{label}: field 'categories' has unknown category {item!r}."
+            f"{did_you_mean(str(item), known)} Known categories: {', '.join(known)}."
+        )
+    return frozenset(out)
+
+
+def _coerce_names(label: str, field_name: str, value: object, what: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for item in _items(label, field_name, value, what):
+        if not isinstance(item, str) or not item.strip() or _CONTROL_RE.search(item):
+            raise ConfigError(
+                f"{label}: field {field_name!r} must hold non-empty {what} without control "
+                f"characters, got {item!r}."
+            )
+        if item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+def _coerce_severity(label: str, value: object) -> Severity:
+    if isinstance(value, Severity):
+        return value
+    known = [s.value for s in Severity]
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return Severity(value.strip().lower())
+    raise ConfigError(
+        f"{label}: field 'min_severity' must be one of {', '.join(known)}, got {value!r}."
+        f"{did_you_mean(str(value), known)}"
+    )
+
+
+def _coerce_seconds(label: str, field_name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ConfigError(
+            f"{label}: field {field_name!r} must be a number of seconds >= 0, got {value!r}."
+        )
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    """Which events alert whom, how often.
+
+    A rule matches an event when the event's category is in ``categories`` (empty: any category
+    except ``delivery``, which must be listed explicitly so that the engine's own failure reports
+    cannot loop), its action is in ``actions`` (empty: any) and its severity is at least
+    ``min_severity``. The rule fires when ``threshold`` matching events with the same
+    ``group_by`` value arrive within ``within`` seconds of each other (threshold 1: every matching
+    event). After firing for a key it stays quiet for ``cooldown`` seconds and then sends one
+    digest of what it held back. ``notify`` names the notifiers to use.
+
+    Category and severity may also be given by their string values (``"auth"``, ``"high"``), as a
+    config file does; invalid fields raise :class:`~bulletproof.errors.ConfigError` naming the rule
+    and the field.
+
+    Added in 0.1.
+    """
+
+    name: str
+    categories: frozenset[Category] = frozenset()
+    actions: frozenset[str] = frozenset()
+    min_severity: Severity = Severity.LOW
+    threshold: int = 1
+    within: float = 0.0
+    group_by: str = ""
+    cooldown: float = 300.0
+    notify: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        name: object = self.name
+        if not isinstance(name, str) or not name.strip() or _CONTROL_RE.search(name):
+            raise ConfigError(
+                f"alert rule {name!r}: field 'name' must be a non-empty string without control "
+                f"characters. Give each rule a short name such as 'brute-force'."
+            )
+        label = f"alert rule {name!r}"
+        object.__setattr__(self, "categories", _coerce_categories(label, self.categories))
+        actions = _coerce_names(label, "actions", self.actions, "action names")
+        object.__setattr__(self, "actions", frozenset(actions))
+        object.__setattr__(self, "min_severity", _coerce_severity(label, self.min_severity))
+        threshold: object = self.threshold
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int)
+            or not 1 <= threshold <= MAX_THRESHOLD
+        ):
+            raise ConfigError(
+                f"{label}: field 'threshold' must be a whole number from 1 to {MAX_THRESHOLD} "
+                f"(how many matching events fire the rule), got {threshold!r}."
+            )
+        within = _coerce_seconds(label, "within", self.within)
+        if threshold > 1 and within <= 0:
+            raise ConfigError(
+                f"{label}: field 'within' must be > 0 seconds when threshold is {threshold} "
+                f"(the rule fires on {threshold} events within that many seconds), got {within!r}."
+            )
+        object.__setattr__(self, "within", within)
+        object.__setattr__(self, "cooldown", _coerce_seconds(label, "cooldown", self.cooldown))
+        group_by: object = self.group_by
+        if group_by is None:
+            group_by = ""
+        if not isinstance(group_by, str) or (group_by and not _GROUP_BY_RE.fullmatch(group_by)):
+            raise ConfigError(
+                f"{label}: field 'group_by' must be a dotted ECS field path such as 'source.ip' "
+                f"or 'user.name' (or empty for one group), got {group_by!r}."
+            )
+        object.__setattr__(self, "group_by", group_by)
+        notify = _coerce_names(label, "notify", self.notify, "notifier names")
+        if not notify:
+            raise ConfigError(
+                f"{label}: field 'notify' is empty; list at least one notifier name "
+                f"(defined under notifiers) to send its alerts to."
+            )
+        object.__setattr__(self, "notify", notify)
+
+    def matches(self, event: SecurityEvent) -> bool:
+        """Whether ``event`` passes this rule's category, action and severity filters."""
+        if self.categories:
+            if event.category not in self.categories:
+                return False
+        elif event.category is Category.DELIVERY:
+            return False
+        if self.actions and event.action not in self.actions:
+            return False
+        return event.severity >= self.min_severity
+
+
+def _lookup(node: object, parts: Sequence[str]) -> tuple[bool, object]:
+    """Walk a dotted path; also accepts flattened keys (``{"source.ip": ...}``)."""
+    if not parts:
+        return True, node
+    if not isinstance(node, Mapping):
+        return False, None
+    for i in range(1, len(parts) + 1):
+        key = ".".join(parts[:i])
+        if key in node:
+            found, value = _lookup(node[key], parts[i:])
+            if found:
+                return True, value
+    return False, None
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean_key(value: object) -> str:
+    """A group key safe to print: control characters escaped, length bounded.
+
+    >>> clean_key("10.0.0.1\\r\\nBcc: x")
+    '10.0.0.1\\\\x0d\\\\x0aBcc: x'
+
+    Added in 0.1.
+    """
+    if value is None:
+        return MISSING_KEY
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        try:
+            text = json.dumps(
+                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+            )
+        except (TypeError, ValueError):
+            text = repr(value)
+    if not text:
+        return MISSING_KEY
+    text = _CONTROL_RE.sub(_escape_control, text[: MAX_KEY_LENGTH * 2])
+    if len(text) > MAX_KEY_LENGTH:
+        text = text[: MAX_KEY_LENGTH - 1] + "\u2026"
+    return text
+
+
+def group_key(doc: Mapping[str, Any], group_by: str) -> str:
+    """The group key of an ECS document for a rule's ``group_by`` path.
+
+    ``""`` puts every event in one group (key ``"all"``); a missing or empty field gives ``"-"``.
+
+    >>> group_key({"source": {"ip": "203.0.113.9"}}, "source.ip")
+    '203.0.113.9'
+    >>> group_key({}, "user.name")
+    '-'
+
+    Added in 0.1.
+    """
+    if not group_by:
+        return NO_GROUP_KEY
+    found, value = _lookup(doc, group_by.split("."))
+    return clean_key(value) if found else MISSING_KEY
+
+
+# --------------------------------------------------------------------------------------------
+# Engine
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStats:
+    """Counters of an :class:`AlertEngine` since it was created.
+
+    ``matched``: (rule, event) matches; ``alerts_sent``: alerts issued (each goes to all the
+    rule's notifiers); ``digests_sent``: cooldown digests issued; ``suppressed``: events held back
+    by a cooldown; ``failures``: failed notification attempts; ``pending_retries``: notifications
+    waiting for a retry; ``skipped_lines``: lines given to ``send`` that were not events.
+
+    Added in 0.1.
+    """
+
+    matched: int
+    alerts_sent: int
+    digests_sent: int
+    suppressed: int
+    failures: int
+    pending_retries: int
+    skipped_lines: int
+
+
+class _KeyState:
+    """What the engine remembers about one (rule, key)."""
+
+    __slots__ = (
+        "cooldown_seq",
+        "cooldown_until",
+        "first_seen",
+        "last_seen",
+        "max_severity",
+        "newest",
+        "suppressed",
+        "times",
+    )
+
+    def __init__(self, threshold: int) -> None:
+        self.times: deque[float] = deque(maxlen=threshold)
+        self.cooldown_until: float | None = None
+        self.cooldown_seq = 0
+        self.suppressed = 0
+        self.first_seen = 0.0
+        self.last_seen = 0.0
+        self.max_severity = Severity.LOW
+        self.newest: SecurityEvent | None = None
+
+
+@dataclass(slots=True)
+class _Retry:
+    """One (notifier, alert) waiting for another attempt."""
+
+    notifier: str
+    rule: str
+    alert: Alert
+    failures: int
+    error: str
+
+
+_Fired = tuple[AlertRule, Alert]
+
+
+def _same(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    return doc
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:_ERROR_MAX]
+
+
+class AlertEngine:
+    """Applies :class:`AlertRule` s to events and sends :class:`Alert` s through notifiers.
+
+    It is a :class:`~bulletproof.events.base.Sink` (named ``alerts``) that the delivery pipeline
+    feeds with ECS JSON lines, and ``observe`` takes events directly. ``send``, ``observe`` and
+    ``tick`` never raise. Per rule and key it keeps at most ``threshold`` timestamps, and at most
+    ``max_keys`` (rule, key) states overall, evicting the least recently used (an evicted key's
+    pending digest is sent first). Failed notifications are retried after each of
+    ``retry_delays`` seconds in turn (at most ``max_pending_retries`` wait at once) and reported as
+    ``notification_failed`` / ``notification_recovered`` / ``notification_abandoned`` events
+    through ``emitter``. Rules do not match those ``delivery`` events unless they list the
+    category.
+
+    Call ``tick`` periodically (the pipeline does): it ends cooldowns, sends digests and runs
+    due retries. Notifiers are always called without the engine's lock held.
+
+    Added in 0.1.
+    """
+
+    def __init__(
+        self,
+        rules: Iterable[AlertRule],
+        notifiers: Mapping[str, Notifier],
+        *,
+        emitter: Emitter | None = None,
+        clock: Clock = system_clock,
+        max_keys: int = 100_000,
+        retry_delays: Sequence[float] = (1, 2, 4, 8, 16, 32, 60),
+        max_pending_retries: int = 10_000,
+    ) -> None:
+        self._notifiers: dict[str, Notifier] = dict(notifiers)
+        rule_list: list[AlertRule] = []
+        by_name: dict[str, AlertRule] = {}
+        for rule in rules:
+            if not isinstance(rule, AlertRule):
+                raise ConfigError(f"alert rules must be AlertRule objects, got {rule!r}.")
+            if rule.name in by_name:
+                raise ConfigError(
+                    f"alert rule {rule.name!r} is defined twice; rule names must be unique."
+                )
+            for wanted in rule.notify:
+                if wanted not in self._notifiers:
+                    known = ", ".join(sorted(self._notifiers)) or "none are defined"
+                    raise ConfigError(
+                        f"alert rule {rule.name!r}: field 'notify' names unknown notifier "
+                        f"{wanted!r}.{did_you_mean(wanted, self._notifiers)} "
+                        f"Known notifiers: {known}."
+                    )
+            by_name[rule.name] = rule
+            rule_list.append(rule)
+        for label, value in (("max_keys", max_keys), ("max_pending_retries", max_pending_retries)):
+            number: object = value
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                raise ConfigError(f"alerts: {label} must be a whole number >= 1, got {number!r}.")
+        self._rules: tuple[AlertRule, ...] = tuple(rule_list)
+        self._rule_by_name = by_name
+        self._delays = tuple(_coerce_seconds("alerts", "retry_delays", d) for d in retry_delays)
+        self._emitter = emitter
+        self._clock = clock
+        self._max_keys = max_keys
+        self._max_pending = max_pending_retries
+
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self._states: OrderedDict[tuple[str, str], _KeyState] = OrderedDict()
+        self._cooldowns: list[tuple[float, int, str, str]] = []
+        self._retries: OrderedDict[int, _Retry] = OrderedDict()
+        self._retry_heap: list[tuple[float, int]] = []
+        self._matched = 0
+        self._alerts_sent = 0
+        self._digests_sent = 0
+        self._suppressed = 0
+        self._failures = 0
+        self._skipped = 0
+
+    # -- Sink protocol ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """Always ``"alerts"``."""
+        return "alerts"
+
+    @property
+    def rules(self) -> tuple[AlertRule, ...]:
+        """The rules, in the order given."""
+        return self._rules
+
+    def open(self) -> None:
+        """Nothing to connect: notifiers connect per alert."""
+
+    def send(self, lines: Sequence[bytes]) -> None:
+        """Apply the rules to a batch of ECS JSON events. Never raises.
+
+        A line that is not an event is skipped and counted in ``stats().skipped_lines``.
+        """
+        try:
+            decoded: list[tuple[SecurityEvent, Mapping[str, Any]]] = []
+            skipped = 0
+            for line in lines:
+                try:
+                    doc = json.loads(line)
+                    if not isinstance(doc, dict):
+                        raise TypeError("not a JSON object")
+                    decoded.append((SecurityEvent.from_ecs(doc), doc))
+                except Exception:  # noqa: BLE001 - any malformed line is skipped, never fatal
+                    skipped += 1
+            now = self._clock.monotonic()
+            with self._lock:
+                self._skipped += skipped
+                fired = self._expire_locked(now)
+                for event, doc in decoded:
+                    self._process_locked(event, functools.partial(_same, doc), now, fired)
+                due = self._take_due_locked(now)
+            self._deliver(fired)
+            self._run_retries(due)
+        except Exception as exc:  # noqa: BLE001 - the delivery path must never die
+            self._internal_error("send", exc)
+
+    def unconfirmed(self) -> int:
+        """Always 0: lines are processed when ``send`` returns."""
+        return 0
+
+    def close(self) -> None:
+        """Send the pending digests now (for shutdown). Never raises."""
+        self.flush()
+
+    def probe(self) -> str:
+        """Probe every notifier; raise SinkError naming each one that fails."""
+        ok: list[str] = []
+        bad: list[str] = []
+        for key, notifier in self._notifiers.items():
+            try:
+                what = notifier.probe()
+            except Exception as exc:  # noqa: BLE001 - report every failing notifier
+                bad.append(f"{key} ({notifier.name}): {_error_text(exc)}")
+            else:
+                ok.append(f"{key}: {what}")
+        if bad:
+            raise SinkError(
+                f"alert notifier(s) failing: {'; '.join(bad)}. Check their URLs and "
+                f"credentials, then send a test with `bulletproof alerts test RULE`."
+            )
+        if not ok:
+            return "no notifiers configured"
+        return f"{len(ok)} notifier(s) reachable: {'; '.join(ok)}"
+
+    # -- direct use ---------------------------------------------------------------------------
+
+    def observe(self, event: SecurityEvent) -> None:
+        """Apply the rules to one event (also runs :meth:`tick`). Never raises."""
+        try:
+            cache: list[Mapping[str, Any]] = []
+
+            def doc() -> Mapping[str, Any]:
+                if not cache:
+                    cache.append(event.to_ecs())
+                return cache[0]
+
+            now = self._clock.monotonic()
+            with self._lock:
+                fired = self._expire_locked(now)
+                self._process_locked(event, doc, now, fired)
+                due = self._take_due_locked(now)
+            self._deliver(fired)
+            self._run_retries(due)
+        except Exception as exc:  # noqa: BLE001 - the delivery path must never die
+            self._internal_error("observe", exc)
+
+    def tick(self) -> None:
+        """End expired cooldowns (sending digests) and run due retries. Never raises."""
+        try:
+            now = self._clock.monotonic()
+            with self._lock:
+                fired = self._expire_locked(now)
+                due = self._take_due_locked(now)
+            self._deliver(fired)
+            self._run_retries(due)
+        except Exception as exc:  # noqa: BLE001 - the delivery path must never die
+            self._internal_error("tick", exc)
+
+    def flush(self) -> None:
+        """Send every pending digest now and restart those cooldowns. Never raises."""
+        try:
+            now = self._clock.monotonic()
+            fired: list[_Fired] = []
+            with self._lock:
+                for (rule_name, key), state in self._states.items():
+                    if state.suppressed:
+                        rule = self._rule_by_name[rule_name]
+                        fired.append((rule, self._digest_locked(rule_name, key, state)))
+                        self._start_cooldown_locked(rule, key, state, now)
+            self._deliver(fired)
+        except Exception as exc:  # noqa: BLE001 - close must never raise
+            self._internal_error("flush", exc)
+
+    def send_test(self, rule_name: str) -> list[tuple[str, str | None]]:
+        """Send a synthetic alert for ``rule_name`` to each of its notifiers, now, once.
+
+        Bypasses threshold and cooldown and does not retry. Returns ``(notifier, None)`` per
+        success and ``(notifier, error text)`` per failure. Unknown rule: ConfigError.
+        """
+        rule = self._rule_by_name.get(rule_name)
+        if rule is None:
+            known = ", ".join(self._rule_by_name) or "none are defined"
+            raise ConfigError(
+                f"unknown alert rule {rule_name!r}.{did_you_mean(rule_name, self._rule_by_name)} "
+                f"Defined rules: {known}."
+            )
+        category = next((c for c in Category if c in rule.categories), Category.MALICIOUS_TRAFFIC)
+        action = min(rule.actions) if rule.actions else "alert_test"
+        now = self._clock.time()
+        event = SecurityEvent(
+            action=action,
+            category=category,
+            severity=rule.min_severity,
+            message=f"bulletproof alerts test: this is a test alert for rule {rule.name}",
+            details={"test": True},
+            timestamp=now,
+        )
+        alert = Alert(
+            rule=rule.name,
+            key="test",
+            event=event,
+            count=1,
+            suppressed=0,
+            digest=False,
+            first_seen=now,
+            last_seen=now,
+            severity=rule.min_severity,
+        )
+        results: list[tuple[str, str | None]] = []
+        for key in rule.notify:
+            try:
+                self._notifiers[key].notify(alert)
+            except Exception as exc:  # noqa: BLE001 - report, do not raise
+                results.append((key, _error_text(exc)))
+            else:
+                results.append((key, None))
+        return results
+
+    def stats(self) -> AlertStats:
+        """A snapshot of the counters."""
+        with self._lock:
+            return AlertStats(
+                matched=self._matched,
+                alerts_sent=self._alerts_sent,
+                digests_sent=self._digests_sent,
+                suppressed=self._suppressed,
+                failures=self._failures,
+                pending_retries=len(self._retries),
+                skipped_lines=self._skipped,
+            )
+
+    # -- rule state (call with the lock held) -------------------------------------------------
+
+    def _process_locked(
+        self,
+        event: SecurityEvent,
+        doc: Callable[[], Mapping[str, Any]],
+        now: float,
+        fired: list[_Fired],
+    ) -> None:
+        for rule in self._rules:
+            if not rule.matches(event):
+                continue
+            self._matched += 1
+            key = group_key(doc(), rule.group_by) if rule.group_by else NO_GROUP_KEY
+            skey = (rule.name, key)
+            state = self._states.get(skey)
+            if state is None:
+                while len(self._states) >= self._max_keys:
+                    (old_rule, old_key), old = self._states.popitem(last=False)
+                    if old.suppressed:
+                        fired.append(
+                            (
+                                self._rule_by_name[old_rule],
+                                self._digest_locked(old_rule, old_key, old),
+                            )
+                        )
+                state = _KeyState(rule.threshold)
+                self._states[skey] = state
+            else:
+                self._states.move_to_end(skey)
+            ts = event.timestamp
+            if state.cooldown_until is not None and now < state.cooldown_until:
+                if state.suppressed:
+                    state.first_seen = min(state.first_seen, ts)
+                    state.last_seen = max(state.last_seen, ts)
+                    state.max_severity = max(state.max_severity, event.severity)
+                else:
+                    state.first_seen = state.last_seen = ts
+                    state.max_severity = event.severity
+                state.suppressed += 1
+                state.newest = event
+                self._suppressed += 1
+                continue
+            state.times.append(ts)
+            if len(state.times) < rule.threshold:
+                continue
+            oldest, newest = min(state.times), max(state.times)
+            if newest - oldest > rule.within:
+                continue
+            state.times.clear()
+            self._alerts_sent += 1
+            fired.append(
+                (
+                    rule,
+                    Alert(
+                        rule=rule.name,
+                        key=key,
+                        event=event,
+                        count=rule.threshold,
+                        suppressed=0,
+                        digest=False,
+                        first_seen=oldest,
+                        last_seen=newest,
+                        severity=event.severity,
+                    ),
+                )
+            )
+            self._start_cooldown_locked(rule, key, state, now)
+
+    def _start_cooldown_locked(
+        self, rule: AlertRule, key: str, state: _KeyState, now: float
+    ) -> None:
+        if rule.cooldown <= 0:
+            state.cooldown_until = None
+            state.cooldown_seq = 0
+            return
+        seq = next(self._seq)
+        state.cooldown_until = now + rule.cooldown
+        state.cooldown_seq = seq
+        heapq.heappush(self._cooldowns, (state.cooldown_until, seq, rule.name, key))
+        if len(self._cooldowns) > 2 * len(self._states) + 64:
+            # Entries of evicted keys are skipped lazily; rebuild when they pile up.
+            self._cooldowns = [
+                (s.cooldown_until, s.cooldown_seq, r, k)
+                for (r, k), s in self._states.items()
+                if s.cooldown_until is not None
+            ]
+            heapq.heapify(self._cooldowns)
+
+    def _digest_locked(self, rule_name: str, key: str, state: _KeyState) -> Alert:
+        newest = state.newest
+        if newest is None:  # pragma: no cover - suppressed > 0 always sets newest
+            raise RuntimeError("digest without a suppressed event")
+        alert = Alert(
+            rule=rule_name,
+            key=key,
+            event=newest,
+            count=state.suppressed,
+            suppressed=state.suppressed,
+            digest=True,
+            first_seen=state.first_seen,
+            last_seen=state.last_seen,
+            severity=state.max_severity,
+        )
+        state.suppressed = 0
+        state.newest = None
+        self._digests_sent += 1
+        return alert
+
+    def _expire_locked(self, now: float) -> list[_Fired]:
+        fired: list[_Fired] = []
+        heap = self._cooldowns
+        while heap and heap[0][0] <= now:
+            _, seq, rule_name, key = heapq.heappop(heap)
+            state = self._states.get((rule_name, key))
+            if state is None or state.cooldown_seq != seq:
+                continue
+            rule = self._rule_by_name[rule_name]
+            if state.suppressed:
+                fired.append((rule, self._digest_locked(rule_name, key, state)))
+                self._start_cooldown_locked(rule, key, state, now)
+                heap = self._cooldowns
+            else:
+                # Quiet through its cooldown (and cooldowns never record times): forget the key.
+                del self._states[(rule_name, key)]
+        return fired
+
+    def _take_due_locked(self, now: float) -> list[_Retry]:
+        due: list[_Retry] = []
+        while self._retry_heap and self._retry_heap[0][0] <= now:
+            _, seq = heapq.heappop(self._retry_heap)
+            retry = self._retries.pop(seq, None)
+            if retry is not None:
+                due.append(retry)
+        return due
+
+    # -- delivery (call without the lock) -----------------------------------------------------
+
+    def _deliver(self, fired: list[_Fired]) -> None:
+        for rule, alert in fired:
+            for key in rule.notify:
+                self._attempt(key, rule.name, alert, 0)
+
+    def _run_retries(self, due: list[_Retry]) -> None:
+        for retry in due:
+            self._attempt(retry.notifier, retry.rule, retry.alert, retry.failures)
+
+    def _attempt(self, key: str, rule_name: str, alert: Alert, failures: int) -> None:
+        notifier = self._notifiers[key]
+        try:
+            notifier.notify(alert)
+        except Exception as exc:  # noqa: BLE001 - a notifier bug must not stop delivery
+            self._on_failure(key, rule_name, alert, failures + 1, exc)
+            return
+        if failures:
+            self._emit(
+                self._delivery_event(
+                    "notification_recovered",
+                    Severity.LOW,
+                    Outcome.SUCCESS,
+                    f"alert notifier {notifier.name} recovered: rule {rule_name} delivered "
+                    f"on attempt {failures + 1}",
+                    {"notifier": notifier.name, "rule": rule_name, "attempt": failures + 1},
+                )
+            )
+
+    def _on_failure(
+        self, key: str, rule_name: str, alert: Alert, failures: int, exc: BaseException
+    ) -> None:
+        error = _error_text(exc)
+        will_retry = failures <= len(self._delays)
+        label = self._notifiers[key].name
+        dropped: list[_Retry] = []
+        with self._lock:
+            self._failures += 1
+            if will_retry:
+                while len(self._retries) >= self._max_pending:
+                    dropped.append(self._retries.popitem(last=False)[1])
+                seq = next(self._seq)
+                delay = self._delays[failures - 1]
+                self._retries[seq] = _Retry(key, rule_name, alert, failures, error)
+                heapq.heappush(self._retry_heap, (self._clock.monotonic() + delay, seq))
+                if len(self._retry_heap) > 2 * len(self._retries) + 64:
+                    live = set(self._retries)
+                    self._retry_heap = [item for item in self._retry_heap if item[1] in live]
+                    heapq.heapify(self._retry_heap)
+        details: dict[str, Any] = {
+            "notifier": label,
+            "rule": rule_name,
+            "attempt": failures,
+            "error": error,
+            "will_retry": will_retry,
+        }
+        if will_retry:
+            details["retry_in"] = self._delays[failures - 1]
+        self._emit(
+            self._delivery_event(
+                "notification_failed",
+                Severity.HIGH,
+                Outcome.FAILURE,
+                f"alert notifier {label} failed for rule {rule_name} (attempt {failures})"
+                + (f"; retrying in {details['retry_in']:g}s" if will_retry else ""),
+                details,
+            )
+        )
+        if not will_retry:
+            self._abandon(key, rule_name, failures, error, "no retries left")
+        for old in dropped:
+            self._abandon(old.notifier, old.rule, old.failures, old.error, "retry queue full")
+
+    def _abandon(self, key: str, rule_name: str, attempts: int, error: str, reason: str) -> None:
+        label = self._notifiers[key].name
+        self._emit(
+            self._delivery_event(
+                "notification_abandoned",
+                Severity.CRITICAL,
+                Outcome.FAILURE,
+                f"alert for rule {rule_name} via {label} abandoned after {attempts} attempt(s) "
+                f"({reason})",
+                {
+                    "notifier": label,
+                    "rule": rule_name,
+                    "attempt": attempts,
+                    "error": error,
+                    "reason": reason,
+                },
+            )
+        )
+
+    def _delivery_event(
+        self,
+        action: str,
+        severity: Severity,
+        outcome: Outcome,
+        message: str,
+        details: dict[str, Any],
+    ) -> SecurityEvent:
+        return SecurityEvent(
+            action=action,
+            category=Category.DELIVERY,
+            severity=severity,
+            outcome=outcome,
+            message=message,
+            rule_name=details.get("rule"),
+            details=details,
+            timestamp=self._clock.time(),
+        )
+
+    def _emit(self, event: SecurityEvent) -> None:
+        if self._emitter is None:
+            return
+        with contextlib.suppress(Exception):  # emit must not raise; a broken one cannot stop us
+            self._emitter.emit(event)
+
+    def _internal_error(self, where: str, exc: BaseException) -> None:
+        with contextlib.suppress(Exception):
+            self._emit(
+                self._delivery_event(
+                    "alert_engine_error",
+                    Severity.HIGH,
+                    Outcome.FAILURE,
+                    f"alert engine error in {where}: {type(exc).__name__}",
+                    {"where": where, "error": _error_text(exc)},
+                )
+            )
+
+    def __repr__(self) -> str:
+        return f"AlertEngine(rules={[r.name for r in self._rules]!r})"

@@ -165,9 +165,28 @@ def _now() -> float:
     return system_clock.time()
 
 
+_second_cache: tuple[int, str] = (-1, "")
+
+
 def format_timestamp(ts: float) -> str:
-    """RFC 3339 UTC with microseconds, as ECS ``@timestamp`` wants. Added in 0.1."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 UTC with microseconds, as ECS ``@timestamp`` wants.
+
+    >>> format_timestamp(0.5)
+    '1970-01-01T00:00:00.500000Z'
+
+    Added in 0.1.
+    """
+    global _second_cache
+    sec = int(ts // 1)
+    micro = round((ts - sec) * 1_000_000)
+    if micro >= 1_000_000:
+        sec += 1
+        micro -= 1_000_000
+    cached_sec, prefix = _second_cache
+    if cached_sec != sec:
+        prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _second_cache = (sec, prefix)
+    return f"{prefix}{micro:06d}Z"
 
 
 def parse_timestamp(text: str) -> float:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from bulletproof.errors import ConfigError
 
@@ -87,7 +87,8 @@ class SinkSpec:
         if not parts.scheme:
             raise ConfigError(f"sink URL {mask_url(url)!r} has no scheme.{accepted}")
         query: dict[str, str] = {}
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        pairs = [p.partition("=") for p in parts.query.split("&") if p]
+        for key, value in ((unquote(k), unquote(v)) for k, _, v in pairs):
             if key in query:
                 query[key] = f"{query[key]},{value}"
             else:

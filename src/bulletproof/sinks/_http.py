@@ -1,0 +1,446 @@
+"""A tiny HTTP client on :mod:`http.client`, shared by the HTTP sink and the notifiers.
+
+One connection per request, no redirects, no retries (the pipeline and the alert engine retry),
+response bodies capped at 64 KiB. Errors are mapped onto the library's tree: could not connect at
+all (DNS, refused, TLS handshake, connect timeout) -> :class:`SinkUnavailableError`; anything after
+the connection was made (read timeout, reset, malformed response) -> :class:`SinkError`. No message
+ever contains the basic-auth secret.
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import math
+import re
+import socket
+import ssl
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, unquote, urlsplit
+
+from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
+from bulletproof.sinks.base import SinkSpec, mask_url
+
+__all__ = [
+    "MAX_RESPONSE_BYTES",
+    "HttpResponse",
+    "Target",
+    "basic_auth",
+    "check_headers",
+    "connect_error",
+    "connect_probe",
+    "get",
+    "one_line",
+    "parse_timeout",
+    "post",
+    "query_params",
+    "scrub",
+    "split_target",
+    "tls_context",
+    "userinfo",
+]
+
+MAX_RESPONSE_BYTES = 64 * 1024
+"""Response bodies are cut at this size. Added in 0.1."""
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\x00\r\n]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_HOST = re.compile(r"[A-Za-z0-9.\-_:%]+")
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+# Characters left alone when quoting a path or query: everything reserved plus "%", so a URL that
+# is already percent-encoded goes out unchanged and only spaces and non-ASCII get encoded.
+_SAFE_PATH = "/%:@!$&'()*+,;=~"
+_SAFE_QUERY = _SAFE_PATH + "?"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """Status, body (at most 64 KiB) and headers (lower-case names) of one response.
+
+    Added in 0.1.
+    """
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where requests go: the URL without userinfo or fragment, and the credentials from it.
+
+    Added in 0.1.
+    """
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    auth: tuple[str, str] | None
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """``text`` with control characters turned into spaces, cut to ``limit`` characters.
+
+    >>> one_line("bad\\r\\nrequest")
+    'bad  request'
+
+    Added in 0.1.
+    """
+    return _CONTROL.sub(" ", text[:limit])
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every non-empty secret in ``text`` with ``***``. Added in 0.1."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def query_params(spec: SinkSpec) -> dict[str, str]:
+    """The URL's query as a dict, percent-decoded but with ``+`` kept as ``+``.
+
+    A URL in a config file is not a submitted form: ``from=+15550001111`` means a plus sign, not a
+    space. Repeated keys are joined with commas, as :class:`SinkSpec` does.
+
+    Added in 0.1.
+    """
+    raw = urlsplit(spec.url).query
+    out: dict[str, str] = {}
+    for part in raw.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        key, value = unquote(key), unquote(value)
+        out[key] = f"{out[key]},{value}" if key in out else value
+    return out
+
+
+def userinfo(spec: SinkSpec) -> tuple[str | None, str | None]:
+    """User name and password from the URL, percent-decoded. Added in 0.1."""
+    user = unquote(spec.username) if spec.username is not None else None
+    password = unquote(spec.password) if spec.password is not None else None
+    return user, password
+
+
+def parse_timeout(value: object, label: str, default: float = 10.0) -> float:
+    """A positive, finite number of seconds from config, or ConfigError naming ``label``.
+
+    Added in 0.1.
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        number = math.nan
+    elif isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+    else:
+        number = math.nan
+    if not math.isfinite(number) or number <= 0 or number > 3600:
+        raise ConfigError(
+            f"{label}: timeout {value!r} is not a number of seconds between 0 and 3600 "
+            f"(exclusive of 0); for example timeout=10."
+        )
+    return number
+
+
+def check_headers(headers: object, label: str) -> dict[str, str]:
+    """Validate extra request headers from config; ConfigError on anything unsafe.
+
+    Names must be HTTP tokens, values strings without CR, LF or NUL (they could split the request
+    and inject headers). ``Host``, ``Content-Length``, ``Transfer-Encoding`` and ``Connection``
+    are set by the client and cannot be given.
+
+    Added in 0.1.
+    """
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise ConfigError(
+            f"{label}: option 'headers' must be a table of name = value strings, "
+            f"got {type(headers).__name__}."
+        )
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ConfigError(
+                f"{label}: header name {name!r} is not a valid HTTP header name "
+                f"(letters, digits and !#$%&'*+-.^_`|~ only)."
+            )
+        if name.lower() in _RESERVED_HEADERS:
+            raise ConfigError(
+                f"{label}: header {name!r} is set by bulletproof itself; remove it from 'headers'."
+            )
+        if not isinstance(value, str):
+            raise ConfigError(
+                f"{label}: header {name!r} must have a string value, got {type(value).__name__}."
+            )
+        if _BAD_VALUE.search(value):
+            raise ConfigError(
+                f"{label}: header {name!r} has a CR, LF or NUL character in its value, which "
+                f"could inject headers; remove it (check the environment variable it comes from)."
+            )
+        out[name] = value
+    return out
+
+
+def basic_auth(auth: tuple[str, str]) -> str:
+    """The ``Authorization`` value for HTTP basic auth. Added in 0.1."""
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def split_target(spec: SinkSpec, scheme: str, accepted: str = "") -> Target:
+    """The request URL for ``spec`` under ``scheme`` (``http``/``https``), credentials apart.
+
+    The query string belongs to the target and is kept as written; the fragment is dropped;
+    spaces and non-ASCII in the path and query are percent-encoded.
+
+    Added in 0.1.
+    """
+    if scheme not in ("http", "https"):
+        raise ConfigError(f"{spec.name}: scheme must be http or https, not {scheme!r}.{accepted}")
+    host = spec.host
+    if not host or not _HOST.fullmatch(host):
+        raise ConfigError(f"{spec.name}: the URL needs a valid host name.{accepted}")
+    port = spec.port if spec.port is not None else (443 if scheme == "https" else 80)
+    netloc = f"[{host}]" if ":" in host else host
+    if spec.port is not None:
+        netloc = f"{netloc}:{spec.port}"
+    path = quote(spec.path or "/", safe=_SAFE_PATH)
+    query = urlsplit(spec.url).query
+    url = f"{scheme}://{netloc}{path}" + (f"?{quote(query, safe=_SAFE_QUERY)}" if query else "")
+    user, password = userinfo(spec)
+    auth: tuple[str, str] | None = None
+    if user is not None or password is not None:
+        if ":" in (user or ""):
+            raise ConfigError(f"{spec.name}: a basic-auth user name cannot contain ':'.")
+        auth = (user or "", password or "")
+        for part in auth:
+            if _BAD_VALUE.search(part):
+                raise ConfigError(
+                    f"{spec.name}: the user name or password has a CR, LF or NUL character."
+                )
+    return Target(url=url, scheme=scheme, host=host, port=port, auth=auth)
+
+
+def tls_context(
+    spec: SinkSpec, *, ca_from: Literal["query", "options"] = "query"
+) -> ssl.SSLContext:
+    """A verifying TLS client context; trusts the bundle at ``ca=PATH`` when given.
+
+    ``ca`` is read from the URL query, or from ``spec.options`` for sinks whose query string
+    belongs to the target URL. A relative path is resolved against ``spec.base_dir``.
+
+    Added in 0.1.
+    """
+    ca: object = spec.options.get("ca") if ca_from == "options" else query_params(spec).get("ca")
+    if ca is None or ca == "":
+        return ssl.create_default_context()
+    if not isinstance(ca, str):
+        raise ConfigError(f"{spec.name}: 'ca' must be a path to a PEM file.")
+    path = Path(ca).expanduser()
+    if not path.is_absolute():
+        path = spec.base_dir / path
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{spec.name}: CA bundle {str(path)!r} does not exist; give the path of a PEM file "
+            f"with ca=PATH."
+        ) from None
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"{spec.name}: CA bundle {str(path)!r} cannot be loaded ({exc}); it must be a "
+            f"PEM file of certificates."
+        ) from None
+
+
+def connect_error(
+    exc: BaseException, label: str, host: str, port: int, timeout: float
+) -> SinkUnavailableError:
+    """The SinkUnavailableError for a failed connect or TLS handshake. Added in 0.1."""
+    where = f"{host}:{port}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return SinkUnavailableError(
+            f"{label}: the TLS certificate of {where} is not trusted ({exc.verify_message}). "
+            f"If it is signed by a private CA, give that CA's PEM bundle with ca=PATH."
+        )
+    if isinstance(exc, ssl.SSLError):
+        return SinkUnavailableError(
+            f"{label}: the TLS handshake with {where} failed ({exc.reason or exc}). Check that "
+            f"the port speaks TLS."
+        )
+    if isinstance(exc, socket.gaierror):
+        return SinkUnavailableError(
+            f"{label}: cannot resolve host {host!r} ({exc.strerror}). Check the host name."
+        )
+    if isinstance(exc, TimeoutError):
+        return SinkUnavailableError(
+            f"{label}: no connection to {where} within {timeout:g} s. Check the host, the port "
+            f"and any firewall, or raise the timeout."
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return SinkUnavailableError(
+            f"{label}: connection to {where} refused. Is the server running and listening on "
+            f"that port?"
+        )
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return SinkUnavailableError(f"{label}: cannot connect to {where} ({reason}).")
+
+
+def _request(
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    ssl_context: ssl.SSLContext | None,
+    auth: tuple[str, str] | None,
+    label: str | None,
+) -> HttpResponse:
+    label = label or mask_url(url)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if scheme not in ("http", "https") or not host:
+        raise ConfigError(f"{label}: {mask_url(url)!r} is not an http(s)://host/... URL.")
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = parts.path or "/"
+    if parts.query:
+        target = f"{target}?{parts.query}"
+    send_headers = check_headers(headers, label)
+    if auth is not None:
+        send_headers["Authorization"] = basic_auth(auth)
+    secrets = (auth[1], send_headers["Authorization"]) if auth else ()
+
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        conn = http.client.HTTPSConnection(
+            host, port, timeout=timeout, context=ssl_context or ssl.create_default_context()
+        )
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        try:
+            conn.connect()
+        except OSError as exc:
+            raise connect_error(exc, label, host, port, timeout) from None
+        try:
+            conn.request(method, target, body=body, headers=send_headers)
+            resp = conn.getresponse()
+            try:
+                data = resp.read(MAX_RESPONSE_BYTES)
+                resp_headers: dict[str, str] = {}
+                for name, value in resp.getheaders():
+                    key = name.lower()
+                    resp_headers[key] = (
+                        f"{resp_headers[key]}, {value}" if key in resp_headers else value
+                    )
+                return HttpResponse(status=resp.status, body=data, headers=resp_headers)
+            finally:
+                resp.close()
+        except TimeoutError:
+            raise SinkError(
+                f"{label}: {host}:{port} accepted the connection but did not answer within "
+                f"{timeout:g} s."
+            ) from None
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            detail = scrub(one_line(str(exc) or type(exc).__name__), secrets)
+            raise SinkError(
+                f"{label}: the {method} request to {host}:{port} failed "
+                f"({type(exc).__name__}: {detail})."
+            ) from None
+    finally:
+        conn.close()
+
+
+def post(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    ssl_context: ssl.SSLContext | None = None,
+    auth: tuple[str, str] | None = None,
+    label: str | None = None,
+) -> HttpResponse:
+    """POST ``body`` to ``url`` (no userinfo in it); errors name ``label`` (default: the URL).
+
+    Raises SinkUnavailableError when no connection could be made, SinkError for everything after.
+
+    Added in 0.1.
+    """
+    return _request(
+        "POST",
+        url,
+        body,
+        headers,
+        timeout=timeout,
+        ssl_context=ssl_context,
+        auth=auth,
+        label=label,
+    )
+
+
+def get(
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    timeout: float,
+    ssl_context: ssl.SSLContext | None = None,
+    auth: tuple[str, str] | None = None,
+    label: str | None = None,
+) -> HttpResponse:
+    """GET ``url``; same errors as :func:`post`. Added in 0.1."""
+    return _request(
+        "GET",
+        url,
+        None,
+        headers or {},
+        timeout=timeout,
+        ssl_context=ssl_context,
+        auth=auth,
+        label=label,
+    )
+
+
+def connect_probe(
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    ssl_context: ssl.SSLContext | None = None,
+    label: str,
+) -> str:
+    """Open a TCP connection (and do the TLS handshake when given a context), then close it.
+
+    Returns what was checked; raises SinkUnavailableError saying what failed.
+
+    Added in 0.1.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            if ssl_context is None:
+                return f"TCP connection to {host}:{port} accepted"
+            with ssl_context.wrap_socket(raw, server_hostname=host) as tls:
+                version = tls.version() or "TLS"
+            return (
+                f"TCP connection to {host}:{port} accepted, {version} handshake ok, "
+                f"certificate verified"
+            )
+    except OSError as exc:
+        raise connect_error(exc, label, host, port, timeout) from None
