@@ -22,19 +22,44 @@ __all__ = ["SinkSpec", "mask_url"]
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.\-]*://)([^@/?#]*)@", re.IGNORECASE)
 
 
-def mask_url(url: str) -> str:
-    """Hide the password of ``scheme://user:password@host`` as ``***``.
+def mask_url(url: str, *, hide_path: bool = False) -> str:
+    """Hide the secrets of a URL: the password of ``scheme://user:password@host``, the values of
+    query parameters whose names hold secrets (``token``, ``api_key``, ...), and with
+    ``hide_path`` everything after the first path segment (webhook URLs carry their secret there).
 
     >>> mask_url("smtp://bob:hunter2@mail.example.com:587?to=a@b.c")
     'smtp://bob:***@mail.example.com:587?to=a@b.c'
+    >>> mask_url("https://logs.example.com/in?token=abc&env=prod")
+    'https://logs.example.com/in?token=***&env=prod'
+    >>> mask_url("webhook+https://hooks.slack.com/services/T0/B1/XYZ", hide_path=True)
+    'webhook+https://hooks.slack.com/services/***'
 
     Added in 0.1.
     """
     m = _USERINFO.match(url)
-    if not m or ":" not in m.group(2):
-        return url
-    user = m.group(2).split(":", 1)[0]
-    return f"{m.group(1)}{user}:***@{url[m.end() :]}"
+    if m and ":" in m.group(2):
+        user = m.group(2).split(":", 1)[0]
+        url = f"{m.group(1)}{user}:***@{url[m.end() :]}"
+    head, qmark, query = url.partition("?")
+    if hide_path:
+        scheme, sep, rest = head.partition("://")
+        host, slash, path = rest.partition("/")
+        first, more, _tail = path.partition("/")
+        if sep and slash and more:
+            head = f"{scheme}://{host}/{first}/***"
+        elif sep and slash and first:
+            head = f"{scheme}://{host}/***"
+    if qmark:
+        from bulletproof.events.processors import RedactProcessor
+
+        redact = RedactProcessor()
+        parts = query.split("&")
+        for i, part in enumerate(parts):
+            name, eq, _value = part.partition("=")
+            if eq and redact.is_secret(name):
+                parts[i] = f"{name}=***"
+        query = "&".join(parts)
+    return f"{head}{qmark}{query}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 from bulletproof.errors import ConfigError, SinkError
 from bulletproof.events.model import format_timestamp
 from bulletproof.sinks import _http
-from bulletproof.sinks.base import SinkSpec
+from bulletproof.sinks.base import SinkSpec, mask_url
 
 if TYPE_CHECKING:
     from bulletproof.events.alerts import Alert
@@ -83,8 +83,8 @@ class WebhookNotifier:
 
     @property
     def name(self) -> str:
-        """The URL with any password masked."""
-        return self._spec.name
+        """The URL with its password and its path (where webhook secrets live) masked."""
+        return mask_url(self._spec.url, hide_path=True)
 
     def notify(self, alert: Alert) -> None:
         """POST the alert; raise SinkError unless the answer is 2xx."""
