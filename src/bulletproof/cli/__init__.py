@@ -1,0 +1,50 @@
+"""The ``bulletproof`` command: a thin shell over the library.
+
+Each command parses flags, calls one library function and renders the result. Library errors map
+to exit codes: 0 clean, 1 findings, 2 usage or bad input, 3 could not check everything.
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from bulletproof import __version__
+from bulletproof.cli._common import CONTEXT, BulletproofGroup
+from bulletproof.cli.alerts import alerts
+from bulletproof.cli.check import check
+from bulletproof.cli.config import config
+from bulletproof.cli.events import events
+
+__all__ = ["cli", "main"]
+
+
+@click.group(cls=BulletproofGroup, context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="bulletproof")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=True, path_type=str),
+    default=None,
+    help="Config file or project directory (default: BULLETPROOF_CONFIG, else the current "
+    "directory's bulletproof.toml or pyproject.toml).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Harden a Python web service: security events, alerts, checks."""
+    ctx.obj = {"config_path": config_path}
+
+
+cli.add_command(check)
+cli.add_command(config)
+cli.add_command(events)
+cli.add_command(alerts)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the ``bulletproof`` console script. Added in 0.1."""
+    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="bulletproof")
