@@ -13,7 +13,9 @@ a sink. The writer thread wakes at least every ``durability_lag / 2`` seconds, s
 is on disk (fsynced, by default) within ``durability_lag``. Each consumer reads the spool from its
 own committed cursor, so a sink that is down, slow or restarting loses nothing: its events wait on
 disk, and it resends whatever was not confirmed when it comes back (at-least-once; receivers drop
-duplicates by ``event.id``).
+duplicates by ``event.id``). A pipeline still running when the interpreter exits is closed by an
+``atexit`` hook (spooled, and delivered for up to a second), so an event emitted just before the
+program ends is not lost.
 
 >>> import tempfile
 >>> from bulletproof.testing import CapturingSink
@@ -31,12 +33,15 @@ Added in 0.1.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import json
 import logging
+import math
 import socket
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +50,20 @@ from typing import TYPE_CHECKING, Any, Self
 
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import SpoolError
-from bulletproof.events.model import Category, SecurityEvent, Severity, format_timestamp
-from bulletproof.events.processors import EventEncoder, Processor, default_processors
+from bulletproof.events.model import (
+    ECS_VERSION,
+    Category,
+    SecurityEvent,
+    Severity,
+    format_timestamp,
+    new_event_id,
+)
+from bulletproof.events.processors import (
+    EventEncoder,
+    Processor,
+    default_processors,
+    neutralize_text,
+)
 from bulletproof.events.spool import Position, Spool, SpoolReader
 
 if TYPE_CHECKING:
@@ -56,6 +73,20 @@ if TYPE_CHECKING:
 __all__ = ["EventPipeline", "PipelineOptions", "PipelineStats", "SinkStats"]
 
 logger = logging.getLogger("bulletproof.events")
+
+_EXIT_TIMEOUT = 1.0
+"""Seconds a running pipeline gets at interpreter exit to spool and deliver what it holds."""
+
+_running: weakref.WeakSet[EventPipeline] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    # The writer and sink threads are daemons: without this, events still in memory when the
+    # program ends would be lost. atexit runs while daemon threads still work.
+    for pipe in list(_running):
+        with contextlib.suppress(Exception):
+            pipe.close(timeout=_EXIT_TIMEOUT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,18 +116,33 @@ class PipelineOptions:
         from bulletproof.errors import ConfigError
 
         checks = {
-            "durability_lag": self.durability_lag > 0,
-            "max_pending": self.max_pending > 0,
-            "batch_lines": self.batch_lines > 0,
-            "batch_bytes": self.batch_bytes > 0,
-            "backoff_initial": self.backoff_initial > 0,
-            "backoff_max": self.backoff_max >= self.backoff_initial,
+            "durability_lag": (
+                math.isfinite(self.durability_lag) and self.durability_lag > 0,
+                "a positive number of seconds",
+            ),
+            "max_pending": (self.max_pending > 0, "a positive number"),
+            "batch_lines": (self.batch_lines > 0, "a positive number"),
+            "batch_bytes": (self.batch_bytes > 0, "a positive number"),
+            "max_unconfirmed_lines": (self.max_unconfirmed_lines > 0, "a positive number"),
+            "backoff_initial": (
+                math.isfinite(self.backoff_initial) and self.backoff_initial > 0,
+                "a positive number of seconds",
+            ),
+            "backoff_max": (
+                math.isfinite(self.backoff_max) and self.backoff_max >= self.backoff_initial,
+                "a number of seconds >= backoff_initial",
+            ),
+            "segment_bytes": (self.segment_bytes >= 4096, "at least 4096 bytes"),
+            "spool_max_bytes": (
+                self.spool_max_bytes >= 2 * self.segment_bytes,
+                "at least twice segment_bytes",
+            ),
+            "max_field_chars": (self.max_field_chars >= 16, "at least 16"),
         }
-        for name, ok in checks.items():
+        for name, (ok, want) in checks.items():
             if not ok:
                 raise ConfigError(
-                    f"pipeline option {name}={getattr(self, name)!r} is out of range: use a "
-                    "positive value (backoff_max >= backoff_initial)"
+                    f"pipeline option {name}={getattr(self, name)!r} is out of range: use {want}"
                 )
 
 
@@ -114,7 +160,15 @@ class SinkStats:
 
 @dataclass(frozen=True, slots=True)
 class PipelineStats:
-    """What the pipeline did since it started. Added in 0.1."""
+    """What the pipeline did since it started.
+
+    ``accepted``: events the writer took (emitted ones and the pipeline's own reports);
+    ``written``: lines appended to the spool; ``overflowed``: events dropped because more than
+    ``max_pending`` waited in memory; ``processing_errors``: events a processor or the encoder
+    failed on (each replaced by an ``event_unprocessable`` line).
+
+    Added in 0.1.
+    """
 
     accepted: int
     written: int
@@ -223,8 +277,9 @@ class _Worker:
                     continue
                 self.sink.send(batch.lines)
                 self.inflight.extend(batch.ends)
-                self._confirm()
+                # Report the recovery before committing, so drain() waits for the report too.
                 self._recovered()
+                self._confirm()
                 backoff = opts.backoff_initial
             except Exception as exc:  # noqa: BLE001 - any sink failure means: back off and resend
                 self._fail(exc)
@@ -262,7 +317,10 @@ class EventPipeline:
         self.options = opts = options or PipelineOptions()
         self.clock = clock
         self.alerts = alerts
-        names = [s.name for s in sinks]
+        consumers: list[Sink] = list(sinks)
+        if alerts is not None:
+            consumers.append(alerts)
+        names = [s.name for s in consumers]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             from bulletproof.errors import ConfigError
@@ -284,7 +342,10 @@ class EventPipeline:
         self._overflow_lock = threading.Lock()
         self._overflowed = 0
         self._reported_overflow = 0
+        self._retry: list[bytes] = []
+        self._spool_failing = False
         self._dropped_by_sink: dict[str, int] = {}
+        self._unreported_drops: dict[str, int] = {}
         self._processing_errors = 0
         self._accepted = 0
         self._wake = threading.Event()
@@ -295,6 +356,7 @@ class EventPipeline:
         self._abort = threading.Event()
         self._started = False
         self._closed = False
+        self._writer_done = False
         self.spool = Spool(
             Path(opts.spool_dir),
             max_bytes=opts.spool_max_bytes,
@@ -302,11 +364,12 @@ class EventPipeline:
             fsync=opts.fsync,
             on_drop=self._on_spool_drop,
         )
-        consumers: list[Sink] = list(sinks)
-        if alerts is not None:
-            consumers.append(alerts)
-        self._workers = [_Worker(self, s, self.spool.reader(s.name)) for s in consumers]
-        self.removed_consumers = self.spool.forget_other_consumers()
+        try:
+            self._workers = [_Worker(self, s, self.spool.reader(s.name)) for s in consumers]
+            self.removed_consumers = self.spool.forget_other_consumers()
+        except BaseException:
+            self.spool.close()
+            raise
         self._writer = threading.Thread(
             target=self._write_loop, name="bulletproof-writer", daemon=True
         )
@@ -316,14 +379,19 @@ class EventPipeline:
         """Accept one event. Never raises, never blocks on I/O.
 
         When more than ``max_pending`` events wait for the writer, the oldest is dropped and
-        counted; an ``events_dropped`` event reports it.
+        counted; an ``events_dropped`` event reports it. After :meth:`close` events are ignored.
         """
         try:
+            if self._writer_done:
+                return
             queue = self._queue
             if len(queue) >= self._max_pending:
                 with self._overflow_lock:
-                    queue.popleft()
-                    self._overflowed += 1
+                    try:
+                        queue.popleft()
+                        self._overflowed += 1
+                    except IndexError:
+                        pass  # the writer took them all meanwhile: nothing to drop
             queue.append(event)
         except Exception:  # noqa: BLE001, S110 - emit must never raise into the caller
             pass
@@ -333,9 +401,14 @@ class EventPipeline:
         self._wake.set()
 
     def _on_spool_drop(self, consumer: str, lost: int) -> None:
-        # Called by the spool (writer thread, spool lock held): only queue the report.
+        # Called by the spool (writer thread, spool lock held): only count. The writer reports
+        # the sum once per round, so reports cannot fill the spool in place of events.
         self._dropped_by_sink[consumer] = self._dropped_by_sink.get(consumer, 0) + lost
-        self._queue.append(
+        self._unreported_drops[consumer] = self._unreported_drops.get(consumer, 0) + lost
+
+    def _drop_reports(self) -> list[SecurityEvent]:
+        unreported, self._unreported_drops = self._unreported_drops, {}
+        return [
             SecurityEvent(
                 action="events_dropped",
                 category=Category.DELIVERY,
@@ -350,14 +423,16 @@ class EventPipeline:
                 },
                 timestamp=self.clock.time(),
             )
-        )
+            for consumer, lost in unreported.items()
+        ]
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
         """Start the writer and one delivery thread per sink. Returns self."""
-        if self._started:
+        if self._started or self._closed:
             return self
         self._started = True
+        _running.add(self)
         self._writer.start()
         for worker in self._workers:
             worker.thread.start()
@@ -374,31 +449,37 @@ class EventPipeline:
     ) -> None:
         self.close()
 
+    def _idle_writer(self) -> bool:
+        return (not self._queue and not self._retry and not self._writer_busy) or (
+            not self._writer.is_alive()
+        )
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every event accepted so far is in the spool on disk; False on timeout."""
         if not self._started:
             return not self._queue
         self._wake.set()
         with self._written:
-            return (
-                self._written.wait_for(
-                    lambda: (
-                        (not self._queue and not self._writer_busy) or not self._writer.is_alive()
-                    ),
-                    timeout,
-                )
-                and not self._queue
-            )
+            done = self._written.wait_for(self._idle_writer, max(timeout, 0.0))
+        return done and not self._queue and not self._retry
 
     def drain(self, timeout: float = 30.0) -> bool:
-        """Wait until every event accepted so far reached every sink; False on timeout."""
-        deadline = self.clock.monotonic() + timeout
+        """Wait until every event accepted so far reached every sink; False on timeout.
+
+        Events the pipeline emits about itself meanwhile (``sink_recovered``) are waited for too.
+        """
+        # Waiting for other threads takes real time whatever clock the events are stamped with.
+        deadline = system_clock.monotonic() + timeout
         if not self.flush(timeout):
             return False
         while True:
-            if all(w.caught_up for w in self._workers) and not self._queue:
+            # Writer idle first, then consumers: a worker queues its own reports (such as
+            # sink_recovered) before it commits, so this order cannot miss one.
+            with self._written:
+                idle = not self._queue and not self._retry and not self._writer_busy
+            if idle and all(w.caught_up for w in self._workers):
                 return True
-            if self.clock.monotonic() >= deadline:
+            if system_clock.monotonic() >= deadline:
                 return False
             self._wake.set()
             self._abort.wait(0.01)
@@ -411,24 +492,32 @@ class EventPipeline:
         """
         if self._closed:
             return True
-        self._closed = True
         if not self._started:
             self.start()
-        deadline = self.clock.monotonic() + timeout
-        self._stop_writer.set()
-        self._wake.set()
-        self._writer.join(max(timeout, 0.5))
+        self._closed = True
+        _running.discard(self)
+        deadline = system_clock.monotonic() + timeout
+
+        def left() -> float:
+            return max(deadline - system_clock.monotonic(), 0.0)
+
+        self.flush(left())
         self._stop_delivery.set()
         for worker in self._workers:
-            worker.thread.join(max(deadline - self.clock.monotonic(), 0.0))
+            worker.thread.join(left())
         caught_up = all(w.caught_up for w in self._workers)
         self._abort.set()
         with self.spool.new_data:
             self.spool.new_data.notify_all()
         for worker in self._workers:
             worker.thread.join(2.0)
+        # The writer stops last, so what the workers reported while stopping is on disk too.
+        self._stop_writer.set()
+        self._wake.set()
+        self._writer.join(max(left(), 0.5))
+        self._writer_done = True
         self.spool.close()
-        return caught_up
+        return caught_up and not self._queue
 
     # -- the writer thread -----------------------------------------------------------------
     def _serialize(self, event: SecurityEvent) -> bytes:
@@ -440,16 +529,18 @@ class EventPipeline:
                 doc = proc(doc)
             if doc is None:
                 return b""
-            return json.dumps(
-                doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str
-            ).encode("utf-8")
+            return self._encoder.encode(doc)
         except Exception as exc:  # noqa: BLE001 - a bad event must not stop the others
             self._processing_errors += 1
+            try:
+                event_id = neutralize_text(str(event.id))[:64]
+            except Exception:  # noqa: BLE001 - not even an id: make one
+                event_id = new_event_id()
             fallback = {
                 "@timestamp": format_timestamp(self.clock.time()),
                 "message": "bulletproof could not process this event",
                 "event": {
-                    "id": str(event.id)[:64],
+                    "id": event_id,
                     "action": "event_unprocessable",
                     "kind": "event",
                     "category": ["configuration"],
@@ -458,7 +549,7 @@ class EventPipeline:
                     "severity": Severity.MEDIUM.ecs,
                     "dataset": "bulletproof.delivery",
                 },
-                "ecs": {"version": "8.11.0"},
+                "ecs": {"version": ECS_VERSION},
                 "bulletproof": {
                     "category": "delivery",
                     "severity": "medium",
@@ -477,20 +568,30 @@ class EventPipeline:
                 self._writer_busy = True
             try:
                 self._write_pending(queue)
-            except SpoolError:
-                logger.exception("bulletproof spool write failed; events stay in memory")
-            except OSError:
-                logger.exception("bulletproof spool write failed; events stay in memory")
+                if self._spool_failing:
+                    self._spool_failing = False
+                    logger.warning("bulletproof spool %s is writable again", self.spool.dir)
+            except Exception:  # the writer must survive anything
+                if not self._spool_failing:
+                    self._spool_failing = True
+                    logger.exception(
+                        "bulletproof spool write failed; events wait in memory and are retried"
+                    )
             with self._written:
                 self._writer_busy = False
                 self._written.notify_all()
-            if self._stop_writer.is_set() and not queue:
+            if self._stop_writer.is_set() and (
+                self.spool.closed or (not queue and not self._retry)
+            ):
                 break
 
     def _write_pending(self, queue: collections.deque[SecurityEvent]) -> None:
+        period = self.options.durability_lag / 2
+        clock = self.clock
+        last_sync = clock.monotonic()
         wrote = False
-        while queue:
-            lines: list[bytes] = []
+        while queue or self._retry:
+            lines, self._retry = self._retry, []
             taken = 0
             while queue and taken < 5000:
                 try:
@@ -502,8 +603,12 @@ class EventPipeline:
                 if line:
                     lines.append(line)
             self._accepted += taken
-            self.spool.append(lines)
+            self._append(lines)
             wrote = True
+            if clock.monotonic() - last_sync >= period:
+                # A steady stream must not keep what was written from reaching the disk.
+                self.spool.sync()
+                last_sync = clock.monotonic()
         overflowed = self._overflowed
         if overflowed > self._reported_overflow:
             lost = overflowed - self._reported_overflow
@@ -517,10 +622,28 @@ class EventPipeline:
                 details={"dropped": lost, "reason": "memory_queue_full"},
                 timestamp=self.clock.time(),
             )
-            self.spool.append([self._serialize(report)])
+            self._accepted += 1
+            self._append([self._serialize(report)])
+            wrote = True
+        # Writing the reports may drop more: those are reported in the next round.
+        reports = self._drop_reports()
+        if reports:
+            self._accepted += len(reports)
+            self._append([self._serialize(report) for report in reports])
             wrote = True
         if wrote:
             self.spool.sync()
+
+    def _append(self, lines: list[bytes]) -> None:
+        """Append to the spool; on failure keep the lines (up to ``max_pending``) for a retry."""
+        try:
+            self.spool.append(lines)
+        except SpoolError:
+            keep = lines[-self._max_pending :]
+            with self._overflow_lock:
+                self._overflowed += len(lines) - len(keep)
+            self._retry = keep
+            raise
 
     # -- figures ---------------------------------------------------------------------------
     def stats(self) -> PipelineStats:

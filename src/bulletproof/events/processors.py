@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeAlias
+from urllib.parse import unquote_plus
 
 __all__ = [
     "REDACTED",
@@ -60,7 +61,10 @@ _SECRET_NAMES: Final = frozenset(
     }
 )
 _SECRET_FRAGMENTS: Final = (
+    "authorization",
+    "cookie",
     "password",
+    "passwd",
     "passphrase",
     "secret",
     "token",
@@ -68,9 +72,11 @@ _SECRET_FRAGMENTS: Final = (
     "privatekey",
     "credential",
     "signature",
+    "sessionid",
 )
+_FRAGMENT_RE: Final = re.compile("|".join(_SECRET_FRAGMENTS))
+_CACHE_MAX: Final = 4096
 _UNCAPPED: Final = frozenset({"@timestamp", "event.id"})
-_QUERY_FIELDS: Final = frozenset({"query", "querystring", "qs", "rawquery"})
 
 # One character class: linear time, no backtracking. C0 and C1 controls, DEL, the Unicode line and
 # paragraph separators, and lone surrogates (from invalid UTF-8 decoded with surrogateescape).
@@ -104,74 +110,123 @@ def _norm(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "")
 
 
+# ``name=value`` where name starts the text or follows ``?``, ``&``, ``;``, ``#`` or a space: the
+# parameters of a query string, of a URL inside a longer text, of a cookie header or a fragment.
+# Character classes only and no nested quantifiers: linear time.
+_PARAM: Final = re.compile(r"(^|[?&;#\s])([^\s=&;#?]+)=([^\s&;#?]*)")
+# ``Name: value`` at the start of a line: a header block or a config dump kept as one string.
+_HEADER_LINE: Final = re.compile(r"(^|[\r\n])([A-Za-z0-9_-]+)([ \t]*:[ \t]*)([^\r\n]*)")
+# ``"name": "value"``: a JSON document kept as one string (a request body).
+_JSON_MEMBER: Final = re.compile(r'"([^"\\]{1,128})"(\s*:\s*)"((?:[^"\\]|\\.)*)"')
+# Top-level fields that to_ecs() fills with fixed names and values chosen by bulletproof itself.
+_NOT_WALKED: Final = frozenset(
+    {"@timestamp", "ecs", "event", "source", "user_agent", "rule", "service", "host"}
+)
+_MAX_REDACT_DEPTH: Final = 64
+
+
 class RedactProcessor:
     """Replace secrets with ``[REDACTED]``.
 
     Secrets are: values of keys named like Authorization, Cookie, Set-Cookie, password, token,
-    secret, api_key (any case, ``-``/``_`` ignored, also as parts: ``db_password``), in
-    ``bulletproof.details`` at any depth, in header lists of ``[name, value]`` pairs, and the
-    values of such parameters in query strings (``url.query``, ``url.original``, ``url.full``
-    and details keys named ``query``/``query_string``). ``extra_fields`` adds names.
+    secret, api_key (any case, ``-``/``_`` ignored, also as parts: ``db_password``,
+    ``X-Api-Key``), at any depth of ``bulletproof.details`` (and of ``http``, ``user`` and any
+    top-level field a processor added), in header lists of ``[name, value]`` pairs, and the values
+    of such parameters wherever a string holds ``name=value`` pairs: query strings (``url.query``,
+    ``url.original``, ``url.full``, details keys such as ``query``), URLs and request lines inside
+    any detail or the message, fragments (``#access_token=...``) and path parameters
+    (``;jsessionid=...``); likewise ``Name: value`` lines of a header block and
+    ``"name": "value"`` members of a JSON body kept as one string. Parameter names are compared
+    after percent-decoding. ``extra_fields`` adds names.
 
     Added in 0.1.
     """
 
-    __slots__ = ("_exact",)
+    __slots__ = ("_cache", "_exact")
 
     def __init__(self, extra_fields: Iterable[str] = ()) -> None:
         self._exact = _SECRET_NAMES | {_norm(f) for f in extra_fields}
+        self._cache: dict[str, bool] = {}
 
     def is_secret(self, name: str) -> bool:
         """Whether a field or parameter of this name holds a secret."""
+        known = self._cache.get(name)
+        if known is not None:
+            return known
         n = _norm(name)
-        return n in self._exact or any(f in n for f in _SECRET_FRAGMENTS)
+        secret = n in self._exact or _FRAGMENT_RE.search(n) is not None
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()  # names come from requests: keep the cache bounded
+        self._cache[name] = secret
+        return secret
 
     def __call__(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Process one event dict."""
-        url = doc.get("url")
-        if isinstance(url, dict):
-            for key in ("query", "original", "full"):
-                value = url.get(key)
-                if isinstance(value, str) and "=" in value:
-                    url[key] = self.redact_query(value, whole=key == "query")
-        bp = doc.get("bulletproof")
-        if isinstance(bp, dict) and "details" in bp:
-            bp["details"] = self._walk(bp["details"], 0)
+        for key, value in list(doc.items()):
+            if key in _NOT_WALKED:
+                continue
+            if key != "bulletproof" and self.is_secret(str(key)):
+                doc[key] = REDACTED
+            else:
+                doc[key] = self._walk(value, 0)
         return doc
+
+    def redact_text(self, text: str) -> str:
+        """Redact secret values in free text.
+
+        That is the values of secret ``name=value`` parameters anywhere (query strings, URLs,
+        cookies, fragments), of ``Name: value`` lines (a header block) and of ``"name": "value"``
+        members (a JSON body kept as a string).
+
+        >>> RedactProcessor().redact_text("GET /login?user=bob&Pass%77ord=x HTTP/1.1")
+        'GET /login?user=bob&Pass%77ord=[REDACTED] HTTP/1.1'
+
+        Added in 0.1.
+        """
+        if "=" in text:
+            text = _PARAM.sub(self._param, text)
+        if ":" in text:
+            text = _HEADER_LINE.sub(self._header, text)
+            if '"' in text:
+                text = _JSON_MEMBER.sub(self._member, text)
+        return text
+
+    def _param(self, match: re.Match[str]) -> str:
+        if self.is_secret(unquote_plus(match.group(2))):
+            return f"{match.group(1)}{match.group(2)}={REDACTED}"
+        return match.group()
+
+    def _header(self, match: re.Match[str]) -> str:
+        if match.group(4) and self.is_secret(match.group(2)):
+            return f"{match.group(1)}{match.group(2)}{match.group(3)}{REDACTED}"
+        return match.group()
+
+    def _member(self, match: re.Match[str]) -> str:
+        if self.is_secret(match.group(1)):
+            return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
+        return match.group()
 
     def redact_query(self, text: str, *, whole: bool = True) -> str:
         """Redact secret parameters in a query string (or in the part after ``?`` of a URL)."""
         if whole:
-            head, sep, query = "", "", text
-        else:
-            head, sep, query = text.partition("?")
-            if not sep:
-                return text
-        fragment = ""
-        if "#" in query:
-            query, _, frag = query.partition("#")
-            fragment = "#" + frag
-        parts = query.split("&")
-        changed = False
-        for i, part in enumerate(parts):
-            name, eq, _ = part.partition("=")
-            if eq and self.is_secret(name):
-                parts[i] = f"{name}={REDACTED}"
-                changed = True
-        if not changed:
+            return self.redact_text(text)
+        cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=-1)
+        if cut < 0:
             return text
-        return f"{head}{sep}{'&'.join(parts)}{fragment}"
+        return text[:cut] + self.redact_text(text[cut:])
 
     def _walk(self, value: Any, depth: int) -> Any:
-        if depth > 16:
-            return value
-        if isinstance(value, dict):
+        if isinstance(value, str):
+            return self.redact_text(value)
+        if depth > _MAX_REDACT_DEPTH:
+            # Deeper than any cap keeps: do not let a secret through unexamined.
+            return "[too deep]" if isinstance(value, Mapping | list | tuple) else value
+        if isinstance(value, Mapping):
             out: dict[Any, Any] = {}
             for k, v in value.items():
-                if isinstance(k, str) and self.is_secret(k):
+                name = k.decode("latin-1") if isinstance(k, bytes) else k
+                if isinstance(name, str) and self.is_secret(name):
                     out[k] = REDACTED
-                elif isinstance(k, str) and _norm(k) in _QUERY_FIELDS and isinstance(v, str):
-                    out[k] = self.redact_query(v)
                 else:
                     out[k] = self._walk(v, depth + 1)
             return out
@@ -193,7 +248,9 @@ class NeutralizeProcessor:
 
     Control characters (CR, LF, NUL, the rest of C0 and C1, DEL, U+2028/U+2029) become visible
     escapes; invalid UTF-8 in bytes becomes ``\\xNN``; lone surrogates become ``\\udcNN``; values
-    JSON cannot hold (sets, objects, NaN) become strings. Keys are neutralized too.
+    JSON cannot hold (sets, objects, NaN, integers too long to print) become strings. Keys are
+    neutralized too; keys that are not strings become the text JSON would give them (``true``,
+    ``null``, ``1``).
 
     Added in 0.1.
     """
@@ -208,32 +265,61 @@ class NeutralizeProcessor:
     def _walk(self, value: Any, depth: int) -> Any:
         if isinstance(value, str):
             return neutralize_text(value)
-        if value is None or isinstance(value, bool | int):
+        if value is None or isinstance(value, bool):
             return value
+        if isinstance(value, int):
+            return value if value.bit_length() <= _MAX_INT_BITS else _BIG_INT
         if isinstance(value, float):
             return value if math.isfinite(value) else str(value)
-        if isinstance(value, dict):
-            if depth > 32:
+        if isinstance(value, Mapping):
+            if depth > _MAX_NEUTRALIZE_DEPTH:
                 return "[too deep]"
-            return {
-                neutralize_text(k) if isinstance(k, str) else neutralize_text(str(k)): self._walk(
-                    v, depth + 1
-                )
-                for k, v in value.items()
-            }
+            return {_key(k): self._walk(v, depth + 1) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            if depth > 32:
+            if depth > _MAX_NEUTRALIZE_DEPTH:
                 return "[too deep]"
             return [self._walk(v, depth + 1) for v in value]
         if isinstance(value, bytes | bytearray | memoryview):
             return neutralize_text(bytes(value).decode("utf-8", "backslashreplace"))
-        return neutralize_text(str(value))
+        return neutralize_text(_text(value))
+
+
+_MAX_NEUTRALIZE_DEPTH: Final = 32
+# Python refuses to print integers of more than 4300 digits (about 14,284 bits).
+_MAX_INT_BITS: Final = 14_000
+_BIG_INT: Final = "[integer too large]"
+
+
+def _text(value: object) -> str:
+    """``str(value)``, or its type name when its ``__str__`` fails."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the event
+        return f"<{type(value).__name__}>"
+
+
+def _key(key: object) -> str:
+    """A dict key as the string JSON would write, neutralized."""
+    if isinstance(key, str):
+        return neutralize_text(key)
+    if key is None or isinstance(key, bool):
+        return json.dumps(key)
+    if isinstance(key, int):
+        return int.__repr__(key) if key.bit_length() <= _MAX_INT_BITS else _BIG_INT
+    if isinstance(key, float):
+        return float.__repr__(key) if math.isfinite(key) else str(key)
+    if isinstance(key, bytes | bytearray | memoryview):
+        return neutralize_text(bytes(key).decode("utf-8", "backslashreplace"))
+    return neutralize_text(_text(key))
 
 
 class CapProcessor:
     """Bound an event's size: long strings are cut, big containers trimmed, deep nesting flattened.
 
-    Every cut field's dotted path is listed in ``bulletproof.truncated`` so readers know.
+    Strings (values and keys) longer than ``max_chars`` are cut, except ``@timestamp`` and
+    ``event.id``; dicts and lists keep their first ``max_items`` items; containers at depth
+    ``max_depth`` (the event itself is depth 0) become ``"[too deep]"``. Every cut field's dotted
+    path is listed in ``bulletproof.truncated`` so readers know.
 
     Added in 0.1.
     """
@@ -243,6 +329,10 @@ class CapProcessor:
     def __init__(self, max_chars: int = 8192, max_items: int = 256, max_depth: int = 8) -> None:
         if max_chars < 16:
             raise ValueError(f"CapProcessor max_chars={max_chars!r}: use at least 16")
+        if max_items < 1 or max_depth < 1:
+            raise ValueError(
+                f"CapProcessor max_items={max_items!r}, max_depth={max_depth!r}: use at least 1"
+            )
         self.max_chars = max_chars
         self.max_items = max_items
         self.max_depth = max_depth
@@ -254,15 +344,19 @@ class CapProcessor:
         if cut:
             bp = out.setdefault("bulletproof", {})
             if isinstance(bp, dict):
-                bp["truncated"] = list(dict.fromkeys(cut))[: self.max_items]
+                paths = [p[: self.max_chars] for p in dict.fromkeys(cut)]
+                bp["truncated"] = paths[: self.max_items]
         result: dict[str, Any] = out
         return result
+
+    def _cut(self, text: str) -> str:
+        return text[: self.max_chars] + f"...[{len(text) - self.max_chars} chars cut]"
 
     def _walk(self, value: Any, path: str, depth: int, cut: list[str]) -> Any:
         if isinstance(value, str):
             if len(value) > self.max_chars and path not in _UNCAPPED:
                 cut.append(path)
-                return value[: self.max_chars] + f"...[{len(value) - self.max_chars} chars cut]"
+                return self._cut(value)
             return value
         if isinstance(value, dict):
             if depth >= self.max_depth:
@@ -272,11 +366,15 @@ class CapProcessor:
             if len(items) > self.max_items:
                 cut.append(path)
                 items = items[: self.max_items]
-            return {
-                k: self._walk(v, f"{path}.{k}" if path else str(k), depth + 1, cut)
-                for k, v in items
-            }
-        if isinstance(value, list):
+            out: dict[Any, Any] = {}
+            for k, v in items:
+                key = k
+                if isinstance(k, str) and len(k) > self.max_chars:
+                    key = self._cut(k)
+                    cut.append(f"{path}.{key}" if path else key)
+                out[key] = self._walk(v, f"{path}.{key}" if path else str(key), depth + 1, cut)
+            return out
+        if isinstance(value, list | tuple):
             if depth >= self.max_depth:
                 cut.append(path)
                 return "[too deep]"
@@ -308,6 +406,9 @@ class EnrichProcessor:
         return doc
 
 
+_STR_TYPE: Final = frozenset({str})
+_SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+
 # In serialized JSON, C0 control characters show up as escapes (a backslash); C1 controls, DEL, the
 # Unicode separators and surrogates show up raw. One character class: linear time.
 _SUSPECT_RAW: Final = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -316,10 +417,12 @@ _SUSPECT_RAW: Final = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 class EventEncoder:
     """Serialize an event dict to one JSON line, neutralized and capped.
 
-    The fast path serializes once and checks the text: when no value holds a control character,
-    the whole line is shorter than ``max_chars`` and ``bulletproof.details`` is flat, the
-    :class:`NeutralizeProcessor` and :class:`CapProcessor` walks could not change anything and are
-    skipped. Otherwise both run and the dict is serialized again.
+    The result is always what ``json`` gives for ``CapProcessor(NeutralizeProcessor(doc))``. The
+    fast path serializes once and checks that those walks could not change anything: the text has
+    no escape (so no value holds a C0 control character) and no raw DEL, C1, U+2028/U+2029 or
+    surrogate, it is at most ``max_chars`` long (so no string is), every value is a plain JSON
+    type, every key a string, and no container is wider than ``max_items`` or as deep as
+    ``max_depth``. Otherwise both walks run and the dict is serialized again.
 
     >>> import json
     >>> json.loads(EventEncoder().encode({"message": "a\\nb"}))["message"] == "a" + chr(92) + "nb"
@@ -328,33 +431,63 @@ class EventEncoder:
     Added in 0.1.
     """
 
-    __slots__ = ("_cap", "_dumps", "_neutralize", "max_chars")
+    __slots__ = ("_cap", "_dumps", "_fast_dumps", "_neutralize", "max_chars")
 
     def __init__(self, max_chars: int = 8192, max_items: int = 256, max_depth: int = 8) -> None:
         self.max_chars = max_chars
         self._neutralize = NeutralizeProcessor()
         self._cap = CapProcessor(max_chars, max_items, max_depth)
+        # No ``default``: anything that is not a plain JSON type sends the event to the slow path.
+        self._fast_dumps = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode
         self._dumps = json.JSONEncoder(
-            ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str
+            ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_text
         ).encode
 
     def encode(self, doc: dict[str, Any]) -> bytes:
         """One JSON line (no trailing newline), UTF-8."""
         try:
-            text = self._dumps(doc)
-        except (ValueError, TypeError):
+            text = self._fast_dumps(doc)
+        except (ValueError, TypeError, RecursionError):
             text = ""
         if (
             text
             and len(text) <= self.max_chars
             and "\\" not in text
             and ((text.isascii() and "\x7f" not in text) or _SUSPECT_RAW.search(text) is None)
+            and self._plain(doc)
         ):
-            details = doc.get("bulletproof", {}).get("details")
-            if not details or not any(isinstance(v, dict | list) for v in details.values()):
-                return text.encode("utf-8")
-        doc = self._cap(self._neutralize(doc))
-        return self._dumps(doc).encode("utf-8")
+            return text.encode("utf-8")
+        return self._dumps(self._cap(self._neutralize(doc))).encode("utf-8")
+
+    def _plain(self, doc: dict[str, Any]) -> bool:
+        """Whether CapProcessor leaves ``doc`` as it is (strings are checked on the text).
+
+        That is: every key is a string, no container is wider than ``max_items`` or as deep as
+        ``max_depth``. The type checks run over whole containers at C speed (``map(type, ...)``);
+        only containers holding containers are looked into, without recursion.
+        """
+        max_depth = self._cap.max_depth
+        max_items = self._cap.max_items
+        stack: list[tuple[Any, int]] = [(doc, 0)]
+        while stack:
+            value, depth = stack.pop()
+            if depth >= max_depth or len(value) > max_items:
+                return False
+            children: Iterable[Any]
+            if isinstance(value, dict):
+                if not _STR_TYPE.issuperset(map(type, value)) and not all(
+                    isinstance(k, str) for k in value
+                ):
+                    return False
+                children = value.values()
+            else:
+                children = value
+            if _SCALAR_TYPES.issuperset(map(type, children)):
+                continue
+            stack.extend((v, depth + 1) for v in children if isinstance(v, dict | list | tuple))
+        return True
 
 
 def default_processors(

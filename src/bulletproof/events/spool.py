@@ -11,7 +11,13 @@ workers of one server can share a spool directory, and a restarted worker picks 
 was left in it) up again. Segments are deleted once every consumer has committed past them. When
 the spool holds more than ``max_bytes``, the oldest segments are dropped and each consumer that had
 not read them is told how many lines it lost (``on_drop``), so the pipeline can say so in an
-``events_dropped`` event.
+``events_dropped`` event. On disk the spool never holds more than ``max_bytes`` plus the segment
+being written (at most ``segment_bytes``, or one line when a single line is longer).
+
+A process that dies in the middle of a write leaves a torn last line; the next process to take
+the slot cuts it off (the complete lines before it are kept). A cursor file that cannot be read,
+or that points past the data, makes its consumer start again from the oldest segment: duplicates,
+never loss.
 
 Added in 0.1.
 """
@@ -35,6 +41,7 @@ __all__ = ["Position", "ReadBatch", "Spool", "SpoolReader"]
 
 _SEG_SUFFIX: Final = ".seg"
 _MAX_SLOTS: Final = 256
+_TAIL_BLOCK: Final = 1 << 16
 
 
 class Position(NamedTuple):
@@ -54,6 +61,21 @@ class ReadBatch:
 
 def _seg_name(n: int) -> str:
     return f"{n:020d}{_SEG_SUFFIX}"
+
+
+def _complete_length(path: Path, size: int) -> int:
+    """The length of ``path`` up to and including its last newline (0 when it has none)."""
+    with open(path, "rb") as f:
+        end = size
+        while end > 0:
+            start = max(end - _TAIL_BLOCK, 0)
+            f.seek(start)
+            block = f.read(end - start)
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                return start + nl + 1
+            end = start
+    return 0
 
 
 class Spool:
@@ -87,18 +109,19 @@ class Spool:
         self.new_data = threading.Condition(self._lock)
         self._readers: dict[str, SpoolReader] = {}
         self._lock_fd = -1
-        self.dir = self._acquire_slot()
-        self._sizes: dict[int, int] = {}
-        for path in self.dir.glob(f"*{_SEG_SUFFIX}"):
-            try:
-                self._sizes[int(path.stem)] = path.stat().st_size
-            except (ValueError, OSError):
-                continue
-        self._current = max(self._sizes, default=0) + 1
-        self._fd = self._open_segment(self._current)
         self._closed = False
         self._dirty = False
         self.lines_written = 0
+        self.dir = self._acquire_slot()
+        try:
+            self._sizes: dict[int, int] = self._scan_segments()
+            # Never reuse a segment number a cursor may still name (the directory may be empty
+            # after every segment was delivered and deleted).
+            self._current = max(max(self._sizes, default=0), self._max_cursor_segment()) + 1
+            self._fd = self._open_segment(self._current)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
 
     # -- slots -----------------------------------------------------------------------------
     def _acquire_slot(self) -> Path:
@@ -128,9 +151,53 @@ class Spool:
             return slot
         raise SpoolError(f"all {_MAX_SLOTS} slots of spool {str(self.root)!r} are in use")
 
+    def _scan_segments(self) -> dict[int, int]:
+        """Sizes of the segments left in this slot, with any torn last line cut off."""
+        sizes: dict[int, int] = {}
+        for path in self.dir.glob(f"*{_SEG_SUFFIX}"):
+            try:
+                n = int(path.stem)
+                size = path.stat().st_size
+                if size:
+                    complete = _complete_length(path, size)
+                    if complete != size:
+                        # The process that wrote it died mid-line: keep the complete lines.
+                        os.truncate(path, complete)
+                        size = complete
+            except ValueError:
+                continue
+            except OSError as exc:
+                raise SpoolError(
+                    f"cannot read spool segment {str(path)!r}: {exc.strerror}; "
+                    "check the permissions of events.spool_dir"
+                ) from None
+            sizes[n] = size
+        return sizes
+
+    def _max_cursor_segment(self) -> int:
+        highest = 0
+        for path in self.dir.glob("cursor-*.json"):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                highest = max(highest, int(json.loads(path.read_text())["segment"]))
+        return highest
+
     def _open_segment(self, n: int) -> int:
         path = self.dir / _seg_name(n)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise SpoolError(
+                f"cannot create spool segment {str(path)!r}: {exc.strerror}; "
+                "check the permissions and free space of events.spool_dir"
+            ) from None
+        if self.fsync:
+            # Make the new file's name durable too (best effort: the data is fsynced anyway).
+            with contextlib.suppress(OSError):
+                dir_fd = os.open(self.dir, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
         self._sizes.setdefault(n, 0)
         return fd
 
@@ -141,25 +208,63 @@ class Spool:
         return self._current
 
     def append(self, lines: list[bytes]) -> None:
-        """Append serialized events (no newlines inside). Writer thread only."""
-        if not lines:
-            return
-        data = b"\n".join(lines) + b"\n"
+        """Append serialized events. Writer thread only.
+
+        Empty lines are skipped and a newline inside a line is escaped, so one item stays one
+        line. A segment is never filled past ``segment_bytes`` (unless one line alone is longer):
+        a batch that does not fit continues in the next segment. Raises SpoolError when a write
+        fails; the lines of that write are then not in the spool (those before it are).
+        """
         with self._lock:
             if self._closed:
                 raise SpoolError(f"spool {str(self.dir)!r} is closed")
-            if self._sizes[self._current] >= self.segment_bytes:
-                self._rotate()
-            view = memoryview(data)
+            pending: list[bytes] = []
+            pending_bytes = 0
+            try:
+                for raw in lines:
+                    if not raw:
+                        continue
+                    line = raw.replace(b"\n", b"\\n") if b"\n" in raw else raw
+                    n = len(line) + 1
+                    used = self._sizes[self._current] + pending_bytes
+                    if used and used + n > self.segment_bytes:
+                        if pending:
+                            self._write(pending)
+                            pending, pending_bytes = [], 0
+                        self._rotate()
+                    pending.append(line)
+                    pending_bytes += n
+                if pending:
+                    self._write(pending)
+            finally:
+                self.new_data.notify_all()
+
+    def _write(self, lines: list[bytes]) -> None:
+        """Write whole lines to the current segment, then apply the size limit. Lock held."""
+        data = b"\n".join(lines) + b"\n"
+        view = memoryview(data)
+        try:
             while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            self._sizes[self._current] += len(data)
-            self.lines_written += len(lines)
-            self._dirty = True
-            if self.total_bytes() > self.max_bytes:
-                self._enforce_limit()
-            self.new_data.notify_all()
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            if len(view) != len(data):
+                # Part of the batch is on disk: cut it off so no torn line stays in the middle.
+                try:
+                    os.ftruncate(self._fd, self._sizes[self._current])
+                except OSError:
+                    # Keep the torn tail at the end of this segment (readers skip it there).
+                    with contextlib.suppress(OSError):
+                        self._sizes[self._current] = os.fstat(self._fd).st_size
+                    self._rotate()
+            raise SpoolError(
+                f"cannot write to spool {str(self.dir)!r}: {exc.strerror}; "
+                "check the free space of events.spool_dir"
+            ) from None
+        self._sizes[self._current] += len(data)
+        self.lines_written += len(lines)
+        self._dirty = True
+        if self.total_bytes() > self.max_bytes:
+            self._enforce_limit()
 
     def sync(self) -> None:
         """Make appended data durable (fsync) if the spool was built with ``fsync=True``."""
@@ -170,10 +275,13 @@ class Spool:
 
     def _rotate(self) -> None:
         if self.fsync:
-            os.fsync(self._fd)
+            with contextlib.suppress(OSError):
+                os.fsync(self._fd)
+        fd = self._open_segment(self._current + 1)
         os.close(self._fd)
+        self._fd = fd
         self._current += 1
-        self._fd = self._open_segment(self._current)
+        self._dirty = False
 
     def total_bytes(self) -> int:
         """Bytes held on disk by all segments."""
@@ -188,7 +296,8 @@ class Spool:
             for reader in self._readers.values():
                 lost = reader._drop_segment(oldest)
                 if lost and self._on_drop is not None:
-                    self._on_drop(reader.name, lost)
+                    with contextlib.suppress(Exception):
+                        self._on_drop(reader.name, lost)
             self._delete_segment(oldest)
 
     def _delete_segment(self, n: int) -> None:
@@ -206,6 +315,20 @@ class Spool:
                 break
             self._delete_segment(n)
 
+    def _normalize(self, pos: Position) -> Position:
+        """Move a position at the end of a finished segment to the next segment. Lock held.
+
+        So a consumer that has delivered everything has a committed position equal to
+        :meth:`end`, also when what it delivered sat in older segments (after a restart).
+        """
+        while pos.segment < self._current:
+            size = self._sizes.get(pos.segment)
+            if size is not None and pos.offset < size:
+                break
+            nxt = self.next_segment(pos.segment)
+            pos = Position(nxt if nxt is not None else self._current, 0)
+        return pos
+
     # -- consumers -------------------------------------------------------------------------
     def reader(self, name: str) -> SpoolReader:
         """The reader for consumer ``name``, resuming from its saved cursor."""
@@ -221,11 +344,11 @@ class Spool:
         removed: list[str] = []
         with self._lock:
             known = {r.cursor_path.name for r in self._readers.values()}
-            for path in self.dir.glob("cursor-*.json"):
+            for path in sorted(self.dir.glob("cursor-*.json")):
                 if path.name not in known:
                     try:
                         removed.append(str(json.loads(path.read_text()).get("name", path.name)))
-                    except (OSError, ValueError):
+                    except (OSError, ValueError, AttributeError):
                         removed.append(path.name)
                     path.unlink(missing_ok=True)
             self._collect()
@@ -265,7 +388,7 @@ class Spool:
             os.close(self._fd)
             for reader in self._readers.values():
                 reader._save()
-            if self._sizes.get(self._current) == 0 and len(self._readers) > 0:
+            if self._sizes.get(self._current) == 0:
                 self._delete_segment(self._current)
             self.new_data.notify_all()
             os.close(self._lock_fd)
@@ -287,13 +410,14 @@ class SpoolReader:
         self.name = name
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
         self.cursor_path = spool.dir / f"cursor-{digest}.json"
+        self._save_lock = threading.Lock()
         start = Position(spool.oldest_segment(), 0)
         saved = self._load()
-        if saved is not None and saved >= start:
+        if saved is not None and saved >= start and self._valid(saved):
             start = saved
-        self.committed = start
-        self.read_pos = start
-        self._saved = start
+        self.committed = spool._normalize(start)
+        self.read_pos = self.committed
+        self._saved = saved
         self.dropped = 0
 
     def _load(self) -> Position | None:
@@ -306,25 +430,57 @@ class SpoolReader:
             # A torn cursor file: start from the oldest segment (duplicates, never loss).
             return None
 
-    def _save(self) -> None:
-        if self.committed == self._saved:
-            return
-        tmp = self.cursor_path.with_suffix(".tmp")
-        body = {
-            "name": self.name,
-            "segment": self.committed.segment,
-            "offset": self.committed.offset,
-        }
+    def _valid(self, pos: Position) -> bool:
+        """Whether a saved position is the start of a line of an existing segment (or past it)."""
+        spool = self.spool
+        if pos.offset < 0 or pos > Position(spool.current_segment, 0):
+            return False
+        size = spool.segment_size(pos.segment)
+        if size is None or pos.offset == 0:
+            # A deleted segment is stepped over; offset 0 is always a line start.
+            return True
+        if pos.offset > size:
+            return False
         try:
-            tmp.write_text(json.dumps(body))
-            os.replace(tmp, self.cursor_path)
-            self._saved = self.committed
+            with open(spool.segment_path(pos.segment), "rb") as f:
+                f.seek(pos.offset - 1)
+                return f.read(1) == b"\n"
         except OSError:
-            # The next commit tries again; at worst the consumer sees duplicates after a restart.
-            return
+            return False
+
+    def _save(self) -> None:
+        with self._save_lock:
+            committed = self.committed
+            if committed == self._saved:
+                return
+            tmp = self.cursor_path.with_suffix(".tmp")
+            body = {"name": self.name, "segment": committed.segment, "offset": committed.offset}
+            try:
+                tmp.write_text(json.dumps(body))
+                os.replace(tmp, self.cursor_path)
+                self._saved = committed
+            except OSError:
+                # The next commit tries again; at worst the consumer sees duplicates after a
+                # restart.
+                return
 
     def read(self, max_lines: int = 1000, max_bytes: int = 1 << 20) -> ReadBatch:
-        """Up to ``max_lines`` complete lines from the read position; empty when caught up."""
+        """Up to ``max_lines`` complete lines from the read position; empty when caught up.
+
+        A single line longer than ``max_bytes`` is still returned (alone).
+        """
+        spool = self.spool
+        with spool._lock:
+            if self.read_pos <= self.committed:
+                # Nothing in flight: step over finished segments at once, so that committed
+                # reaches the end of the spool when everything was delivered.
+                self._advance(spool._normalize(self.committed))
+        while True:
+            batch, again = self._read_once(max_lines, max_bytes)
+            if not again:
+                return batch
+
+    def _read_once(self, max_lines: int, max_bytes: int) -> tuple[ReadBatch, bool]:
         lines: list[bytes] = []
         ends: list[Position] = []
         spool = self.spool
@@ -334,29 +490,36 @@ class SpoolReader:
             if size is None:
                 nxt = spool.next_segment(pos.segment)
                 if nxt is None:
-                    return ReadBatch(lines, ends)
+                    return ReadBatch(lines, ends), False
                 pos = Position(nxt, 0)
                 size = spool.segment_size(nxt) or 0
             final = pos.segment < spool.current_segment
             path = spool.segment_path(pos.segment)
-        budget = min(max_bytes, size - pos.offset)
-        if budget <= 0:
+        remaining = size - pos.offset
+        if remaining <= 0:
             if final:
                 with spool._lock:
                     nxt = spool.next_segment(pos.segment)
                 if nxt is not None:
                     self.read_pos = Position(nxt, 0)
-                    return self.read(max_lines, max_bytes)
+                    return ReadBatch(lines, ends), True
             self.read_pos = pos
-            return ReadBatch(lines, ends)
+            return ReadBatch(lines, ends), False
+        budget = min(max_bytes, remaining)
         try:
             with open(path, "rb") as f:
                 f.seek(pos.offset)
                 chunk = f.read(budget)
+                while b"\n" not in chunk and len(chunk) < remaining:
+                    # One line longer than max_bytes: read on until its end.
+                    more = f.read(min(max(len(chunk), 4096), remaining - len(chunk)))
+                    if not more:
+                        break
+                    chunk += more
         except FileNotFoundError:
             # Dropped by the size limit meanwhile: continue after it.
             self.read_pos = Position(pos.segment + 1, 0)
-            return self.read(max_lines, max_bytes)
+            return ReadBatch(lines, ends), True
         offset = pos.offset
         start = 0
         while len(lines) < max_lines:
@@ -369,25 +532,26 @@ class SpoolReader:
             if line:
                 lines.append(line)
                 ends.append(Position(pos.segment, offset))
-        if not lines and len(chunk) == max_bytes < size - pos.offset:
-            # One line longer than max_bytes: read with a bigger budget.
-            return self.read(max_lines, max_bytes * 2)
-        if start == 0 and not lines and final and len(chunk) == size - pos.offset:
-            # A torn last line in a finished segment (the process died mid-write): skip it.
+        if not lines and start == 0 and final and len(chunk) == remaining:
+            # A torn last line in a finished segment (a failed write): skip it.
             self.read_pos = Position(pos.segment, size)
-            return self.read(max_lines, max_bytes)
+            return ReadBatch(lines, ends), True
         self.read_pos = Position(pos.segment, offset)
-        return ReadBatch(lines, ends)
+        return ReadBatch(lines, ends), False
+
+    def _advance(self, position: Position) -> None:
+        """Set the committed position (forward only) and delete what nobody needs. Lock held."""
+        if position <= self.committed:
+            return
+        self.committed = position
+        if self.read_pos < position:
+            self.read_pos = position
+        self.spool._collect()
 
     def commit(self, position: Position) -> None:
         """Everything before ``position`` was delivered."""
         with self.spool._lock:
-            if position <= self.committed:
-                return
-            old_segment = self.committed.segment
-            self.committed = position
-            if position.segment != old_segment:
-                self.spool._collect()
+            self._advance(self.spool._normalize(position))
         self._save()
 
     def rewind(self) -> None:
@@ -401,14 +565,17 @@ class SpoolReader:
         with spool._lock:
             pos = self.committed
             segments = sorted(n for n in spool._sizes if n >= pos.segment)
+            sizes = {n: spool._sizes[n] for n in segments}
         count = 0
         for n in segments:
             try:
                 with open(spool.segment_path(n), "rb") as f:
-                    if n == pos.segment:
-                        f.seek(pos.offset)
-                    while block := f.read(1 << 20):
+                    start = pos.offset if n == pos.segment else 0
+                    f.seek(start)
+                    left = sizes[n] - start
+                    while left > 0 and (block := f.read(min(1 << 20, left))):
                         count += block.count(b"\n")
+                        left -= len(block)
             except FileNotFoundError:
                 continue
         return count

@@ -65,6 +65,8 @@ _UNITS: Final = {
     "ti": 1024**4,
 }
 _ROTATE: Final = {"never": 0, "hourly": 3600, "daily": 86400}
+# NAME.20261129T101500Z[-N][.gz]: the stamp, then a counter when several rotations share a second.
+_ROTATED: Final = re.compile(r"(.+)\.(\d{8}T\d{6}Z)(?:-(\d+))?(?:\.gz)?")
 _FORMS: Final = " Accepted: file:///abs/path.jsonl, file:relative/path.jsonl, stdout:"
 
 
@@ -75,12 +77,25 @@ def parse_size(text: str | int, what: str) -> int:
             raise ConfigError(f"{what} = {text!r}: a size cannot be negative")
         return text
     m = _SIZE.match(str(text))
-    if not m:
+    if not m or (m.group(2) or "").lower() not in _UNITS:
         raise ConfigError(
             f"{what} = {text!r} is not a size: use a number of bytes or a value like "
             "'512KiB', '100MiB', '1GB'"
         )
     return int(m.group(1)) * _UNITS[(m.group(2) or "").lower()]
+
+
+def _join_lines(lines: Sequence[bytes]) -> bytes:
+    """The batch as newline-terminated lines, with raw CR and LF inside a line escaped."""
+    return b"".join(
+        (
+            line.replace(b"\n", b"\\n").replace(b"\r", b"\\r")
+            if b"\n" in line or b"\r" in line
+            else line
+        )
+        + b"\n"
+        for line in lines
+    )
 
 
 class FileSink:
@@ -109,6 +124,7 @@ class FileSink:
         self._fd = -1
         self._size = 0
         self._period = 0
+        self._torn = False
 
     @property
     def name(self) -> str:
@@ -118,19 +134,43 @@ class FileSink:
     def _period_of(self, now: float) -> int:
         return int(now // self.rotate_seconds) if self.rotate_seconds else 0
 
-    def open(self) -> None:
-        """Create the directory and open the file for appending."""
+    def _open_fd(self) -> int:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-            st = os.fstat(self._fd)
+            try:
+                return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+            except PermissionError:
+                # Write-only is enough (the torn-line check is skipped).
+                return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         except OSError as exc:
             raise SinkUnavailableError(
                 f"file sink {self._name}: cannot open {str(self.path)!r}: {exc.strerror}; "
                 "check the directory exists and is writable"
             ) from None
+
+    def open(self) -> None:
+        """Create the directory and open the file for appending."""
+        self.close()
+        fd = self._open_fd()
+        try:
+            st = os.fstat(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise SinkUnavailableError(
+                f"file sink {self._name}: cannot stat {str(self.path)!r}: {exc.strerror}"
+            ) from None
+        self._fd = fd
         self._size = st.st_size
+        # A write cut short (disk full, crash) leaves a torn last line: end it first, so the
+        # next line is not glued to it.
+        self._torn = st.st_size > 0 and self._last_byte() not in (b"\n", b"")
         self._period = self._period_of(st.st_mtime if st.st_size else self.clock.time())
+
+    def _last_byte(self) -> bytes:
+        try:
+            return os.pread(self._fd, 1, self._size - 1)
+        except OSError:
+            return b""  # opened write-only: cannot check
 
     def _moved_away(self) -> bool:
         try:
@@ -140,14 +180,18 @@ class FileSink:
         return st.st_ino != os.fstat(self._fd).st_ino
 
     def send(self, lines: Sequence[bytes]) -> None:
-        """Append the batch (one ``write``), rotating first when due."""
+        """Append the batch (one ``write``), rotating first when due.
+
+        A raw CR or LF inside a line (from a sink user that did not go through the pipeline)
+        is written as ``\\r``/``\\n``: one item is always one line.
+        """
+        if not lines:
+            return
         if self._fd < 0:
             self.open()
-        data = b"\n".join(line.replace(b"\n", b"\\n").replace(b"\r", b"\\r") for line in lines)
-        data += b"\n"
+        data = _join_lines(lines)
         try:
             if self._moved_away():
-                self.close()
                 self.open()
             now = self.clock.time()
             if self._size and (
@@ -155,45 +199,73 @@ class FileSink:
                 or (self.rotate_seconds and self._period_of(now) != self._period)
             ):
                 self._rotate(now)
+            if self._torn:
+                data = b"\n" + data
             view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            try:
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            finally:
+                written = len(data) - len(view)
+                self._size += written
+                if written:
+                    self._torn = view.nbytes > 0
             if self.fsync:
                 os.fsync(self._fd)
         except OSError as exc:
             raise SinkError(
                 f"file sink {self._name}: write to {str(self.path)!r} failed: {exc.strerror}"
             ) from None
-        self._size += len(data)
 
     def _rotate(self, now: float) -> None:
-        os.close(self._fd)
-        self._fd = -1
+        self.close()
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = self.path.with_name(f"{self.path.name}.{stamp}")
-        n = 1
+        n = 0
+        newest = self._newest_rotated()
+        if newest is not None and newest[0] >= stamp:
+            # Same second (or the wall clock stepped back): sort after the newest file.
+            stamp, n = newest[0], newest[1] + 1
+
+        def named(n: int) -> Path:
+            return self.path.with_name(f"{self.path.name}.{stamp}" + (f"-{n}" if n else ""))
+
+        target = named(n)
         while target.exists() or target.with_name(target.name + ".gz").exists():
-            target = self.path.with_name(f"{self.path.name}.{stamp}-{n}")
             n += 1
+            target = named(n)
         os.replace(self.path, target)
         self.open()
         self._period = self._period_of(now)
         if self.compress:
             gz = target.with_name(target.name + ".gz")
-            with open(target, "rb") as src, gzip.open(gz, "wb", compresslevel=6) as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            target.unlink()
+            tmp = target.with_name(target.name + ".gz.tmp")
+            try:
+                with open(target, "rb") as src, gzip.open(tmp, "wb", compresslevel=6) as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                os.replace(tmp, gz)
+            except OSError:
+                # Keep the uncompressed file (it is a complete rotated file) and go on.
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            else:
+                target.unlink()
         self._prune()
+
+    def _rotated(self) -> list[tuple[tuple[str, int], Path]]:
+        found = []
+        for p in self.path.parent.iterdir():
+            m = _ROTATED.fullmatch(p.name)
+            if m and m.group(1) == self.path.name:
+                found.append(((m.group(2), int(m.group(3) or 0)), p))
+        return sorted(found)
+
+    def _newest_rotated(self) -> tuple[str, int] | None:
+        rotated = self._rotated()
+        return rotated[-1][0] if rotated else None
 
     def rotated_files(self) -> list[Path]:
         """Rotated files of this sink, oldest first."""
-        prefix = self.path.name + "."
-        found = [
-            p
-            for p in self.path.parent.iterdir()
-            if p.name.startswith(prefix) and p.name[len(prefix) : len(prefix) + 1].isdigit()
-        ]
-        return sorted(found, key=lambda p: p.name)
+        return [p for _, p in self._rotated()]
 
     def _prune(self) -> None:
         old = self.rotated_files()
@@ -214,8 +286,7 @@ class FileSink:
 
     def probe(self) -> str:
         """Check the file can be opened for appending (creates its directory)."""
-        self.open()
-        self.close()
+        os.close(self._open_fd())
         return f"{str(self.path)!r} is writable"
 
 
@@ -231,10 +302,12 @@ class StdoutSink:
         """Nothing to open."""
 
     def send(self, lines: Sequence[bytes]) -> None:
-        """Write and flush the batch."""
+        """Write and flush the batch (a raw CR or LF inside a line is escaped)."""
+        if not lines:
+            return
         try:
             out = sys.stdout.buffer
-            out.write(b"".join(line + b"\n" for line in lines))
+            out.write(_join_lines(lines))
             out.flush()
         except (OSError, ValueError) as exc:
             raise SinkError(f"stdout: write failed: {exc}") from None
@@ -298,7 +371,9 @@ def create(spec: SinkSpec, clock: Clock = system_clock) -> FileSink | StdoutSink
     return FileSink(
         path,
         name=spec.name,
-        max_bytes=parse_size(spec.query.get("max_bytes", "100MiB"), f"{spec.name} max_bytes"),
+        max_bytes=parse_size(
+            spec.query.get("max_bytes", "100MiB"), f"sink URL {spec.name!r}: max_bytes"
+        ),
         rotate_seconds=_ROTATE[rotate],
         keep=keep,
         compress=compress == "gzip",

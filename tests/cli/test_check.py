@@ -1,0 +1,293 @@
+"""``bulletproof check``: the umbrella report, its exit codes and its JSON shape."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+from tests.cli.test_cli_main import (
+    FILE_SINK_PROJECT,
+    REPO,
+    clean_env,
+    invoke,
+    make_project,
+    run_script,
+)
+from tests.sinks.httpserver import RecordingHTTPServer, free_port
+
+from bulletproof.check import CheckItem, CheckReport, CheckSection, Status, run_check
+
+REPORT_SCHEMA = {
+    "type": "object",
+    "required": ["target", "exit_code", "sections"],
+    "additionalProperties": False,
+    "properties": {
+        "target": {"type": "string"},
+        "exit_code": {"enum": [0, 1, 2, 3]},
+        "sections": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "items"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string"},
+                    "items": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "status", "detail"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "name": {"type": "string"},
+                                "status": {"enum": [s.value for s in Status]},
+                                "detail": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clean_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A real TCP listener on 127.0.0.1 (connections wait in its backlog); yields its port."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as server:
+        yield server.getsockname()[1]
+
+
+def project_with_sinks(directory: Path, *sinks: str) -> Path:
+    listed = ", ".join(json.dumps(s) for s in sinks)
+    return make_project(
+        directory,
+        f'[tool.bulletproof]\nservice_name = "demo"\n\n[tool.bulletproof.events]\n'
+        f'spool_dir = ".bulletproof/spool"\nsinks = [{listed}]\n',
+    )
+
+
+def item_lines(stdout: str, section: str) -> list[str]:
+    return [line.strip() for line in stdout.splitlines() if line.strip().startswith(section)]
+
+
+def test_clean_project_exits_0_with_a_readable_report(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app", FILE_SINK_PROJECT)
+    run = invoke("check", str(project))
+    assert run.exit_code == 0, run.text
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"bulletproof check {project}"
+    config_line = item_lines(run.stdout, "config")
+    assert config_line
+    assert config_line[0].split()[:2] == ["config", "ok"]
+    sink_line = item_lines(run.stdout, "sinks")
+    assert len(sink_line) == 1
+    assert sink_line[0].split()[1] == "ok"
+    assert "file:.bulletproof/events.jsonl" in sink_line[0]
+    assert "is writable" in run.stdout
+    assert "notifiers" in run.stdout
+    assert "none configured" in run.stdout
+    assert lines[-1] == "result: clean"
+    assert run.stderr == ""
+    # The probe opened the file sink's path (relative to the config file), nothing else.
+    assert (project / ".bulletproof").is_dir()
+
+
+def test_check_defaults_to_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_project(tmp_path / "app", FILE_SINK_PROJECT)
+    monkeypatch.chdir(tmp_path / "app")
+    run = invoke("check")
+    assert run.exit_code == 0, run.text
+    assert run.stdout.splitlines()[-1] == "result: clean"
+
+
+def test_json_report_shape(tmp_path: Path, listener: int) -> None:
+    closed = free_port()
+    project = project_with_sinks(
+        tmp_path / "app",
+        "file:.bulletproof/events.jsonl",
+        f"logstash://127.0.0.1:{listener}",
+        f"logstash://127.0.0.1:{closed}",
+    )
+    run = invoke("check", str(project), "--format", "json")
+    assert run.exit_code == 1, run.text
+    report = json.loads(run.stdout)
+    jsonschema.validate(report, REPORT_SCHEMA)
+    assert report["target"] == str(project)
+    assert report["exit_code"] == 1
+    sections = {s["name"]: s["items"] for s in report["sections"]}
+    assert list(sections) == ["config", "sinks", "notifiers"]
+    assert [i["status"] for i in sections["config"]] == ["ok"]
+    statuses = {i["name"]: i["status"] for i in sections["sinks"]}
+    assert statuses == {
+        "file:.bulletproof/events.jsonl": "ok",
+        f"logstash://127.0.0.1:{listener}": "ok",
+        f"logstash://127.0.0.1:{closed}": "finding",
+    }
+    assert sections["notifiers"] == []
+
+
+def test_unreachable_sink_is_a_finding_naming_the_sink(tmp_path: Path) -> None:
+    port = free_port()
+    project = project_with_sinks(tmp_path / "app", f"logstash://127.0.0.1:{port}")
+    run = invoke("check", str(project), "--timeout", "5")
+    assert run.exit_code == 1, run.text
+    failing = [line for line in item_lines(run.stdout, "sinks") if "FAIL" in line]
+    assert failing == [f"sinks      FAIL  logstash://127.0.0.1:{port}"]
+    assert f"127.0.0.1:{port}" in run.stdout.split(failing[0], 1)[1]  # the detail says where
+    assert run.stdout.splitlines()[-1] == "result: findings"
+
+
+def test_reachable_tcp_listener_is_ok(tmp_path: Path, listener: int) -> None:
+    project = project_with_sinks(tmp_path / "app", f"logstash://127.0.0.1:{listener}")
+    run = invoke("check", str(project))
+    assert run.exit_code == 0, run.text
+    assert item_lines(run.stdout, "sinks") == [f"sinks      ok    logstash://127.0.0.1:{listener}"]
+    assert f"TCP connect to 127.0.0.1:{listener} ok" in run.stdout
+
+
+def test_invalid_config_exits_2_with_did_you_mean(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path / "app",
+        '[tool.bulletproof]\nservice_name = "demo"\n\n[tool.bulletproof.events]\nsinsk = []\n',
+    )
+    run = invoke("check", str(project))
+    assert run.exit_code == 2, run.text
+    assert "sinsk" in run.stdout
+    assert "Did you mean 'sinks'?" in run.stdout
+    assert run.stdout.splitlines()[-1] == "result: invalid configuration"
+    as_json = json.loads(invoke("check", str(project), "--format", "json").stdout)
+    jsonschema.validate(as_json, REPORT_SCHEMA)
+    assert as_json["exit_code"] == 2
+    assert [s["name"] for s in as_json["sections"]] == ["config"]
+    assert as_json["sections"][0]["items"][0]["status"] == "finding"
+
+
+def test_invalid_sink_url_is_reported_not_raised(tmp_path: Path) -> None:
+    project = project_with_sinks(tmp_path / "app", "logstsh://127.0.0.1:5000")
+    run = invoke("check", str(project))
+    assert run.exit_code == 2, run.text
+    assert "logstsh://127.0.0.1:5000" in run.text
+    assert "Did you mean 'logstash'?" in run.text
+
+
+def test_missing_project_directory_exits_2(tmp_path: Path) -> None:
+    run = invoke("check", str(tmp_path / "nowhere"))
+    assert run.exit_code == 2, run.text
+    assert "nowhere" in run.text
+
+
+def test_example_shop_is_clean(tmp_path: Path) -> None:
+    source = REPO / "examples" / "shop"
+    had_state = (source / ".bulletproof").exists()
+    shop = tmp_path / "shop"
+    shutil.copytree(source, shop, ignore=shutil.ignore_patterns(".bulletproof", "__pycache__"))
+    run = invoke("check", str(shop))
+    assert run.exit_code == 0, run.text
+    assert "file:.bulletproof/events.jsonl" in run.stdout
+    assert run.stdout.splitlines()[-1] == "result: clean"
+    assert (shop / ".bulletproof").is_dir()
+    assert (source / ".bulletproof").exists() == had_state
+
+
+def test_check_as_a_real_process(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app", FILE_SINK_PROJECT)
+    run = run_script("check", "--format", "json", cwd=project)
+    assert run.exit_code == 0, run.text
+    report = json.loads(run.stdout)
+    jsonschema.validate(report, REPORT_SCHEMA)
+    assert report["exit_code"] == 0
+
+
+def test_run_check_library_call(tmp_path: Path) -> None:
+    port = free_port()
+    project = project_with_sinks(tmp_path / "app", f"logstash://127.0.0.1:{port}")
+    report = run_check(project, probe_timeout=5)
+    assert report.exit_code == 1
+    sinks = next(s for s in report.sections if s.name == "sinks")
+    assert [(i.name, i.status) for i in sinks.items] == [
+        (f"logstash://127.0.0.1:{port}", Status.FINDING)
+    ]
+    overridden = run_check(project, overrides={"events.sinks": []})
+    assert overridden.exit_code == 0
+
+
+def test_notifiers_are_probed_without_sending(tmp_path: Path) -> None:
+    down = free_port()
+    with RecordingHTTPServer() as server:
+        up = server.port
+        project = make_project(
+            tmp_path / "app",
+            FILE_SINK_PROJECT
+            + "\n[tool.bulletproof.alerts.notifiers]\n"
+            + f'up = "webhook+http://127.0.0.1:{up}/hook"\n'
+            + f'down = "webhook+http://127.0.0.1:{down}/hook"\n',
+        )
+        run = invoke("check", str(project), "--format", "json")
+        assert server.requests == []  # a probe connects; it posts nothing
+    assert run.exit_code == 1, run.text
+    report = json.loads(run.stdout)
+    notifiers = next(s["items"] for s in report["sections"] if s["name"] == "notifiers")
+    assert {i["name"]: i["status"] for i in notifiers} == {
+        f"up (webhook+http://127.0.0.1:{up}/hook)": "ok",
+        f"down (webhook+http://127.0.0.1:{down}/hook)": "finding",
+    }
+    text = invoke("check", str(project))
+    assert f"notifiers  FAIL  down (webhook+http://127.0.0.1:{down}/hook)" in text.stdout
+
+
+def test_probe_timeout_bounds_the_whole_check(tmp_path: Path, listener: int) -> None:
+    """A receiver that accepts but never answers the TLS handshake: the sink's own timeout is
+    10 s, but ``--timeout`` ends the check (and the process) well before that."""
+    project = project_with_sinks(
+        tmp_path / "app", f"logstash+tls://127.0.0.1:{listener}", "file:.bulletproof/e.jsonl"
+    )
+    run = run_script("check", str(project), "--timeout", "0.3", cwd=tmp_path, timeout=5)
+    assert run.exit_code == 1, run.text
+    assert f"sinks      FAIL  logstash+tls://127.0.0.1:{listener}" in run.stdout
+    assert "no answer within 0.3s" in run.stdout
+    assert "sinks      ok    file:.bulletproof/e.jsonl" in run.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_bad_probe_timeout_exits_2(tmp_path: Path, value: str) -> None:
+    project = make_project(tmp_path / "app", FILE_SINK_PROJECT)
+    run = invoke("check", str(project), "--timeout", value)
+    assert run.exit_code == 2, run.text
+    assert "positive number of seconds" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("statuses", "code"),
+    [
+        ({"config": [Status.OK], "sinks": [Status.OK, Status.SKIPPED]}, 0),
+        ({"config": [Status.OK], "sinks": [Status.ERROR]}, 3),
+        ({"config": [Status.OK], "sinks": [Status.ERROR, Status.FINDING]}, 1),
+        ({"config": [Status.FINDING]}, 2),
+    ],
+)
+def test_report_exit_codes(statuses: dict[str, list[Status]], code: int) -> None:
+    report = CheckReport(
+        "x",
+        tuple(
+            CheckSection(name, tuple(CheckItem(f"{name}{i}", s, "") for i, s in enumerate(items)))
+            for name, items in statuses.items()
+        ),
+    )
+    assert report.exit_code == code
+    assert report.to_dict()["exit_code"] == code
+    jsonschema.validate(report.to_dict(), REPORT_SCHEMA)

@@ -1,0 +1,612 @@
+"""The delivery pipeline: emit never blocks or raises; the spool carries events through outages,
+slow sinks and restarts; overflow and spool limits are reported with exact counts."""
+
+from __future__ import annotations
+
+import collections
+import gc
+import json
+import math
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import psutil
+import pytest
+
+from bulletproof.clock import system_clock
+from bulletproof.errors import ConfigError
+from bulletproof.events.alerts import AlertEngine, AlertRule
+from bulletproof.events.model import Category, SecurityEvent
+from bulletproof.events.pipeline import EventPipeline, PipelineOptions
+from bulletproof.sinks import sink_from_url
+from bulletproof.testing import CapturingNotifier, CapturingSink
+
+
+def options(tmp_path: Path, **kw: Any) -> PipelineOptions:
+    base: dict[str, Any] = {
+        "spool_dir": tmp_path / "spool",
+        "durability_lag": 0.02,
+        "fsync": False,
+        "backoff_initial": 0.005,
+        "backoff_max": 0.02,
+        "segment_bytes": 256 * 1024,
+        "spool_max_bytes": 64 * 1024 * 1024,
+        "hostname": "test-host",
+    }
+    base.update(kw)
+    return PipelineOptions(**base)
+
+
+def event(i: int = 0, **details: Any) -> SecurityEvent:
+    return SecurityEvent(
+        action="login_failed",
+        category=Category.AUTH,
+        source_ip="203.0.113.9",
+        details={"i": i, **details},
+    )
+
+
+def ids(sink: CapturingSink) -> list[str]:
+    return [doc["event"]["id"] for doc in sink.documents]
+
+
+def actions(sink: CapturingSink) -> list[str]:
+    return [doc["event"]["action"] for doc in sink.documents]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Bounded polling."""
+    deadline = system_clock.monotonic() + timeout
+    while not predicate():
+        if system_clock.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+class BlockingSink(CapturingSink):
+    """``send`` waits until ``gate`` is set."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def send(self, lines: Sequence[bytes]) -> None:
+        self.entered.set()
+        self.gate.wait(10)
+        super().send(lines)
+
+
+class HoldingSink(CapturingSink):
+    """A stream-like sink: the newest ``hold`` lines are not confirmed yet."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.hold = 0
+
+    def unconfirmed(self) -> int:
+        return min(self.hold, len(self.lines))
+
+
+@pytest.fixture
+def pipelines() -> Iterator[list[EventPipeline]]:
+    """Pipelines a test started; closed at the end whatever happened."""
+    made: list[EventPipeline] = []
+    yield made
+    for pipe in made:
+        pipe.close(timeout=0.2)
+
+
+def start(made: list[EventPipeline], *args: Any, **kwargs: Any) -> EventPipeline:
+    pipe = EventPipeline(*args, **kwargs).start()
+    made.append(pipe)
+    return pipe
+
+
+def test_events_reach_every_sink(tmp_path: Path, pipelines: list[EventPipeline]) -> None:
+    a, b = CapturingSink("capture:a"), CapturingSink("capture:b")
+    pipe = start(pipelines, [a, b], options=options(tmp_path))
+    sent = [event(i) for i in range(50)]
+    for ev in sent:
+        pipe.emit(ev)
+    assert pipe.drain(5)
+    for sink in (a, b):
+        assert ids(sink) == [ev.id for ev in sent]
+        assert sink.documents[0]["host"] == {"hostname": "test-host"}
+    assert pipe.backlog() == {"capture:a": 0, "capture:b": 0}
+    assert pipe.close()
+
+
+def test_event_emitted_right_before_the_program_exits_is_not_lost(tmp_path: Path) -> None:
+    target = tmp_path / "events.jsonl"
+    script = f"""
+from bulletproof.events.model import Category, SecurityEvent
+from bulletproof.events.pipeline import EventPipeline, PipelineOptions
+from bulletproof.sinks import sink_from_url
+
+sink = sink_from_url({f"file://{target}"!r})
+pipe = EventPipeline([sink], options=PipelineOptions(spool_dir={str(tmp_path / "spool")!r}))
+pipe.start().emit(SecurityEvent(action="last_words", category=Category.PROCESS, id="bye"))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    (line,) = target.read_text().splitlines()
+    assert json.loads(line)["event"]["id"] == "bye"
+
+
+def test_events_from_many_threads_all_arrive(
+    tmp_path: Path, pipelines: list[EventPipeline]
+) -> None:
+    sink = CapturingSink()
+    pipe = start(pipelines, [sink], options=options(tmp_path))
+    sent: list[list[str]] = [[] for _ in range(4)]
+
+    def worker(n: int) -> None:
+        for i in range(500):
+            ev = event(i)
+            sent[n].append(ev.id)
+            pipe.emit(ev)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert pipe.drain(5)
+    got = ids(sink)
+    assert sorted(got) == sorted(i for part in sent for i in part)
+    for part in sent:  # each thread's events keep their order
+        positions = [got.index(i) for i in part]
+        assert positions == sorted(positions)
+
+
+def test_emit_never_raises(tmp_path: Path, pipelines: list[EventPipeline]) -> None:
+    def buggy(doc: dict[str, Any]) -> dict[str, Any]:
+        if doc["bulletproof"].get("details", {}).get("boom"):
+            raise RuntimeError("processor bug")
+        return doc
+
+    sink = CapturingSink()
+    pipe = start(pipelines, [sink], options=options(tmp_path), processors=[buggy])
+    bad = event(1, boom=True)
+    odd = event(
+        2,
+        obj=object(),
+        numbers={1, 2},
+        raw=b"\xff\xfe\n",
+        tuple_keys={(1, 2): "v"},
+        nan=math.nan,
+        crlf="a\r\nb",
+    )
+    pipe.emit(event(0))
+    pipe.emit(bad)
+    pipe.emit(odd)
+    pipe.emit(cast(Any, "not an event"))
+    pipe.emit(cast(Any, None))
+    pipe.emit(event(3))
+    assert pipe.drain(5)
+    docs = sink.documents
+    assert [d["event"]["action"] for d in docs] == [
+        "login_failed",
+        "event_unprocessable",
+        "login_failed",
+        "event_unprocessable",
+        "event_unprocessable",
+        "login_failed",
+    ]
+    assert docs[1]["event"]["id"] == bad.id
+    assert docs[1]["bulletproof"]["details"] == {"error": "RuntimeError"}
+    assert docs[2]["event"]["id"] == odd.id
+    odd_details = docs[2]["bulletproof"]["details"]
+    assert odd_details["raw"] == "\\xff\\xfe\\n"
+    assert odd_details["nan"] == "nan"
+    assert odd_details["crlf"] == "a\\r\\nb"
+    assert odd_details["tuple_keys"] == {"(1, 2)": "v"}
+    assert pipe.stats().processing_errors == 3
+    assert pipe.close()
+    pipe.emit(event(4))  # after close: ignored, no exception
+    assert len(sink.lines) == 6
+
+
+def test_lines_are_single_redacted_and_neutralized_in_a_file(
+    tmp_path: Path, pipelines: list[EventPipeline]
+) -> None:
+    target = tmp_path / "out" / "events.jsonl"
+    file_sink = sink_from_url(f"file://{target}")
+    pipe = start(pipelines, [file_sink], options=options(tmp_path))
+    nasty = [
+        SecurityEvent(
+            action="login_failed",
+            category=Category.AUTH,
+            user_name="bob\r\nFAKE 203.0.113.1 admin login ok",
+            url_path="/login\x00",
+            url_query="user=bob&password=hunter2",
+            user_agent="ua\u2028next\x85",
+            details={
+                "headers": {"Authorization": "Bearer sekrit", "X-Note": "a\nb"},
+                "bytes": b"\xc3\x28 invalid utf-8",
+                "surrogate": "x\udcff",
+            },
+        )
+        for _ in range(3)
+    ]
+    for ev in nasty:
+        pipe.emit(ev)
+    assert pipe.drain(5)
+    raw = target.read_bytes()
+    assert raw.count(b"\n") == 3
+    assert b"hunter2" not in raw
+    assert b"sekrit" not in raw
+    text = raw.decode("utf-8")
+    assert "\u2028" not in text
+    assert "\r" not in text
+    for line in text.splitlines():
+        doc = json.loads(line)
+        assert doc["user"]["name"] == "bob\\r\\nFAKE 203.0.113.1 admin login ok"
+        assert doc["bulletproof"]["details"]["headers"]["Authorization"] == "[REDACTED]"
+
+
+def test_outage_then_recovery_delivers_everything_and_reports_once_per_outage(
+    tmp_path: Path, pipelines: list[EventPipeline]
+) -> None:
+    down = CapturingSink("capture:down")
+    down.fail = True
+    up = CapturingSink("capture:up")
+    pipe = start(pipelines, [down, up], options=options(tmp_path))
+
+    def failures() -> int:
+        return pipe.stats().sinks[0].failures
+
+    for outage in (1, 2):
+        down.fail = True
+        before = failures()
+        sent = [event(i) for i in range(20)]
+        for ev in sent:
+            pipe.emit(ev)
+
+        def failed_again(before: int = before) -> bool:
+            return failures() >= before + 3
+
+        assert wait_until(failed_again)
+        stats = pipe.stats().sinks[0]
+        assert not stats.connected
+        assert stats.down_since is not None
+        assert pipe.flush(5)
+        assert set(ids(up)) >= {ev.id for ev in sent}  # the other sink is not held up
+        down.fail = False
+        assert pipe.drain(5)
+        assert set(ids(down)) >= {ev.id for ev in sent}
+        acts = actions(down)
+        assert acts.count("sink_unavailable") == outage
+        assert acts.count("sink_recovered") == outage
+        assert acts.count("sink_unavailable") == actions(up).count("sink_unavailable")
+    acts = actions(down)
+    first_down = acts.index("sink_unavailable")
+    assert first_down < acts.index("sink_recovered")
+    report = down.documents[first_down]
+    assert report["bulletproof"]["details"]["sink"] == "capture:down"
+    assert report["bulletproof"]["category"] == "delivery"
+    stats = pipe.stats().sinks[0]
+    assert stats.connected
+    assert stats.down_since is None
+
+
+def test_sink_down_at_start_is_a_warning_and_the_process_keeps_running(
+    tmp_path: Path, pipelines: list[EventPipeline]
+) -> None:
+    down = CapturingSink("capture:down")
+    down.fail = True
+    witness = CapturingSink("capture:witness")
+    pipe = start(pipelines, [down, witness], options=options(tmp_path))
+    assert witness.wait_for(1)
+    doc = witness.documents[0]
+    assert doc["event"]["action"] == "sink_unavailable"
+    assert doc["bulletproof"]["severity"] == "medium"
+    assert "CapturingSink.fail" in doc["bulletproof"]["details"]["error"]
+    pipe.emit(event())
+    assert witness.wait_for(2)
+    assert pipe.backlog()["capture:down"] == 2
+
+
+def test_slow_sink_does_not_block_emit(tmp_path: Path, pipelines: list[EventPipeline]) -> None:
+    slow = BlockingSink("capture:slow")
+    fast = CapturingSink("capture:fast")
+    pipe = start(pipelines, [slow, fast], options=options(tmp_path))
+    pipe.emit(event(-1))
+    assert slow.entered.wait(5)  # the slow sink's thread is now stuck in send()
+    sent = [event(i) for i in range(10_000)]
+    for ev in sent:
+        pipe.emit(ev)
+    # emit returned 10,000 times while the slow sink has taken nothing at all...
+    assert len(slow.lines) == 0
+    # ...and the other sink got everything meanwhile.
+    assert fast.wait_for(10_001, timeout=20)
+    assert len(slow.lines) == 0
+    assert not pipe.drain(0.05)
+    slow.gate.set()
+    assert pipe.drain(20)
+    assert ids(slow) == ids(fast)
+
+
+def test_restart_delivers_what_a_down_sink_missed(tmp_path: Path) -> None:
+    down = CapturingSink("capture:x")
+    down.fail = True
+    first = EventPipeline([down], options=options(tmp_path)).start()
+    sent = [event(i) for i in range(100)]
+    for ev in sent:
+        first.emit(ev)
+    assert first.flush(5)
+    assert not first.close(timeout=0.1)
+    assert down.lines == []
+
+    up = CapturingSink("capture:x")
+    second = EventPipeline([up], options=options(tmp_path)).start()
+    try:
+        assert second.drain(5)
+        assert set(ids(up)) >= {ev.id for ev in sent}
+        assert "sink_unavailable" in actions(up)
+        assert second.removed_consumers == []
+    finally:
+        assert second.close()
+    third = EventPipeline([CapturingSink("capture:x")], options=options(tmp_path)).start()
+    try:
+        assert third.drain(5)  # nothing left: caught up at once
+        assert third.backlog() == {"capture:x": 0}
+    finally:
+        third.close()
+
+
+def test_memory_queue_overflow_drops_oldest_and_reports_exact_count(
+    tmp_path: Path, pipelines: list[EventPipeline]
+) -> None:
+    entered, gate = threading.Event(), threading.Event()
+
+    def blocker(doc: dict[str, Any]) -> dict[str, Any]:
+        if doc["bulletproof"]["details"].get("block"):
+            entered.set()
+            gate.wait(10)
+        return doc
+
+    sink = CapturingSink()
+    pipe = start(pipelines, [sink], options=options(tmp_path, max_pending=10), processors=[blocker])
+    first = event(0, block=True)
+    pipe.emit(first)
+    assert entered.wait(5)  # the writer is stuck in the processor
+    later = [event(i) for i in range(1, 51)]
+    for ev in later:
+        pipe.emit(ev)
+    assert not pipe.flush(0.05)
+    gate.set()
+    assert pipe.drain(5)
+    docs = sink.documents
+    originals = [d["event"]["id"] for d in docs if d["event"]["action"] == "login_failed"]
+    assert originals == [first.id] + [ev.id for ev in later[-10:]]
+    reports = [d for d in docs if d["event"]["action"] == "events_dropped"]
+    assert len(reports) == 1
+    assert reports[0]["bulletproof"]["details"] == {"dropped": 40, "reason": "memory_queue_full"}
+    assert pipe.stats().overflowed == 40
+
+
+def test_spool_full_while_a_sink_is_down_drops_oldest_with_a_report(
+    tmp_path: Path, pipelines: list[EventPipeline]
+) -> None:
+    down = CapturingSink("capture:down")
+    down.fail = True
+    pipe = start(
+        pipelines,
+        [down],
+        options=options(tmp_path, segment_bytes=4096, spool_max_bytes=16384),
+    )
+    assert wait_until(lambda: pipe.stats().sinks[0].failures >= 1)
+    for i in range(200):
+        pipe.emit(event(i, pad="p" * 400))
+    assert pipe.flush(5)
+    stats = pipe.stats()
+    dropped = stats.sinks[0].dropped
+    assert dropped > 0
+    # Every line written is either still waiting or counted as dropped.
+    assert pipe.backlog()["capture:down"] + dropped == stats.written
+    assert sum(p.stat().st_size for p in (tmp_path / "spool").rglob("*.seg")) <= 16384 + 4096
+
+    down.fail = False
+    assert pipe.drain(5)
+    docs = down.documents
+    reports = [d for d in docs if d["event"]["action"] == "events_dropped"]
+    assert reports
+    for report in reports:
+        details = report["bulletproof"]["details"]
+        assert details["reason"] == "spool_full"
+        assert details["sink"] == "capture:down"
+        assert details["dropped"] > 0
+    assert sum(r["bulletproof"]["details"]["dropped"] for r in reports) <= dropped
+    survivors = [
+        d["bulletproof"]["details"]["i"] for d in docs if d["event"]["action"] == "login_failed"
+    ]
+    assert survivors  # the newest events, in order, without a gap
+    assert survivors == list(range(200 - len(survivors), 200))
+
+
+def test_accepted_event_is_on_disk_within_the_durability_lag(
+    tmp_path: Path, pipelines: list[EventPipeline]
+) -> None:
+    down = CapturingSink("capture:down")
+    down.fail = True  # nothing is delivered: the event can only be found on disk
+    lag = 0.05
+    pipe = start(pipelines, [down], options=options(tmp_path, durability_lag=lag, fsync=True))
+    spool_dir = tmp_path / "spool"
+    for _ in range(3):
+        ev = event()
+        needle = ev.id.encode()
+        began = system_clock.monotonic()
+        pipe.emit(ev)
+
+        def on_disk(needle: bytes = needle) -> bool:
+            return any(needle in p.read_bytes() for p in spool_dir.rglob("*.seg"))
+
+        assert wait_until(on_disk, timeout=5)
+        assert system_clock.monotonic() - began < lag + 0.25
+
+
+def test_flush_and_drain(tmp_path: Path, pipelines: list[EventPipeline]) -> None:
+    sink = CapturingSink()
+    sink.fail = True
+    pipe = EventPipeline([sink], options=options(tmp_path))
+    pipelines.append(pipe)
+    pipe.emit(event())
+    assert not pipe.flush(0.1)  # not started: nothing can be on disk
+    pipe.start()
+    assert wait_until(lambda: pipe.stats().sinks[0].failures >= 1)
+    assert pipe.flush(5)  # on disk although the sink is down
+    assert pipe.backlog() == {"capture:": 2}  # the event and the sink_unavailable report
+    assert not pipe.drain(0.1)  # but not delivered
+    sink.fail = False
+    assert pipe.drain(5)
+    assert pipe.backlog() == {"capture:": 0}
+    assert "login_failed" in actions(sink)
+    assert pipe.drain(0.1)  # nothing new: true at once
+
+
+def test_stats(tmp_path: Path, pipelines: list[EventPipeline]) -> None:
+    sink = CapturingSink()
+    pipe = start(pipelines, [sink], options=options(tmp_path))
+    for i in range(30):
+        pipe.emit(event(i))
+    assert pipe.drain(5)
+    stats = pipe.stats()
+    assert stats.accepted == 30
+    assert stats.written == 30
+    assert stats.overflowed == 0
+    assert stats.processing_errors == 0
+    (sink_stats,) = stats.sinks
+    assert sink_stats.name == "capture:"
+    assert sink_stats.delivered == 30
+    assert sink_stats.failures == 0
+    assert sink_stats.connected
+    assert sink_stats.down_since is None
+    assert sink_stats.dropped == 0
+
+
+def test_unconfirmed_lines_stay_in_the_spool_and_are_resent(
+    tmp_path: Path, pipelines: list[EventPipeline]
+) -> None:
+    sink = HoldingSink("capture:stream")
+    sink.hold = 5
+    pipe = start(pipelines, [sink], options=options(tmp_path))
+    sent = [event(i) for i in range(20)]
+    for ev in sent:
+        pipe.emit(ev)
+    assert sink.wait_for(20)
+    assert wait_until(lambda: pipe.backlog()["capture:stream"] == 5)
+    assert not pipe.drain(0.05)
+    sink.fail = True  # the link breaks: the 5 unconfirmed lines must be sent again
+    late = event(20)
+    pipe.emit(late)
+    assert wait_until(lambda: pipe.stats().sinks[0].failures >= 1)
+    sink.hold = 0
+    sink.fail = False
+    assert pipe.drain(5)
+    counts = collections.Counter(ids(sink))
+    assert [counts[ev.id] for ev in sent] == [1] * 15 + [2] * 5
+    assert counts[late.id] == 1
+
+
+def test_alert_engine_is_fed_like_a_sink(tmp_path: Path, pipelines: list[EventPipeline]) -> None:
+    mail = CapturingNotifier("mail")
+    rule = AlertRule("auth", categories=frozenset({Category.AUTH}), notify=("mail",))
+    engine = AlertEngine([rule], {"mail": mail})
+    pipe = start(pipelines, [], options=options(tmp_path), alerts=engine)
+    pipe.emit(event())
+    assert pipe.drain(5)
+    assert [a.rule for a in mail.alerts] == ["auth"]
+    assert pipe.stats().sinks[0].name == "alerts"
+
+
+def test_removed_consumer_is_reported(tmp_path: Path) -> None:
+    first = EventPipeline(
+        [CapturingSink("capture:a"), CapturingSink("capture:b")], options=options(tmp_path)
+    ).start()
+    first.emit(event())
+    assert first.drain(5)
+    first.close()
+    second = EventPipeline([CapturingSink("capture:a")], options=options(tmp_path))
+    try:
+        assert second.removed_consumers == ["capture:b"]
+    finally:
+        second.close()
+    third = EventPipeline([CapturingSink("capture:a")], options=options(tmp_path))
+    try:
+        assert third.removed_consumers == []
+    finally:
+        third.close()
+
+
+def test_duplicate_sink_names_are_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="capture:a"):
+        EventPipeline(
+            [CapturingSink("capture:a"), CapturingSink("capture:a")], options=options(tmp_path)
+        )
+    assert not (tmp_path / "spool").exists()
+    engine = AlertEngine([], {})
+    with pytest.raises(ConfigError, match="alerts"):
+        EventPipeline([CapturingSink("alerts")], options=options(tmp_path), alerts=engine)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("durability_lag", 0),
+        ("durability_lag", math.inf),
+        ("max_pending", 0),
+        ("backoff_max", 0.001),
+        ("segment_bytes", 100),
+        ("spool_max_bytes", 1000),
+        ("max_field_chars", 3),
+    ],
+)
+def test_bad_options_are_config_errors(tmp_path: Path, field: str, value: Any) -> None:
+    with pytest.raises(ConfigError, match=field):
+        options(tmp_path, **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("count", "pad"),
+    [
+        pytest.param(24_000, 2500, id="24k-fat"),
+        pytest.param(200_000, 0, id="200k", marks=pytest.mark.slow),
+    ],
+)
+def test_memory_stays_flat_while_the_only_sink_is_down(
+    tmp_path: Path, pipelines: list[EventPipeline], count: int, pad: int
+) -> None:
+    down = CapturingSink("capture:down")
+    down.fail = True
+    pipe = start(pipelines, [down], options=options(tmp_path, spool_max_bytes=1 << 30))
+    proc = psutil.Process()
+    spool_dir = tmp_path / "spool"
+
+    def emit_batch(start_at: int, n: int) -> None:
+        for i in range(start_at, start_at + n):
+            pipe.emit(event(i, pad="x" * pad))
+        assert pipe.flush(30)
+
+    emit_batch(0, 2000)  # warm up allocator and caches
+    gc.collect()
+    rss_before = proc.memory_info().rss
+    disk_before = sum(p.stat().st_size for p in spool_dir.rglob("*.seg"))
+    for start_at in range(2000, count, 2000):
+        emit_batch(start_at, 2000)
+    gc.collect()
+    growth = proc.memory_info().rss - rss_before
+    disk_growth = sum(p.stat().st_size for p in spool_dir.rglob("*.seg")) - disk_before
+    assert pipe.stats().written >= count
+    assert disk_growth > 50 * 1024 * 1024  # the backlog grew on disk...
+    assert growth < 30 * 1024 * 1024, f"RSS grew by {growth / 1e6:.1f} MB"  # ...not in memory
