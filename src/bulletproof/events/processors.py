@@ -216,21 +216,27 @@ class RedactProcessor:
         return text[:cut] + self.redact_text(text[cut:])
 
     def _walk(self, value: Any, depth: int) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.redact_text(value) if "=" in value or ":" in value else value
+        if kind is int or kind is float or kind is bool or value is None:
+            return value
         if isinstance(value, str):
             return self.redact_text(value)
         if depth > _MAX_REDACT_DEPTH:
             # Deeper than any cap keeps: do not let a secret through unexamined.
             return "[too deep]" if isinstance(value, Mapping | list | tuple) else value
-        if isinstance(value, Mapping):
+        if kind is dict or isinstance(value, Mapping):
             out: dict[Any, Any] = {}
+            is_secret = self.is_secret
             for k, v in value.items():
                 name = k.decode("latin-1") if isinstance(k, bytes) else k
-                if isinstance(name, str) and self.is_secret(name):
+                if type(name) is str and is_secret(name):
                     out[k] = REDACTED
                 else:
                     out[k] = self._walk(v, depth + 1)
             return out
-        if isinstance(value, list | tuple):
+        if kind is list or kind is tuple or isinstance(value, list | tuple):
             if (
                 len(value) == 2
                 and isinstance(value[0], str | bytes)
@@ -406,8 +412,22 @@ class EnrichProcessor:
         return doc
 
 
-_STR_TYPE: Final = frozenset({str})
-_SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+# Scalar types whose JSON form CapProcessor and NeutralizeProcessor never change (floats are not
+# here: NaN and infinities are, so a container holding a float is looked into).
+_FLAT_SCALARS: Final = frozenset({str, int, bool, type(None)})
+_STR_ONLY: Final = frozenset({str})
+_SUSPECT_UTF8: Final = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]")
+
+
+def _load_orjson() -> Callable[[Any], bytes] | None:
+    """``orjson.dumps`` when the optional ``fast`` extra is installed (10x faster than json)."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    dumps: Callable[[Any], bytes] = orjson.dumps
+    return dumps
+
 
 # In serialized JSON, C0 control characters show up as escapes (a backslash); C1 controls, DEL, the
 # Unicode separators and surrogates show up raw. One character class: linear time.
@@ -417,12 +437,15 @@ _SUSPECT_RAW: Final = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 class EventEncoder:
     """Serialize an event dict to one JSON line, neutralized and capped.
 
-    The result is always what ``json`` gives for ``CapProcessor(NeutralizeProcessor(doc))``. The
-    fast path serializes once and checks that those walks could not change anything: the text has
-    no escape (so no value holds a C0 control character) and no raw DEL, C1, U+2028/U+2029 or
-    surrogate, it is at most ``max_chars`` long (so no string is), every value is a plain JSON
-    type, every key a string, and no container is wider than ``max_items`` or as deep as
-    ``max_depth``. Otherwise both walks run and the dict is serialized again.
+    The result always decodes to what ``json`` gives for
+    ``CapProcessor(NeutralizeProcessor(doc))``. With the optional ``fast`` extra installed,
+    ``orjson`` serializes (about 10x faster than ``json``; ``use_orjson=False`` turns it off), with
+    ``json`` as the fallback. The fast path serializes once and checks that those walks could not
+    change anything: the text has no escape (so no value holds a C0 control character) and no raw
+    DEL, C1, U+2028/U+2029 or surrogate, it is at most ``max_chars`` long (so no string is), every
+    value is a plain JSON type (finite floats), every key a string, and no container is wider than
+    ``max_items`` or as deep as ``max_depth``. Otherwise both walks run and the dict is
+    serialized again.
 
     >>> import json
     >>> json.loads(EventEncoder().encode({"message": "a\\nb"}))["message"] == "a" + chr(92) + "nb"
@@ -431,10 +454,23 @@ class EventEncoder:
     Added in 0.1.
     """
 
-    __slots__ = ("_cap", "_dumps", "_fast_dumps", "_neutralize", "max_chars")
+    __slots__ = ("_cap", "_dumps", "_fast_dumps", "_neutralize", "_orjson", "max_chars")
 
-    def __init__(self, max_chars: int = 8192, max_items: int = 256, max_depth: int = 8) -> None:
+    def __init__(
+        self,
+        max_chars: int = 8192,
+        max_items: int = 256,
+        max_depth: int = 8,
+        *,
+        use_orjson: bool | None = None,
+    ) -> None:
         self.max_chars = max_chars
+        self._orjson = _load_orjson() if use_orjson is not False else None
+        if use_orjson and self._orjson is None:
+            raise ValueError(
+                "EventEncoder(use_orjson=True): orjson is not installed; "
+                "pip install 'bulletproof[fast]'"
+            )
         self._neutralize = NeutralizeProcessor()
         self._cap = CapProcessor(max_chars, max_items, max_depth)
         # No ``default``: anything that is not a plain JSON type sends the event to the slow path.
@@ -447,46 +483,89 @@ class EventEncoder:
 
     def encode(self, doc: dict[str, Any]) -> bytes:
         """One JSON line (no trailing newline), UTF-8."""
-        try:
-            text = self._fast_dumps(doc)
-        except (ValueError, TypeError, RecursionError):
-            text = ""
-        if (
-            text
-            and len(text) <= self.max_chars
-            and "\\" not in text
-            and ((text.isascii() and "\x7f" not in text) or _SUSPECT_RAW.search(text) is None)
-            and self._plain(doc)
-        ):
-            return text.encode("utf-8")
-        return self._dumps(self._cap(self._neutralize(doc))).encode("utf-8")
-
-    def _plain(self, doc: dict[str, Any]) -> bool:
-        """Whether CapProcessor leaves ``doc`` as it is (strings are checked on the text).
-
-        That is: every key is a string, no container is wider than ``max_items`` or as deep as
-        ``max_depth``. The type checks run over whole containers at C speed (``map(type, ...)``);
-        only containers holding containers are looked into, without recursion.
-        """
-        max_depth = self._cap.max_depth
-        max_items = self._cap.max_items
-        stack: list[tuple[Any, int]] = [(doc, 0)]
-        while stack:
-            value, depth = stack.pop()
-            if depth >= max_depth or len(value) > max_items:
-                return False
-            children: Iterable[Any]
-            if isinstance(value, dict):
-                if not _STR_TYPE.issuperset(map(type, value)) and not all(
-                    isinstance(k, str) for k in value
-                ):
-                    return False
-                children = value.values()
+        fast = self._orjson
+        if fast is not None:
+            try:
+                data: bytes = fast(doc)
+            except (TypeError, ValueError, RecursionError):
+                data = b""
+            if (
+                data
+                and len(data) <= self.max_chars
+                and b"\\" not in data
+                and ((data.isascii() and b"\x7f" not in data) or _SUSPECT_UTF8.search(data) is None)
+                and self._plain(doc, 0)
+            ):
+                return data
+        else:
+            try:
+                text = self._fast_dumps(doc)
+            except (ValueError, TypeError, RecursionError):
+                text = ""
+            if (
+                text
+                and len(text) <= self.max_chars
+                and "\\" not in text
+                and ((text.isascii() and "\x7f" not in text) or _SUSPECT_RAW.search(text) is None)
+                and self._plain(doc, 0)
+            ):
+                return text.encode("utf-8")
+        safe = self._cap(self._neutralize(doc))
+        if fast is not None:
+            try:
+                out: bytes = fast(safe)
+            except (TypeError, ValueError, RecursionError):
+                pass
             else:
-                children = value
-            if _SCALAR_TYPES.issuperset(map(type, children)):
+                return out
+        return self._dumps(safe).encode("utf-8")
+
+    def _plain(self, value: dict[str, Any] | list[Any] | tuple[Any, ...], depth: int) -> bool:
+        """Whether CapProcessor and NeutralizeProcessor leave ``value`` as it is, given that its
+        serialized text showed no unsafe character: every key a string, every value a plain JSON
+        type (finite floats), no container wider than ``max_items`` or as deep as ``max_depth``.
+        """
+        cap = self._cap
+        if depth >= cap.max_depth or len(value) > cap.max_items:
+            return False
+        if type(value) is dict:
+            for key in value:
+                if type(key) is not str:
+                    return False
+            items: Iterable[Any] = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:
                 continue
-            stack.extend((v, depth + 1) for v in children if isinstance(v, dict | list | tuple))
+            if kind is float:
+                if item - item != 0.0:  # NaN and infinities
+                    return False
+                continue
+            if kind is dict:
+                # Most containers are flat: check them at C speed without recursing.
+                if (
+                    depth + 1 < cap.max_depth
+                    and len(item) <= cap.max_items
+                    and _STR_ONLY.issuperset(map(type, item))
+                    and _FLAT_SCALARS.issuperset(map(type, item.values()))
+                ):
+                    continue
+                if not self._plain(item, depth + 1):
+                    return False
+                continue
+            if kind is list or kind is tuple:
+                if (
+                    depth + 1 < cap.max_depth
+                    and len(item) <= cap.max_items
+                    and _FLAT_SCALARS.issuperset(map(type, item))
+                ):
+                    continue
+                if not self._plain(item, depth + 1):
+                    return False
+                continue
+            return False
         return True
 
 
