@@ -108,9 +108,11 @@ def send_test_events(
             # Keep the memory queue below half its bound so no test event is dropped.
             while emitted - pipeline.stats().accepted > high_water and not stop.is_set():
                 pipeline.flush(0.05)
-        remaining = max(timeout - (clock.monotonic() - start), 0.1)
-        if not stop.is_set():
-            pipeline.drain(remaining)
+        deadline = start + timeout
+        while not stop.is_set():  # drain in slices so SIGTERM is honoured here too
+            left = deadline - clock.monotonic()
+            if pipeline.drain(min(0.2, max(left, 0.0))) or left <= 0:
+                break
     finally:
         grace = 5.0 if stop.is_set() else max(timeout - (clock.monotonic() - start), 0.1)
         pipeline.close(timeout=min(grace, 30.0))

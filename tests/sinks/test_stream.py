@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bulletproof.errors import SinkError, SinkUnavailableError
+from bulletproof.sinks import _stream
 from bulletproof.sinks._stream import StreamConnection, _outq
 from bulletproof.testing import FakeClock
 
@@ -70,8 +71,10 @@ def test_idle_rule_confirms_only_after_confirm_idle(
 
 
 def test_confirmation_by_acked_bytes_beyond_replay_bytes(
-    tcp_receiver: Receivers, clock: FakeClock
+    tcp_receiver: Receivers, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # With no window information (older kernels), replay_bytes alone sets the bound.
+    monkeypatch.setattr(_stream, "_peer_window", lambda sock: 0)
     rx = tcp_receiver()
     conn = _connect(rx.port, clock, replay_bytes=100)
     try:
@@ -86,6 +89,22 @@ def test_confirmation_by_acked_bytes_beyond_replay_bytes(
         assert _until(_acked(conn))
         assert conn.unconfirmed() == 4
         assert clock.monotonic() == 0.0  # the idle rule played no part
+    finally:
+        conn.close()
+
+
+def test_bound_grows_to_twice_the_peer_window(tcp_receiver: Receivers, clock: FakeClock) -> None:
+    """A peer whose kernel can hold more than replay_bytes unread keeps lines unconfirmed."""
+    rx = tcp_receiver()
+    conn = _connect(rx.port, clock, replay_bytes=100)
+    try:
+        conn.send(b"x" * 50, 1)
+        conn.send(b"y" * 200, 2)
+        rx.wait_bytes(250)
+        assert _until(_acked(conn))
+        assert _stream._peer_window(conn._sock) > 250  # type: ignore[arg-type]
+        # 250 acked is not beyond 50 + 2 x window: nothing is confirmed by bytes.
+        assert conn.unconfirmed() == 3
     finally:
         conn.close()
 

@@ -74,6 +74,18 @@ def _outq(sock: socket.socket) -> int | None:
     return value
 
 
+def _peer_window(sock: socket.socket) -> int:
+    """The receive window the peer advertised last (``tcpi_snd_wnd``, Linux >= 5.4), or 0."""
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+    except (AttributeError, OSError):
+        return 0
+    if len(raw) < 232:
+        return 0
+    window: int = struct.unpack_from("I", raw, 228)[0]
+    return window
+
+
 def _readable(sock: socket.socket) -> bool:
     """True when ``sock`` has something to read (for a log receiver: EOF, a reset, or junk)."""
     if isinstance(sock, ssl.SSLSocket) and sock.pending():
@@ -133,6 +145,8 @@ class StreamConnection:
         self._records: deque[tuple[int, int]] = deque()
         self._pending = 0
         self._last_send = 0.0
+        self._max_window = 0
+        self._handed_back = False
 
     @property
     def address(self) -> str:
@@ -182,9 +196,13 @@ class StreamConnection:
         self._records.clear()
         self._pending = 0
         self._last_send = self._clock.monotonic()
+        self._max_window = 0
+        self._handed_back = False
 
     def send(self, data: bytes, lines: int) -> None:
         """Write ``data`` (holding ``lines`` lines) with one sendall; raise SinkError on failure."""
+        if self._sock is None and self._handed_back:
+            self.connect()  # closed by the confirming handshake: not an outage
         sock = self._require()
         self._check_peer(sock)
         if not data:
@@ -204,6 +222,7 @@ class StreamConnection:
         self._records.append((self._total, lines))
         self._pending += lines
         self._last_send = self._clock.monotonic()
+        self._max_window = max(self._max_window, _peer_window(sock))
         if len(self._records) > _MAX_RECORDS:
             _end, first = self._records.popleft()
             end, second = self._records.popleft()
@@ -211,22 +230,71 @@ class StreamConnection:
 
     def unconfirmed(self) -> int:
         """Lines in recent sends that could still be lost; raise SinkError if the link is down."""
+        if self._sock is None and self._handed_back:
+            return 0  # everything was confirmed by the closing handshake
         sock = self._require()
         self._check_peer(sock)
         if not self._records:
             return 0
         outq = _outq(sock)
-        idle = self._clock.monotonic() - self._last_send >= self._confirm_idle
-        if idle and (outq is None or outq == 0):
-            self._records.clear()
-            self._pending = 0
-            return 0
         if outq is not None:
+            # The peer's kernel can hold about its receive buffer unread; its advertised window
+            # is at most half of that buffer on Linux, hence twice the largest window seen.
+            self._max_window = max(self._max_window, _peer_window(sock))
+            bound = max(self._replay_bytes, 2 * self._max_window)
             acked = self._total - outq
-            while self._records and acked >= self._records[0][0] + self._replay_bytes:
+            while self._records and acked >= self._records[0][0] + bound:
                 _end, lines = self._records.popleft()
                 self._pending -= lines
+        idle = self._clock.monotonic() - self._last_send >= self._confirm_idle
+        if self._records and idle and not outq:
+            self._confirm_by_closing(sock)
         return self._pending
+
+    def _confirm_by_closing(self, sock: socket.socket) -> None:
+        """Traffic stopped: prove the receiving program read everything, then hand the link back.
+
+        A half-close (TLS: close_notify) reaches the receiver after all data sent before it; a
+        receiver answers it by closing once its program has read up to there. A reset, data, or
+        no answer within the timeout means the program did not read it all: the lines are
+        resent. The next ``send`` reconnects without reporting an outage.
+        """
+        wait = min(self._timeout, 5.0)
+        try:
+            if isinstance(sock, ssl.SSLSocket):
+                sock.settimeout(wait)
+                # SSLEOFError: closed without close_notify, after reading up to ours.
+                with contextlib.suppress(ssl.SSLEOFError, ssl.SSLZeroReturnError):
+                    sock.unwrap()
+            else:
+                sock.shutdown(socket.SHUT_WR)
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                if not poller.poll(int(wait * 1000)):
+                    raise TimeoutError
+                sock.setblocking(False)
+                if sock.recv(_DRAIN):
+                    self._fail("the receiver sent data")
+                    raise SinkError(
+                        f"{self._label}{self.address} sent data back, which a log receiver never "
+                        "does; check that the URL points at the right port and protocol."
+                    )
+        except TimeoutError:
+            self._fail("the receiver did not read what it was sent")
+            raise SinkError(
+                f"{self._label}{self.address} did not read the last lines within {wait:g} s; "
+                "they will be resent after reconnecting."
+            ) from None
+        except (OSError, ValueError) as exc:
+            self._fail(f"reset by the receiver: {exc}")
+            raise SinkError(
+                f"{self._label}{self.address} reset the connection ({exc}); the unconfirmed "
+                "lines will be resent after reconnecting."
+            ) from None
+        self._records.clear()
+        self._pending = 0
+        self.close()
+        self._handed_back = True
 
     def close(self) -> None:
         """Close the connection and forget what was sent on it. Never raises."""

@@ -16,6 +16,7 @@ Added in 0.1.
 
 from __future__ import annotations
 
+import email.policy
 import re
 import smtplib
 import socket
@@ -48,6 +49,8 @@ _ADDRESS: Final = re.compile(
 )
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_RECIPIENTS: Final = 100
+# RFC 5322 allows 998-character lines: no folding of the Subject onto a continuation line.
+_POLICY: Final = email.policy.default.clone(max_line_length=998)
 
 
 def _check_address(address: str, what: str, label: str) -> str:
@@ -66,7 +69,7 @@ def build_message(
 
     Added in 0.1.
     """
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = _CONTROL.sub(" ", alert.subject)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
