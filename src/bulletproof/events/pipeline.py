@@ -59,8 +59,11 @@ from bulletproof.events.model import (
     new_event_id,
 )
 from bulletproof.events.processors import (
+    EnrichProcessor,
     EventEncoder,
     Processor,
+    RedactProcessor,
+    SimpleEventEncoder,
     default_processors,
     neutralize_text,
 )
@@ -337,6 +340,12 @@ class EventPipeline:
             )
         )
         self._encoder = EventEncoder(opts.max_field_chars)
+        # The common event skips the walks when the chain is the default one.
+        self._simple: SimpleEventEncoder | None = None
+        if processors is None:
+            enrich, redact = self.processors
+            if isinstance(enrich, EnrichProcessor) and isinstance(redact, RedactProcessor):
+                self._simple = SimpleEventEncoder(enrich, redact, self._encoder)
         self._queue: collections.deque[SecurityEvent] = collections.deque()
         self._max_pending = opts.max_pending
         self._overflow_lock = threading.Lock()
@@ -522,6 +531,10 @@ class EventPipeline:
     # -- the writer thread -----------------------------------------------------------------
     def _serialize(self, event: SecurityEvent) -> bytes:
         try:
+            if self._simple is not None:
+                line = self._simple.encode(event)
+                if line is not None:
+                    return line
             doc: dict[str, Any] | None = event.to_ecs()
             for proc in self.processors:
                 if doc is None:

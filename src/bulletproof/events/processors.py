@@ -20,8 +20,11 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import unquote_plus
+
+if TYPE_CHECKING:
+    from bulletproof.events.model import SecurityEvent
 
 __all__ = [
     "REDACTED",
@@ -31,6 +34,7 @@ __all__ = [
     "NeutralizeProcessor",
     "Processor",
     "RedactProcessor",
+    "SimpleEventEncoder",
     "default_processors",
     "neutralize_text",
 ]
@@ -567,6 +571,97 @@ class EventEncoder:
                 continue
             return False
         return True
+
+
+class SimpleEventEncoder:
+    """The standard chain (enrich, redact, encode) for the common event, without walking it.
+
+    Most events have flat ``details`` and short strings with nothing to redact. For those,
+    :meth:`encode` checks that directly (types, secret names, the few strings redaction looks
+    at) and serializes once; it returns ``None`` for any other event, which then takes the full
+    chain. When it returns bytes they are exactly what the full chain gives (a property test
+    holds it to that).
+
+    Added in 0.1.
+    """
+
+    __slots__ = ("_encoder", "_enrich", "_fast", "_redact")
+
+    def __init__(
+        self, enrich: EnrichProcessor, redact: RedactProcessor, encoder: EventEncoder
+    ) -> None:
+        self._enrich = enrich
+        self._redact = redact
+        self._encoder = encoder
+        self._fast = encoder._orjson
+
+    def encode(self, event: SecurityEvent) -> bytes | None:
+        """One JSON line, or None when the event needs the full chain."""
+        fast = self._fast
+        if fast is None:
+            return None
+        details = event.details
+        redact = self._redact
+        if details:
+            if (
+                type(details) is not dict
+                or len(details) > self._encoder._cap.max_items
+                or not _STR_ONLY.issuperset(map(type, details))
+                or not _FLAT_SCALARS.issuperset(map(type, details.values()))
+            ):
+                return None
+            is_secret = redact.is_secret
+            for key, value in details.items():
+                if is_secret(key) or (
+                    type(value) is str
+                    and ("=" in value or ":" in value)
+                    and redact.redact_text(value) != value
+                ):
+                    return None
+        # The strings redaction walks (the rest of the event is not walked: _NOT_WALKED).
+        for text in (
+            event.message,
+            event.url_path,
+            event.url_query,
+            event.http_method,
+            event.user_name,
+        ):
+            if text is None:
+                continue
+            if type(text) is not str:
+                return None
+            if ("=" in text or ":" in text) and redact.redact_text(text) != text:
+                return None
+        for other in (
+            event.source_ip,
+            event.user_agent,
+            event.rule_id,
+            event.rule_name,
+            event.action,
+            event.kind,
+            event.id,
+        ):
+            if other is not None and type(other) is not str:
+                return None
+        code = event.status_code
+        if code is not None and type(code) is not int:
+            return None
+        if type(event.types) is not tuple or not _STR_ONLY.issuperset(map(type, event.types)):
+            return None
+        if type(event.timestamp) is not float and type(event.timestamp) is not int:
+            return None
+        doc = self._enrich(event.to_ecs())
+        try:
+            data: bytes = fast(doc)
+        except (TypeError, ValueError):
+            return None
+        if (
+            len(data) <= self._encoder.max_chars
+            and b"\\" not in data
+            and ((data.isascii() and b"\x7f" not in data) or _SUSPECT_UTF8.search(data) is None)
+        ):
+            return data
+        return None
 
 
 def default_processors(
