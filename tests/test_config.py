@@ -288,8 +288,14 @@ def test_argument_errors_name_the_argument(tmp_path: Path) -> None:
             " Did you mean 'rules'?",
         ),
         (
-            "[tool.bulletproof.headers]\nhsts = true\n",
-            "unknown key 'tool.bulletproof.headers' ('headers' in [tool.bulletproof]).",
+            "[tool.bulletproof.headers]\nhstss = true\n",
+            "[tool.bulletproof] headers: secure_headers: unknown option 'hstss'. "
+            "Did you mean 'hsts'?",
+        ),
+        (
+            "[tool.bulletproof.routes]\npublik = []\n",
+            "unknown key 'tool.bulletproof.routes.publik' ('publik' in "
+            "[tool.bulletproof.routes]). Did you mean 'public'?",
         ),
         (
             '[tool.bulletproof.alerts.notifiers]\nhook = "webhook+https://h.example.com/x"\n'
@@ -320,7 +326,7 @@ def test_unknown_keys_at_every_level(tmp_path: Path, text: str, expected: str) -
 def test_unknown_top_level_key_in_bulletproof_toml(tmp_path: Path) -> None:
     msg = error(tmp_path, "[evnets]\nfsync = false\n")
     assert "unknown key 'evnets' ('evnets' in the top level). Did you mean 'events'?" in msg
-    assert "Known keys there: service_name, events, alerts." in msg
+    assert "Known keys there: service_name, app, headers, events, alerts, routes." in msg
 
 
 @pytest.mark.parametrize(
@@ -1017,3 +1023,58 @@ def test_build_pipeline_wires_alerts_and_reports_their_failures(
     # The engine's failure report came back through the same pipeline into the file.
     assert "login_failed" in actions
     assert "notification_failed" in actions
+
+
+# --------------------------------------------------------------------------------------------
+# Headers, routes and the app (issue 3)
+# --------------------------------------------------------------------------------------------
+
+
+def test_headers_section_builds_the_policy(tmp_path: Path) -> None:
+    from bulletproof.config import build_header_policy
+
+    write(
+        tmp_path,
+        "[tool.bulletproof]\napp = 'app:app'\n"
+        "[tool.bulletproof.headers]\nx_frame_options = { action = 'deny' }\n"
+        "[tool.bulletproof.routes]\npublic = ['/login']\n",
+        "pyproject.toml",
+    )
+    cfg = load_config(tmp_path, env={})
+    headers = dict(build_header_policy(cfg).headers)
+    assert headers["X-Frame-Options"] == "DENY"
+    assert cfg.app == "app:app"
+    assert cfg.routes.public == ("/login",)
+    shown = config_as_dict(cfg)
+    assert shown["headers"] == {"x_frame_options": {"action": "deny"}}
+    assert shown["routes"] == {"public": ["/login"]}
+
+
+def test_no_headers_section_means_helmet_defaults(tmp_path: Path) -> None:
+    from bulletproof.config import build_header_policy
+    from bulletproof.headers import secure_headers
+
+    cfg = load_config(tmp_path, env={})
+    assert build_header_policy(cfg).headers == secure_headers().headers
+    assert cfg.app is None
+
+
+@pytest.mark.parametrize("value", ["'app:'", "'my app:x'", "3", "':app'"])
+def test_bad_app_spec_names_the_key(tmp_path: Path, value: str) -> None:
+    write(tmp_path, f"[tool.bulletproof]\napp = {value}\n", "pyproject.toml")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, env={})
+    assert "app" in str(info.value)
+
+
+def test_bad_header_option_value_names_the_option(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "[tool.bulletproof.headers]\nstrict_transport_security = { max_age = -1 }\n",
+        "pyproject.toml",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, env={})
+    msg = str(info.value)
+    assert "[tool.bulletproof] headers" in msg
+    assert "max_age" in msg or "maxAge" in msg

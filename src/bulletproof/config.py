@@ -59,7 +59,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, unquote
 
 from bulletproof.clock import Clock, system_clock
@@ -78,15 +78,21 @@ from bulletproof.sinks import (
 )
 from bulletproof.sinks.file import parse_size
 
+if TYPE_CHECKING:
+    from bulletproof.headers import HeaderPolicy
+
 __all__ = [
     "DEFAULT_SINK",
     "DEFAULT_SPOOL_DIR",
     "AlertsConfig",
     "Config",
     "EventsConfig",
+    "HeadersConfig",
     "NotifierConfig",
+    "RoutesConfig",
     "SinkConfig",
     "build_alert_engine",
+    "build_header_policy",
     "build_pipeline",
     "build_sinks",
     "config_as_dict",
@@ -181,6 +187,29 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HeadersConfig:
+    """Options for the security headers, as :func:`bulletproof.headers.secure_headers` takes them.
+
+    ``[tool.bulletproof.headers]`` holds ``preset`` and any header option (``x_frame_options =
+    {action = "deny"}``, ``content_security_policy = {directives = {...}}``); they are validated
+    by building the policy once at load time.
+
+    Added in 0.1.
+    """
+
+    options: Mapping[str, Any] = field(default_factory=_empty)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutesConfig:
+    """How the route inventory judges routes: ``public`` lists paths meant to be reachable without
+    logging in (a login form, a health check), so they are not reported. Added in 0.1.
+    """
+
+    public: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration.
 
@@ -196,6 +225,9 @@ class Config:
     source: str
     events: EventsConfig
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    headers: HeadersConfig = field(default_factory=HeadersConfig)
+    routes: RoutesConfig = field(default_factory=RoutesConfig)
+    app: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,11 +235,22 @@ class Config:
 # --------------------------------------------------------------------------------------------
 
 _Kind = Literal[
-    "str", "path", "int", "bool", "size", "duration", "names", "sinks", "notifiers", "rules"
+    "str",
+    "path",
+    "int",
+    "bool",
+    "size",
+    "duration",
+    "names",
+    "sinks",
+    "notifiers",
+    "rules",
+    "headers",
 ]
 
 _KINDS: Final[Mapping[str, _Kind]] = {
     "service_name": "str",
+    "app": "str",
     "events.spool_dir": "path",
     "events.spool_max_bytes": "size",
     "events.segment_bytes": "size",
@@ -220,9 +263,11 @@ _KINDS: Final[Mapping[str, _Kind]] = {
     "events.max_field_chars": "int",
     "alerts.notifiers": "notifiers",
     "alerts.rules": "rules",
+    "headers": "headers",
+    "routes.public": "names",
 }
-_SECTIONS: Final = ("events", "alerts")
-_NOT_FROM_ENV: Final = frozenset({"alerts.notifiers", "alerts.rules"})
+_SECTIONS: Final = ("events", "alerts", "routes")
+_NOT_FROM_ENV: Final = frozenset({"alerts.notifiers", "alerts.rules", "headers"})
 _ENV_PREFIX: Final = "BULLETPROOF_"
 _ENV_NAMES: Final[Mapping[str, str]] = {
     _ENV_PREFIX + key.upper().replace(".", "__"): key for key in _KINDS if key not in _NOT_FROM_ENV
@@ -262,6 +307,7 @@ _EXPECTED: Final[Mapping[_Kind, str]] = {
     "sinks": "a list of sink URLs (strings, or tables with url = ... and options)",
     "notifiers": "a table of name = notifier URL (or name = { url = ..., options })",
     "rules": "a list of rule tables ([[...alerts.rules]])",
+    "headers": "a table of header options ([tool.bulletproof.headers])",
 }
 _BOOLS: Final[Mapping[str, bool]] = {
     "true": True,
@@ -1294,6 +1340,7 @@ def load_config(
         notifiers=notifier_configs,
         rules=b.rules(layers.get("alerts.rules"), notifiers),
     )
+    headers = _headers_config(layers.get("headers"))
     source = found.source
     if from_env:
         source += " + environment"
@@ -1305,7 +1352,59 @@ def load_config(
         source=source,
         events=events,
         alerts=alerts,
+        headers=headers,
+        routes=RoutesConfig(public=get("routes.public", ())),
+        app=_app_spec(layers.get("app")),
     )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _app_spec(given: _Given | None) -> str | None:
+    if given is None:
+        return None
+    value = given.value
+    if not isinstance(value, str):
+        raise _type_error(given.loc, value, "a string like 'module:app'")
+    module, colon, attr = value.strip().partition(":")
+    if not module or (colon and not attr) or any(c.isspace() for c in value.strip()):
+        raise ConfigError(
+            f"{given.loc} = {value!r}: expected 'module:attribute' (like 'app:app' or "
+            "'mysite.asgi:application'), relative to the config file's directory."
+        )
+    return value.strip()
+
+
+def _headers_config(given: _Given | None) -> HeadersConfig:
+    if given is None:
+        return HeadersConfig()
+    if not isinstance(given.value, Mapping):
+        raise _type_error(given.loc, given.value, _EXPECTED["headers"])
+    options = _plain(given.value)
+    from bulletproof.headers import secure_headers
+
+    try:
+        secure_headers(**options)
+    except ConfigError as exc:
+        raise ConfigError(f"{given.loc}: {exc}") from None
+    except TypeError as exc:  # an option name that is not a keyword at all
+        raise ConfigError(f"{given.loc}: {exc}") from None
+    frozen: Mapping[str, Any] = _freeze(options)
+    return HeadersConfig(options=frozen)
+
+
+def build_header_policy(config: Config) -> HeaderPolicy:
+    """The :class:`~bulletproof.headers.HeaderPolicy` the config describes. Added in 0.1."""
+    from bulletproof.headers import secure_headers
+
+    policy: HeaderPolicy = secure_headers(**_plain(config.headers.options))
+    return policy
 
 
 def config_as_dict(config: Config) -> dict[str, Any]:
@@ -1336,6 +1435,9 @@ def config_as_dict(config: Config) -> dict[str, Any]:
             "redact_fields": list(ev.redact_fields),
             "max_field_chars": ev.max_field_chars,
         },
+        "app": config.app,
+        "headers": _plain(config.headers.options),
+        "routes": {"public": list(config.routes.public)},
         "alerts": {
             "notifiers": {
                 n.name: {"url": n.display, "options": _display_value(n.display_options, False)}
