@@ -17,6 +17,7 @@ import bulletproof
 
 ROOT_API = {
     "SecurityEvent",
+    "protect",
     "Category",
     "Severity",
     "Outcome",

@@ -1,36 +1,76 @@
 """shop: a small Starlette app used as bulletproof's example project.
 
-Run it with ``uv run uvicorn app:app --app-dir examples/shop``. Later bulletproof features (headers,
-shield, routes) are demonstrated on it; for now it emits a security event for each failed login.
+Run it with ``uv run uvicorn app:app --app-dir examples/shop --no-server-header``.
+
+- ``bulletproof.protect`` puts Helmet's security headers (plus a per-response CSP nonce) on every
+  response, errors and static files included;
+- a failed login emits a ``login_failed`` security event into the pipeline configured in
+  ``pyproject.toml`` (a JSON-lines file by default);
+- ``/account`` requires an authenticated session (Starlette's ``requires``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    SimpleUser,
+    requires,
+)
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.templating import Jinja2Templates
 
-from bulletproof.config import build_pipeline, load_config
+import bulletproof
+from bulletproof.config import build_header_policy, build_pipeline, load_config
 from bulletproof.events import Category, Outcome, SecurityEvent, Severity
 
+HERE = Path(__file__).resolve().parent
 USERS = {"alice": "correct horse battery staple"}
-pipeline = build_pipeline(load_config(__file__.rsplit("/", 1)[0])).start()
+config = load_config(HERE)
+pipeline = build_pipeline(config).start()
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def check_password(user: str, password: str) -> bool:
+    expected = USERS.get(user, "")
+    return bool(expected) and hmac.compare_digest(password.encode(), expected.encode())
+
+
+class BasicAuth(AuthenticationBackend):
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser] | None:
+        header = conn.headers.get("authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            user, _, password = base64.b64decode(encoded).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise AuthenticationError("malformed credentials") from exc
+        if not check_password(user, password):
+            return None
+        return AuthCredentials(["authenticated"]), SimpleUser(user)
 
 
 async def home(request: Request) -> Response:
-    return PlainTextResponse("shop")
+    return templates.TemplateResponse(request, "home.html", {"nonce": request.state.csp_nonce})
 
 
 async def login(request: Request) -> Response:
     form: Any = await request.form()
     user = str(form.get("username", ""))
-    password = str(form.get("password", ""))
-    expected = USERS.get(user, "")
-    if expected and hmac.compare_digest(password.encode(), expected.encode()):
+    if check_password(user, str(form.get("password", ""))):
         return JSONResponse({"ok": True})
     pipeline.emit(
         SecurityEvent(
@@ -49,4 +89,20 @@ async def login(request: Request) -> Response:
     return JSONResponse({"ok": False}, status_code=401)
 
 
-app = Starlette(routes=[Route("/", home), Route("/login", login, methods=["POST"])])
+@requires("authenticated")
+async def account(request: Request) -> Response:
+    return JSONResponse({"user": request.user.display_name})
+
+
+app = bulletproof.protect(
+    Starlette(
+        routes=[
+            Route("/", home),
+            Route("/login", login, methods=["POST"]),
+            Route("/account", account),
+        ],
+        middleware=[Middleware(AuthenticationMiddleware, backend=BasicAuth())],
+    ),
+    build_header_policy(config),
+    emitter=pipeline,
+)

@@ -17,6 +17,11 @@ import typing
 
 __version__ = "0.1.0"
 
+# Eager, so the name is the function even once the submodule ``bulletproof.protect`` is imported
+# (importing a submodule sets the package attribute to the module). The module is light: it
+# loads the adapters only when called.
+from bulletproof.protect import protect
+
 if typing.TYPE_CHECKING:
     from bulletproof.config import Config, build_pipeline, load_config
     from bulletproof.errors import BulletproofError, ConfigError, SinkError, SpoolError
@@ -38,6 +43,7 @@ __all__ = [
     "__version__",
     "build_pipeline",
     "load_config",
+    "protect",
 ]
 
 _LAZY: typing.Final[dict[str, str]] = {

@@ -175,5 +175,46 @@ def run_check(
         CheckSection("config", (CheckItem("config", Status.OK, f"valid ({cfg.source})"),)),
         CheckSection("sinks", items[:split]),
         CheckSection("notifiers", items[split:]),
+        *_app_sections(cfg, probe_timeout),
     )
     return CheckReport(target, sections)
+
+
+def _app_sections(cfg: config_mod.Config, timeout: float) -> tuple[CheckSection, ...]:
+    """The headers and routes sections: the app named by ``app`` in the config, graded
+    in-process as the MDN Observatory grades a site, and its route inventory."""
+    if cfg.app is None:
+        skipped = CheckItem(
+            "app", Status.SKIPPED, "no app configured: set app = 'module:attr' in the config"
+        )
+        return CheckSection("headers", (skipped,)), CheckSection("routes", (skipped,))
+    from bulletproof.adapters.inprocess import scan_app
+    from bulletproof.apploader import load_app
+    from bulletproof.headers.grade import grade_rank, grade_scan
+    from bulletproof.routes import route_inventory
+
+    try:
+        app = load_app(cfg.app, cwd=cfg.root)
+    except ConfigError as exc:
+        bad = CheckItem(cfg.app, Status.FINDING, str(exc))
+        return CheckSection("headers", (bad,)), CheckSection("routes", (bad,))
+    try:
+        result = grade_scan(scan_app(app, timeout=timeout, label=cfg.app))
+        good = grade_rank(result.grade) <= grade_rank("A")
+        failed = [name for name, test in result.tests.items() if not test.passed]
+        detail = f"grade {result.grade} (score {result.score})" + (
+            f"; failing: {', '.join(failed)}" if failed else ""
+        )
+        headers = CheckItem(cfg.app, Status.OK if good else Status.FINDING, detail)
+    except BulletproofError as exc:
+        headers = CheckItem(cfg.app, Status.ERROR, str(exc))
+    try:
+        inventory = route_inventory(app, public=cfg.routes.public)
+        summary = f"{len(inventory.routes)} route(s), {inventory.framework}, header middleware " + (
+            "installed" if inventory.middleware_installed else "NOT installed"
+        )
+        route_items = [CheckItem(cfg.app, Status.OK, summary)]
+        route_items.extend(CheckItem("route", Status.FINDING, f) for f in inventory.findings)
+    except BulletproofError as exc:
+        route_items = [CheckItem(cfg.app, Status.ERROR, str(exc))]
+    return CheckSection("headers", (headers,)), CheckSection("routes", tuple(route_items))

@@ -130,8 +130,11 @@ def test_json_report_shape(tmp_path: Path, listener: int) -> None:
     assert report["target"] == str(project)
     assert report["exit_code"] == 1
     sections = {s["name"]: s["items"] for s in report["sections"]}
-    assert list(sections) == ["config", "sinks", "notifiers"]
+    assert list(sections) == ["config", "sinks", "notifiers", "headers", "routes"]
     assert [i["status"] for i in sections["config"]] == ["ok"]
+    # No app configured: the app sections say so instead of grading anything.
+    assert [i["status"] for i in sections["headers"]] == ["skipped"]
+    assert [i["status"] for i in sections["routes"]] == ["skipped"]
     statuses = {i["name"]: i["status"] for i in sections["sinks"]}
     assert statuses == {
         "file:.bulletproof/events.jsonl": "ok",

@@ -23,7 +23,16 @@ from bulletproof.cli import cli, main
 
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE_SCRIPT = Path(sys.executable).with_name("bulletproof")
-COMMANDS = {"check", "config show", "events send-test", "events tail", "alerts test"}
+COMMANDS = {
+    "check",
+    "config show",
+    "events send-test",
+    "events tail",
+    "alerts test",
+    "headers show",
+    "headers check",
+    "routes",
+}
 
 
 # -- helpers shared by the CLI tests -------------------------------------------------------------

@@ -19,6 +19,8 @@ from bulletproof.cli.alerts import alerts
 from bulletproof.cli.check import check
 from bulletproof.cli.config import config
 from bulletproof.cli.events import events
+from bulletproof.cli.headers import headers
+from bulletproof.cli.routes import routes
 
 __all__ = ["cli", "main"]
 
@@ -43,6 +45,8 @@ cli.add_command(check)
 cli.add_command(config)
 cli.add_command(events)
 cli.add_command(alerts)
+cli.add_command(headers)
+cli.add_command(routes)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,0 +1,466 @@
+"""Fetch a site the way the MDN HTTP Observatory does, for :func:`.grade.grade_scan`.
+
+Two redirect chains are followed, one from ``https://host/path`` and one from ``http://host/path``
+(the scheme in the given URL only says which scheme an explicit port belongs to; the other scheme
+uses its default port unless told otherwise). Each chain: ``GET``, at most 10 redirects (301, 302,
+303, 307 and 308, always followed with ``GET``), every response recorded, cookies kept in a jar
+and sent back, one overall deadline. TLS certificates are verified; on a certificate error the
+chain is fetched again without verification and marked unverified (the grade then says so). The
+response the tests read is the HTTPS chain's when HTTPS was reachable, else the HTTP chain's.
+Then a CORS preflight (``OPTIONS`` with the Observatory's ``Origin``) goes to the final URL.
+
+Stdlib only (:mod:`http.client`). Every URL is checked before use: no whitespace or control
+characters can reach a request line or header, response header values have CR, LF and NUL
+replaced, bodies are capped.
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import quote, urljoin, urlsplit
+
+from bulletproof.clock import Clock, system_clock
+from bulletproof.errors import BulletproofError, ConfigError
+from bulletproof.headers.grade import (
+    OBSERVATORY_ORIGIN,
+    CookieJar,
+    FetchedResponse,
+    PreloadList,
+    PublicSuffixList,
+    Scan,
+    Session,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_BODY_BYTES",
+    "MAX_REDIRECTS",
+    "FetchError",
+    "Target",
+    "decode_body",
+    "fetch_chain",
+    "parse_target",
+    "scan_url",
+]
+
+MAX_REDIRECTS: Final = 10
+"""Redirects followed per chain (so at most 11 responses). Added in 0.1."""
+
+DEFAULT_TIMEOUT: Final = 9.0
+"""Seconds per request; each chain also gets one second more as its overall deadline.
+
+Added in 0.1.
+"""
+
+MAX_BODY_BYTES: Final = 2 * 1024 * 1024
+"""Response bodies are read up to this size. Added in 0.1."""
+
+_ACCEPT: Final = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+_USER_AGENT: Final = "Mozilla/5.0 (compatible; bulletproof-headers-check/0.1; +Observatory)"
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_SAFE_PATH: Final = "/%:@!$&'()*+,;=~"
+_SAFE_QUERY: Final = _SAFE_PATH + "?"
+_HOST_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
+_CONTROL: Final = dict.fromkeys([*range(32), 127], " ")
+
+
+class FetchError(BulletproofError):
+    """Neither HTTPS nor plain HTTP could be fetched (DNS, refused, timeout, ...). Exit code 3.
+
+    Added in 0.1.
+    """
+
+    exit_code = 3
+
+
+class _ChainError(Exception):
+    """One chain failed; the message is one line, safe to print."""
+
+
+class _CertError(_ChainError):
+    """A certificate did not verify: retry the chain without verification."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A checked URL: lower-case ASCII host, the scheme it was given with, explicit port or
+    None, and the percent-encoded path with query (at least ``/``).
+
+    Added in 0.1.
+    """
+
+    host: str
+    scheme: str
+    port: int | None
+    path: str
+
+    def url(self, scheme: str, port: int | None = None) -> str:
+        """The URL of this target over ``scheme`` (default port when ``port`` is None)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        netloc = host if port is None else f"{host}:{port}"
+        return f"{scheme}://{netloc}{self.path}"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    return text[:limit].translate(_CONTROL)
+
+
+def _check_host(host: str, label: str) -> str:
+    """Lower-case ASCII form of ``host`` (IDNA for names), or ConfigError."""
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower() if host else ""
+    except UnicodeError:
+        ascii_host = ""
+    if not ascii_host or any(c not in _HOST_CHARS for c in ascii_host) or ".." in ascii_host:
+        raise ConfigError(
+            f"{label}: {_one_line(host)!r} is not a valid host name; give a URL such as "
+            "https://www.example.com/."
+        )
+    return ascii_host
+
+
+def parse_target(url: str) -> Target:
+    """Check a URL given by the user; ConfigError saying what is wrong otherwise.
+
+    A URL without a scheme (``example.com/path``) is taken as https. Credentials in the URL are
+    refused (never echoed), the fragment dropped, spaces and non-ASCII in the path
+    percent-encoded.
+
+    Added in 0.1.
+    """
+    if not url.strip():
+        raise ConfigError("URL is empty; give one such as https://www.example.com/.")
+    text = url.strip()
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
+        raise ConfigError(
+            f"URL {_one_line(text)!r} contains whitespace or control characters; "
+            "percent-encode them (%20 for a space)."
+        )
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"URL {_one_line(text)!r} is not valid: {exc}.") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ConfigError(
+            f"URL {_one_line(text)!r}: scheme {scheme!r} is not supported; use http:// or https://."
+        )
+    if "@" in parts.netloc:
+        raise ConfigError(
+            "URL: credentials in the URL (user:password@) are not supported and were not "
+            "sent; remove them."
+        )
+    host = _check_host(parts.hostname or "", f"URL {_one_line(text)!r}")
+    if port == 0:
+        raise ConfigError(f"URL {_one_line(text)!r}: port 0 is not valid; use 1-65535.")
+    path = quote(parts.path or "/", safe=_SAFE_PATH)
+    if not path.startswith("/"):
+        path = "/" + path
+    if parts.query:
+        path += "?" + quote(parts.query, safe=_SAFE_QUERY)
+    return Target(host, scheme, port, path)
+
+
+def _resolve(current: str, location: str) -> str:
+    """The next URL of a redirect, checked like a user-given URL."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in location):
+        raise _ChainError("redirect Location contains control characters")
+    target = urljoin(current, location.strip())
+    try:
+        parts = urlsplit(target)
+        port = parts.port
+    except ValueError as exc:
+        raise _ChainError(f"redirect to an invalid URL: {_one_line(str(exc))}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or "@" in parts.netloc:
+        raise _ChainError(f"redirect to an unsupported URL {_one_line(target)!r}")
+    try:
+        host = _check_host(parts.hostname or "", "redirect")
+    except ConfigError:
+        raise _ChainError(f"redirect to an invalid host in {_one_line(target)!r}") from None
+    path = quote(parts.path or "/", safe=_SAFE_PATH)
+    if parts.query:
+        path += "?" + quote(parts.query, safe=_SAFE_QUERY)
+    return Target(host, scheme, port, path).url(scheme, port)
+
+
+def decode_body(headers: Sequence[tuple[str, str]], data: bytes) -> str:
+    """``data`` as text, in the charset of the first Content-Type (UTF-8 if none or unknown).
+
+    Undecodable bytes become U+FFFD. Added in 0.1.
+    """
+    return data.decode(_charset(headers), errors="replace")
+
+
+def _charset(headers: Sequence[tuple[str, str]]) -> str:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            for param in value.split(";")[1:]:
+                key, _, val = param.partition("=")
+                if key.strip().lower() == "charset":
+                    candidate = val.strip().strip('"').lower()
+                    try:
+                        "".encode(candidate)
+                    except LookupError:
+                        return "utf-8"
+                    return candidate
+            break
+    return "utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    timeout: float
+    deadline: float  # on the clock's monotonic scale
+    clock: Clock
+    max_body: int
+
+    def remaining(self) -> float:
+        left = self.deadline - self.clock.monotonic()
+        if left <= 0:
+            raise _ChainError("gave up: the redirect chain took longer than the deadline")
+        return min(self.timeout, left)
+
+
+def _request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    context: ssl.SSLContext,
+    limits: _Limits,
+) -> FetchedResponse:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(
+            host, parts.port, timeout=limits.remaining(), context=context
+        )
+    else:
+        conn = http.client.HTTPConnection(host, parts.port, timeout=limits.remaining())
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        raw = [
+            (name, value.replace("\r", " ").replace("\n", " ").replace("\0", " "))
+            for name, value in response.getheaders()
+        ]
+        chunks: list[bytes] = []
+        size = 0
+        while size < limits.max_body:
+            if conn.sock is not None:
+                conn.sock.settimeout(limits.remaining())
+            chunk = response.read(min(65536, limits.max_body - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        body = decode_body(raw, b"".join(chunks))
+        return FetchedResponse(url, response.status, tuple(raw), body)
+    except ssl.SSLCertVerificationError as exc:
+        raise _CertError(f"{url}: certificate did not verify: {exc.verify_message}") from None
+    except TimeoutError:
+        raise _ChainError(f"{url}: timed out after {limits.timeout:g} s") from None
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        detail = _one_line(str(exc)) or type(exc).__name__
+        raise _ChainError(f"{url}: {detail}") from None
+    finally:
+        conn.close()
+
+
+def _verified_context(cafile: str | None) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"--cafile {cafile!r}: cannot load the CA bundle ({_one_line(str(exc))}); give a "
+            "PEM file of CA certificates."
+        ) from None
+
+
+def _unverified_context() -> ssl.SSLContext:
+    # Used only after a verified attempt failed on the certificate; the result says so.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def fetch_chain(
+    url: str,
+    *,
+    method: str = "GET",
+    extra_headers: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    cafile: str | None = None,
+    jar: CookieJar | None = None,
+    clock: Clock = system_clock,
+    max_redirects: int = MAX_REDIRECTS,
+    max_body: int = MAX_BODY_BYTES,
+) -> Session:
+    """Follow redirects from ``url`` and return every response as a :class:`Session`.
+
+    ``GET`` for every hop; with ``method="OPTIONS"`` the method is kept except after a 303.
+    ``url`` must already be checked (see :func:`parse_target`). Raises :class:`FetchError`
+    with a one-line reason when the chain cannot be completed.
+
+    Added in 0.1.
+    """
+    context = _verified_context(cafile)
+    return _fetch(
+        url,
+        context,
+        method,
+        extra_headers or {},
+        timeout,
+        jar or CookieJar(),
+        clock,
+        max_redirects,
+        max_body,
+    )
+
+
+def _fetch(
+    url: str,
+    context: ssl.SSLContext,
+    method: str,
+    extra: Mapping[str, str],
+    timeout: float,
+    jar: CookieJar,
+    clock: Clock,
+    max_redirects: int = MAX_REDIRECTS,
+    max_body: int = MAX_BODY_BYTES,
+) -> Session:
+    options = (method, extra, timeout, jar, clock, max_redirects, max_body)
+    try:
+        try:
+            return _chain(url, context, True, *options)
+        except _CertError:
+            return _chain(url, _unverified_context(), False, *options)
+    except _ChainError as exc:
+        raise FetchError(str(exc)) from None
+
+
+def _chain(
+    url: str,
+    context: ssl.SSLContext,
+    verified: bool,
+    method: str,
+    extra: Mapping[str, str],
+    timeout: float,
+    jar: CookieJar,
+    clock: Clock,
+    max_redirects: int,
+    max_body: int,
+) -> Session:
+    limits = _Limits(timeout, clock.monotonic() + timeout + 1.0, clock, max_body)
+    responses: list[FetchedResponse] = []
+    redirects = 0
+    while True:
+        headers = {"Accept": _ACCEPT, "User-Agent": _USER_AGENT, **extra}
+        cookie = jar.header_for(url)
+        if cookie is not None:
+            headers["Cookie"] = cookie
+        response = _request(method, url, headers, context, limits)
+        responses.append(response)
+        for name, value in response.headers:
+            if name.lower() == "set-cookie":
+                jar.store(url, value)
+        if response.status not in _REDIRECTS or redirects >= max_redirects:
+            break
+        location = next((v for n, v in response.headers if n.lower() == "location"), None)
+        if location is None:
+            break  # a redirect without Location is graded as the final response
+        url = _resolve(url, location)
+        redirects += 1
+        if response.status == 303 or method != "OPTIONS":
+            method = "GET"
+    return Session(tuple(responses), verified)
+
+
+def scan_url(
+    url: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    cafile: str | None = None,
+    http_port: int | None = None,
+    https_port: int | None = None,
+    preload: PreloadList | None = None,
+    suffixes: PublicSuffixList | None = None,
+    clock: Clock = system_clock,
+) -> Scan:
+    """Fetch ``url`` over HTTPS and plain HTTP plus the CORS preflight; return the :class:`Scan`.
+
+    An explicit port in ``url`` belongs to the URL's scheme; ``http_port``/``https_port`` set
+    the port for a scheme explicitly. Raises ConfigError for a bad URL or option and
+    :class:`FetchError` (exit 3) when neither scheme could be reached.
+
+    Added in 0.1.
+    """
+    target = parse_target(url)
+    if not (0 < timeout <= 300):
+        raise ConfigError(f"timeout {timeout!r} must be between 0 and 300 seconds, e.g. 10.")
+    for label, value in (("http_port", http_port), ("https_port", https_port)):
+        if value is not None and not 0 < value < 65536:
+            raise ConfigError(f"{label} {value!r} is not a port; use 1-65535.")
+    ports = {
+        "https": https_port
+        if https_port is not None
+        else (target.port if target.scheme == "https" else None),
+        "http": http_port
+        if http_port is not None
+        else (target.port if target.scheme == "http" else None),
+    }
+    context = _verified_context(cafile)  # a bad CA bundle is bad input: before any request
+    sessions: dict[str, Session | None] = {}
+    jars: dict[str, CookieJar] = {}
+    errors: list[str] = []
+    for scheme in ("https", "http"):
+        jars[scheme] = CookieJar(suffixes)
+        try:
+            sessions[scheme] = _fetch(
+                target.url(scheme, ports[scheme]), context, "GET", {}, timeout, jars[scheme], clock
+            )
+        except FetchError as exc:
+            sessions[scheme] = None
+            errors.append(str(exc))
+    auto_scheme = "https" if sessions["https"] is not None else "http"
+    auto = sessions[auto_scheme]
+    if auto is None:
+        raise FetchError(f"could not fetch {target.host}: " + "; ".join(errors))
+    cors: FetchedResponse | None
+    try:
+        preflight = {"Origin": OBSERVATORY_ORIGIN, "Access-Control-Request-Method": "GET"}
+        cors = _fetch(
+            auto.final.url, context, "OPTIONS", preflight, timeout, jars[auto_scheme], clock
+        ).final
+    except FetchError:
+        cors = None
+    return Scan(
+        hostname=target.host,
+        https=sessions["https"],
+        http=sessions["http"],
+        cors=cors,
+        preload=preload,
+        suffixes=suffixes,
+    )

@@ -1,0 +1,19 @@
+"""Route inventory: every route of an app with its methods, header coverage and authentication.
+
+``route_inventory(app)`` asks the framework's walker for the routes; the rest is plain data:
+
+>>> from bulletproof.routes.inventory import MethodAuth, RouteEntry, WalkResult, build_inventory
+>>> entry = RouteEntry("/items", "shop.create", (MethodAuth("POST", "none", "no marker"),), True)
+>>> walked = WalkResult("flask", (entry,), True, "add login_required", "call protect(app)")
+>>> print(*build_inventory(walked).findings)
+POST /items (shop.create) changes state (POST) and requires no authentication: add login_required
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+from bulletproof.routes.inventory import AuthState, Route, RouteInventory, route_inventory
+from bulletproof.routes.report import render_table
+
+__all__ = ["AuthState", "Route", "RouteInventory", "render_table", "route_inventory"]
