@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from bulletproof.headers import secure_headers
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+
+from bulletproof.headers import secure_headers
 
 HELMET = secure_headers().headers
 

@@ -144,9 +144,10 @@ async def _loop(app: Any, n: int) -> float:
 
 
 def logic_per_request(n: int) -> tuple[float, float]:
-    from bulletproof.adapters.asgi import SecureHeadersMiddleware
     from secure import Secure
     from secure.middleware.asgi import SecureASGIMiddleware
+
+    from bulletproof.adapters.asgi import SecureHeadersMiddleware
 
     ours = SecureHeadersMiddleware(_raw_app, remove_server=False)
     theirs = SecureASGIMiddleware(_raw_app, secure=Secure.with_default_headers())
