@@ -19,7 +19,16 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import BaseRoute, Host, Match, Mount, Route, Router, WebSocketRoute
+from starlette.routing import (
+    BaseRoute,
+    Host,
+    Match,
+    Mount,
+    NoMatchFound,
+    Route,
+    Router,
+    WebSocketRoute,
+)
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
@@ -96,7 +105,8 @@ class ExactRoute(BaseRoute):
         return Match.NONE, {}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
-        raise NotImplementedError
+        # An unnamed route builds no URLs, as Starlette's own routes answer for unknown names.
+        raise NoMatchFound(name, path_params)
 
     async def handle(self, scope: Any, receive: Any, send: Any) -> None:
         await PlainTextResponse("exact")(scope, receive, send)
