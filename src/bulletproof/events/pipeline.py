@@ -210,8 +210,9 @@ class _Worker:
         last = self.inflight[0]
         for _ in range(n):
             last = self.inflight.popleft()
-        self.reader.commit(last)
+        # Count before committing: drain() returns as soon as the commit shows caught up.
         self.delivered += n
+        self.reader.commit(last)
 
     def _fail(self, exc: BaseException) -> None:
         self.failures += 1
