@@ -227,14 +227,27 @@ def test_none_is_not_a_header_setting() -> None:
         secure_headers(referrer_policy=None)
 
 
-@pytest.mark.parametrize("option", sorted(OPTION_HEADERS))
-def test_wrong_type_names_the_expected_type(option: str) -> None:
+@pytest.mark.parametrize("option", sorted(set(OPTION_HEADERS) - {"strict_transport_security"}))
+@pytest.mark.parametrize("value", [42, 0, "yes", "", []])
+def test_a_value_without_options_gives_the_defaults_like_helmet(option: str, value: Any) -> None:
+    # Helmet reads the options off a number, a string or an array as absent: the defaults.
+    with pytest.warns(HeadersWarning, match=f"^{option}: ") as caught:
+        policy = secure_headers(**opts(option, value))
+    assert caught[0].filename == __file__
+    assert policy.headers == secure_headers().headers
+
+
+@pytest.mark.parametrize("value", [42, 0, "yes", ""])
+def test_hsts_rejects_a_primitive_like_helmet(value: Any) -> None:
+    # Helmet's `"maxage" in options` throws on a primitive; an array is an object (defaults).
     with pytest.raises(ConfigError) as info:
-        secure_headers(**opts(option, 42))
+        secure_headers(strict_transport_security=value)
     message = str(info.value)
-    assert message.startswith(option)
-    assert "int 42" in message
-    assert "dict" in message
+    assert message.startswith("strict_transport_security must be True, False or a dict")
+    assert repr(value) in message
+    with pytest.warns(HeadersWarning, match="holds no options"):
+        policy = secure_headers(hsts=[])
+    assert policy.headers == secure_headers().headers
 
 
 def test_unknown_sub_option_gets_did_you_mean() -> None:
@@ -293,8 +306,6 @@ def test_hsts_misspellings_point_to_the_right_name() -> None:
         h.strict_transport_security(maxage=5)
     with pytest.raises(ConfigError, match=r"'include_subdomains'.*'include_sub_domains'"):
         h.strict_transport_security(include_subdomains=False)
-    with pytest.raises(ConfigError, match=r"include_sub_domains must be a bool"):
-        h.strict_transport_security(include_sub_domains="yes")
     with pytest.raises(ConfigError, match=r"strict_transport_security\.max_age"):
         StrictTransportSecurityOptions(max_age=-5)
 
@@ -420,8 +431,13 @@ def test_referrer_policy_rejections(policy: object, fragment: str) -> None:
 def test_dns_prefetch_allow() -> None:
     assert h.x_dns_prefetch_control(allow=True).headers == [("X-DNS-Prefetch-Control", "on")]
     assert h.x_dns_prefetch_control(allow=False).headers == [("X-DNS-Prefetch-Control", "off")]
-    with pytest.raises(ConfigError, match=r"x_dns_prefetch_control\.allow must be a bool"):
-        h.x_dns_prefetch_control(allow="yes")
+    # Helmet sends "on" for any JavaScript-truthy allow ([] and {} too), else "off".
+    truthy: tuple[object, ...] = ("yes", 1, [], {}, 0.5)
+    falsy: tuple[object, ...] = ("", 0, 0.0, None, math.nan)
+    for allow in truthy:
+        assert h.x_dns_prefetch_control(allow=allow).headers == [("X-DNS-Prefetch-Control", "on")]
+    for allow in falsy:
+        assert h.x_dns_prefetch_control(allow=allow).headers == [("X-DNS-Prefetch-Control", "off")]
 
 
 @pytest.mark.parametrize(
@@ -442,8 +458,11 @@ def test_options_for_a_header_without_options_warn_like_helmet(option: str) -> N
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         secure_headers(**opts(option, {}))
-    with pytest.raises(ConfigError, match=f"{option} must be True, False or an empty dict"):
-        secure_headers(**opts(option, "yes"))
+    with pytest.warns(HeadersWarning, match=f"{option}: .* does not take options"):
+        policy = secure_headers(**opts(option, "yes"))
+    assert (policy.headers, policy.remove) == (secure_headers().headers, ("x-powered-by",))
+    with pytest.raises(ConfigError, match=f"{option}=None"):
+        secure_headers(**opts(option, None))
 
 
 def test_standalone_factories_give_one_header() -> None:
@@ -784,3 +803,40 @@ def test_render_asgi_with_callable_sources() -> None:
     assert entry.render(HeaderContext(nonce=nonce)) == policy.render(nonce=nonce)[0][1]
     assert HeaderEntry("X-A", "b{nonce}", uses_nonce=True).render(HeaderContext("n")) == "bn"
     assert HeaderEntry("X-A", "1").render(HeaderContext()) == "1"
+
+
+@pytest.mark.parametrize(
+    ("include", "preload", "value"),
+    [
+        ("x", 1, "max-age=31536000; includeSubDomains; preload"),
+        (0, "", "max-age=31536000"),
+        (None, [], "max-age=31536000; preload"),
+        ([], None, "max-age=31536000; includeSubDomains"),
+    ],
+)
+def test_hsts_flags_use_javascript_truthiness(include: Any, preload: Any, value: str) -> None:
+    options = {"include_sub_domains": include, "preload": preload}
+    policy = secure_headers(strict_transport_security=options)
+    assert ("Strict-Transport-Security", value) in policy.headers
+
+
+@pytest.mark.parametrize(
+    ("max_age", "value"),
+    [
+        (1.5, "1"),
+        (2**53 + 1, "9007199254740992"),
+        (1.2345678901234567e20, "123456789012345670000"),
+        (10**21, "1e+21"),
+        (1e300, "1e+300"),
+    ],
+)
+def test_hsts_max_age_is_printed_as_helmet_prints_it(max_age: float, value: str) -> None:
+    policy = secure_headers(strict_transport_security={"max_age": max_age})
+    assert ("Strict-Transport-Security", f"max-age={value}; includeSubDomains") in policy.headers
+
+
+def test_hsts_max_age_beyond_a_double_is_rejected() -> None:
+    with pytest.raises(
+        ConfigError, match=r"strict_transport_security\.max_age: int .* not a valid"
+    ):
+        secure_headers(strict_transport_security={"max_age": 10**400})

@@ -6,11 +6,13 @@ or LF shows as ``\\r``/``\\n`` and can never split a log line) and says how to f
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
 import warnings
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Final, NoReturn
 
 from bulletproof.errors import ConfigError, did_you_mean
@@ -23,6 +25,8 @@ __all__ = [
     "check_header_text",
     "check_keys",
     "describe",
+    "js_string",
+    "js_truthy",
     "snake_case",
     "suggest",
     "warn_no_options",
@@ -69,12 +73,85 @@ def bad_type(option: str, value: object, expected: str, fix: str = "") -> NoRetu
     raise ConfigError(f"{option} must be {expected}, got {describe(value)}.{tail}")
 
 
+def js_truthy(value: object) -> bool:
+    """JavaScript truthiness, which Helmet applies to its on/off sub-options.
+
+    ``False``, ``None``, ``0``, ``0.0``, NaN and ``""`` are false; everything else (``[]`` and
+    ``{}`` too, unlike Python) is true.
+    """
+    if value is None or value is False:
+        return False
+    if isinstance(value, int | float):
+        return value == value and value != 0
+    if isinstance(value, str):
+        return value != ""
+    return True
+
+
+def _js_float(number: float) -> str:
+    """``String(number)`` in JavaScript (ECMA-262 Number::toString) for a float."""
+    if number != number:
+        return "NaN"
+    if number in (math.inf, -math.inf):
+        return "Infinity" if number > 0 else "-Infinity"
+    if number == 0:
+        return "0"
+    sign = "-" if number < 0 else ""
+    _, digit_tuple, exponent = Decimal(repr(abs(number))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    k = len(digits)
+    n = k + int(exponent)
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = f"{digits[:n]}.{digits[n:]}"
+    elif -6 < n <= 0:
+        text = "0." + "0" * -n + digits
+    else:
+        e = n - 1
+        mantissa = digits if k == 1 else f"{digits[0]}.{digits[1:]}"
+        text = f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + text
+
+
+def js_string(value: bool | int | float | None) -> str:
+    """``String(value)`` in JavaScript for a JSON scalar (what Helmet sends for one).
+
+    ``None`` is ``null``, booleans are lower-case, numbers are doubles printed the JavaScript
+    way (``1e+21``, ``1.5``, ``1`` for ``1.0``).
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and abs(value) < 2**53:
+        return str(value)
+    try:
+        return _js_float(float(value))
+    except OverflowError:
+        return "Infinity" if value > 0 else "-Infinity"
+
+
 def check_keys(
     value: object, option: str, allowed: Iterable[str], *, expected: str
 ) -> Mapping[str, object]:
-    """Return ``value`` as a mapping of known string keys, or raise naming the unknown key."""
-    if not isinstance(value, Mapping):
+    """Return ``value`` as a mapping of known string keys, or raise naming the unknown key.
+
+    A value that is not a mapping (a str, a number, a list) holds no options: Helmet reads its
+    options off it as absent and uses the defaults; so do we, with a :class:`HeadersWarning`.
+    ``None`` is rejected.
+    """
+    if value is None:
         bad_type(option, value, expected)
+    if not isinstance(value, Mapping):
+        warnings.warn(
+            HeadersWarning(
+                f"{option}: {describe(value)} holds no options (expected {expected}); the "
+                "defaults are used. Pass True for the defaults or a dict of options."
+            ),
+            stacklevel=_outside_level(),
+        )
+        return {}
     names = list(allowed)
     for key in value:
         if not isinstance(key, str):

@@ -9,7 +9,10 @@ called for every response (Helmet's function values).
 Rejected, as in Helmet: a malformed or repeated directive name, ``;`` or ``,`` in a value,
 keywords and nonces/hashes without their single quotes (``self`` instead of ``'self'``), no
 directives at all, a missing ``default-src``. Rejected in addition: control characters and
-non-ASCII text in a value, and a name that looks like a typo of a known directive. A set of
+non-ASCII text in a value. A name that looks like a typo of a known directive is sent, as in
+Helmet, with a :class:`HeadersWarning`. As in Helmet, ``use_defaults`` and ``report_only`` are
+read by JavaScript truthiness, and a number, boolean or None inside a directive's list is sent
+as JavaScript prints it (``1``, ``true``, ``null``). A set of
 sources is sorted, so every process sends the same bytes. The source ``"{nonce}"`` (or
 ``"'nonce-{nonce}'"``) in script-src/style-src stands for each response's nonce.
 
@@ -21,17 +24,22 @@ from __future__ import annotations
 import difflib
 import enum
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeAlias
 
 from bulletproof.errors import ConfigError
 from bulletproof.headers._common import (
+    HeadersWarning,
+    _outside_level,
     bad_type,
     check_bool,
     check_header_text,
     check_keys,
     describe,
+    js_string,
+    js_truthy,
 )
 from bulletproof.headers.context import NONCE_PLACEHOLDER, HeaderContext, HeaderRenderError
 
@@ -230,10 +238,22 @@ def _directive_name(raw: object, where: str) -> str:
     if name not in KNOWN_DIRECTIVES:
         close = difflib.get_close_matches(name, KNOWN_DIRECTIVES, n=1, cutoff=_TYPO_CUTOFF)
         if close:
-            raise ConfigError(
-                f"{where}.directives: unknown directive {raw!r}. Did you mean {close[0]!r}?"
+            # Helmet sends any well-formed name; a likely typo only earns a warning.
+            warnings.warn(
+                HeadersWarning(
+                    f"{where}.directives: unknown directive {raw!r} (sent as {name!r}). Did you "
+                    f"mean {close[0]!r}?"
+                ),
+                stacklevel=_outside_level(),
             )
     return name
+
+
+class _JsScalar(str):
+    """A source Helmet got as a non-string (a number, a boolean, null): it then builds every
+    directive the per-request way, each source prefixed by a space."""
+
+    __slots__ = ()
 
 
 def _check_source(name: str, item: str, where: str) -> str:
@@ -294,6 +314,9 @@ def _items(name: str, raw: object, where: str) -> tuple[DirectiveItem, ...]:
             items.append(_check_source(name, value, where))
         elif callable(value):
             items.append(value)
+        elif value is None or isinstance(value, bool | int | float):
+            # Helmet sends a JSON scalar as JavaScript prints it (null, true, 1.5).
+            items.append(_JsScalar(js_string(value)))
         else:
             bad_type(f"{label} item", value, "a str source or a callable returning one")
     return tuple(items)
@@ -414,11 +437,38 @@ def _parse_options(
                 f"{where}: remove 'report_only'; this option always sends "
                 f"{HEADER_REPORT_ONLY} (use {OPTION} for the enforced policy)."
             )
+        # As Helmet: on/off options by JavaScript truthiness (useDefaults only when given).
+        return (
+            _helmet_directives(given.get("directives"), where),
+            js_truthy(given.get("use_defaults", True)),
+            js_truthy(given.get("report_only", bool(report_only))),
+        )
     directives = given.get("directives")
     use_defaults = given.get("use_defaults", True)
     ro = given.get("report_only", bool(report_only))
     _check_fields(directives, use_defaults, ro, where)
     return (directives or {}), bool(use_defaults), bool(ro)  # type: ignore[return-value]
+
+
+def _helmet_directives(value: object, where: str) -> Mapping[object, object]:
+    """``directives`` as Helmet reads it: a mapping, else the keys a for-in loop would see."""
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, str | list | tuple) and value:
+        # Helmet loops over the indexes ("0", "1", ...): never a valid directive name.
+        raise ConfigError(
+            f"{where}.directives must be a dict of directive name -> value, got "
+            f"{describe(value)}. E.g. {{'script-src': [\"'self'\", 'cdn.example.com']}}."
+        )
+    if value is not None:
+        warnings.warn(
+            HeadersWarning(
+                f"{where}.directives: {describe(value)} holds no directives; the defaults are "
+                "used. Give a dict of directive name -> value."
+            ),
+            stacklevel=_outside_level(),
+        )
+    return {}
 
 
 def compile_csp(
@@ -505,10 +555,14 @@ def compile_csp(
             (name, items) if any(callable(i) for i in items) else _dynamic_text(name, items)
             for name, items in directives
         )
+    text = _static_text(directives)
+    if any(isinstance(item, _JsScalar) for _, items in directives for item in items):
+        # Helmet's per-request form: a directive of only "" reads "name " here, "name" above.
+        text = ";".join(_dynamic_text(name, items) for name, items in directives)
     return CompiledCSP(
         header=HEADER_REPORT_ONLY if as_report_only else HEADER,
         directives=directives,
-        text=_static_text(directives),
+        text=text,
         uses_nonce=uses_nonce,
         dynamic=dynamic,
         _pieces=pieces,

@@ -1,7 +1,9 @@
 """Strict-Transport-Security: tell browsers to use HTTPS only, for ``max_age`` seconds.
 
 Helmet's ``strictTransportSecurity`` middleware as pure data. ``max_age`` may be a float (it is
-floored, as in Helmet) but must be finite and >= 0.
+floored, as in Helmet) but must be finite and >= 0; it is printed as Helmet prints the number
+(``1e+21`` from 10**21 on). ``include_sub_domains`` and ``preload`` are read by JavaScript
+truthiness, as in Helmet.
 
 Added in 0.1.
 """
@@ -9,11 +11,19 @@ Added in 0.1.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from bulletproof.errors import ConfigError
-from bulletproof.headers._common import bad_type, check_bool, check_keys
+from bulletproof.headers._common import (
+    bad_type,
+    check_bool,
+    check_keys,
+    describe,
+    js_string,
+    js_truthy,
+)
 
 __all__ = [
     "DEFAULT_MAX_AGE",
@@ -41,8 +51,12 @@ def _max_age(value: object, where: str) -> int:
     )
     if isinstance(value, bool) or not isinstance(value, int | float):
         bad_type(where, value, "an int (seconds)", fix)
-    if not (value >= 0 and math.isfinite(value)):
-        raise ConfigError(f"{where}: {value!r} is not a valid max-age. {fix}")
+    try:
+        valid = value >= 0 and math.isfinite(value)
+    except OverflowError:  # an int beyond a double: JavaScript reads it as Infinity
+        valid = False
+    if not valid:
+        raise ConfigError(f"{where}: {describe(value)} is not a valid max-age. {fix}")
     return math.floor(value)
 
 
@@ -66,7 +80,8 @@ class StrictTransportSecurityOptions:
 def header_value(options: StrictTransportSecurityOptions | None = None) -> str:
     """``max-age=N[; includeSubDomains][; preload]``. Added in 0.1."""
     opts = options or StrictTransportSecurityOptions()
-    text = f"max-age={opts.max_age}"
+    # As Helmet prints the number: a double, so 1e21 and above in exponent form.
+    text = f"max-age={js_string(opts.max_age)}"
     if opts.include_sub_domains:
         text += "; includeSubDomains"
     if opts.preload:
@@ -81,10 +96,18 @@ def parse_options(value: object, option: str = OPTION) -> StrictTransportSecurit
     """
     if isinstance(value, StrictTransportSecurityOptions):
         return value
+    if not isinstance(value, Mapping | list | tuple) and value is not None:
+        # Helmet's `"maxage" in options` throws on a primitive (a list is an object: defaults).
+        bad_type(
+            option,
+            value,
+            "True, False or a dict of options (max_age, include_sub_domains, preload)",
+        )
     given = check_keys(
         value, option, _FIELDS, expected="a dict of options or StrictTransportSecurityOptions"
     )
     max_age = _max_age(given.get("max_age", DEFAULT_MAX_AGE), f"{option}.max_age")
-    include = check_bool(given.get("include_sub_domains", True), f"{option}.include_sub_domains")
-    preload = check_bool(given.get("preload", False), f"{option}.preload")
+    # Helmet tests these for JavaScript truthiness (includeSubDomains: only when given).
+    include = js_truthy(given.get("include_sub_domains", True))
+    preload = js_truthy(given.get("preload", False))
     return StrictTransportSecurityOptions(max_age, include, preload)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from bulletproof.headers._common import check_bool, check_keys
+from bulletproof.headers._common import check_bool, check_keys, js_truthy
 
 __all__ = ["HEADER", "OPTION", "XDnsPrefetchControlOptions", "header_value", "parse_options"]
 
@@ -47,4 +47,5 @@ def parse_options(value: object, option: str = OPTION) -> XDnsPrefetchControlOpt
     )
     if "allow" not in given:
         return XDnsPrefetchControlOptions()
-    return XDnsPrefetchControlOptions(check_bool(given["allow"], f"{option}.allow"))
+    # Helmet sends "on" for any truthy allow (JavaScript truthiness).
+    return XDnsPrefetchControlOptions(js_truthy(given["allow"]))

@@ -35,16 +35,16 @@ def header_value(options: XDownloadOptionsOptions | None = None) -> str:
 
 
 def parse_options(value: object, option: str = OPTION) -> XDownloadOptionsOptions:
-    """Accept an empty mapping; warn (as Helmet does) about a non-empty one.
+    """Accept an empty mapping; warn (as Helmet does) about anything else but None.
 
     Added in 0.1.
     """
     if isinstance(value, XDownloadOptionsOptions):
         return value
-    if not isinstance(value, Mapping):
+    if value is None:
         bad_type(
             option, value, "True, False or an empty dict (X-Download-Options takes no options)"
         )
-    if value:
+    if not isinstance(value, Mapping) or value:
         warn_no_options(HEADER, option)
     return XDownloadOptionsOptions()
