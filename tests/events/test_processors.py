@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from bulletproof.clock import system_clock
 from bulletproof.events.model import Category, SecurityEvent
 from bulletproof.events.processors import (
     REDACTED,
@@ -179,6 +178,7 @@ def test_header_block_and_json_body_kept_as_strings() -> None:
     assert d["note"] == "Error: token expired at 12:00"
 
 
+@pytest.mark.timeout(30)  # no timing assertion: a quadratic pattern would run for minutes here
 def test_redaction_of_huge_hostile_strings_is_fast() -> None:
     proc = RedactProcessor()
     hostile = [
@@ -189,10 +189,8 @@ def test_redaction_of_huge_hostile_strings_is_fast() -> None:
         "\n" + "A" * 200_000,
         "x:" * 100_000,
     ]
-    began = system_clock.monotonic()
     for text in hostile:
-        proc.redact_text(text)
-    assert system_clock.monotonic() - began < 2.0  # linear: quadratic would take minutes
+        assert proc.redact_text(text) == text  # nothing secret in there, and it returns
 
 
 def test_non_secret_fields_untouched() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -399,11 +398,10 @@ HOSTILE = 200_000
     ],
     ids=lambda v: repr(v[0][0][1][:16] + v[1][:16]) if isinstance(v, tuple) else "x",
 )
+@pytest.mark.timeout(30)  # no timing assertion: a super-linear parser would run for hours here
 def test_hostile_input_is_graded_quickly(headers_body: tuple[list[tuple[str, str]], str]) -> None:
     headers, body = headers_body
-    start = time.perf_counter()
     result = grade_headers(headers, body=body)
-    assert time.perf_counter() - start < 3.0
     assert result.grade in GRADES
 
 

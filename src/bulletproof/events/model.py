@@ -151,10 +151,12 @@ class Outcome(enum.Enum):
     UNKNOWN = "unknown"
 
 
-# Enum attribute access is slow on the writer's hot path: precomputed wire values.
-_CATEGORY_WIRE: Final = {c: (c.ecs_categories, f"bulletproof.{c.value}", c.value) for c in Category}
-_SEVERITY_WIRE: Final = {s: (s.ecs, s.value) for s in Severity}
-_OUTCOME_WIRE: Final = {o: o.value for o in Outcome}
+# Enum properties and hashing are slow on the writer's hot path: wire values precomputed and keyed
+# by the members' plain string values.
+_CATEGORY_WIRE: Final = {
+    c.value: (c.ecs_categories, f"bulletproof.{c.value}", c.value) for c in Category
+}
+_SEVERITY_WIRE: Final = {s.value: (s.ecs, s.value) for s in Severity}
 
 
 def new_event_id() -> str:
@@ -233,15 +235,15 @@ class SecurityEvent:
 
     def to_ecs(self) -> dict[str, Any]:
         """The ECS-aligned JSON object (before processors: redaction happens in the pipeline)."""
-        ecs_categories, dataset, category = _CATEGORY_WIRE[self.category]
-        severity_number, severity = _SEVERITY_WIRE[self.severity]
+        ecs_categories, dataset, category = _CATEGORY_WIRE[self.category._value_]
+        severity_number, severity = _SEVERITY_WIRE[self.severity._value_]
         event: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
             "category": list(ecs_categories),
             "type": list(self.types),
             "action": self.action,
-            "outcome": _OUTCOME_WIRE[self.outcome],
+            "outcome": self.outcome._value_,
             "severity": severity_number,
             "dataset": dataset,
         }
