@@ -91,9 +91,7 @@ def _join_lines(lines: Sequence[bytes]) -> bytes:
     # The common case, checked at C speed: no line holds a CR or LF of its own.
     if data.count(b"\n") == len(lines) and b"\r" not in data:
         return data
-    return b"".join(
-        line.replace(b"\n", b"\\n").replace(b"\r", b"\\r") + b"\n" for line in lines
-    )
+    return b"".join(line.replace(b"\n", b"\\n").replace(b"\r", b"\\r") + b"\n" for line in lines)
 
 
 class FileSink:
