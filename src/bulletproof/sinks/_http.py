@@ -28,12 +28,14 @@ from bulletproof.sinks.base import SinkSpec, mask_url
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
+    "Endpoint",
     "HttpResponse",
     "Target",
     "basic_auth",
     "check_headers",
     "connect_error",
     "connect_probe",
+    "endpoint",
     "get",
     "one_line",
     "parse_timeout",
@@ -444,3 +446,42 @@ def connect_probe(
             )
     except OSError as exc:
         raise connect_error(exc, label, host, port, timeout) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """What a JSON-posting sink or notifier needs: target URL, headers, timeout, TLS context.
+
+    Added in 0.1.
+    """
+
+    target: Target
+    headers: dict[str, str]
+    timeout: float
+    ssl_context: ssl.SSLContext | None
+
+
+def endpoint(spec: SinkSpec, scheme: str, accepted: str = "") -> Endpoint:
+    """Validate the URL and the ``headers``/``timeout``/``ca`` options of an HTTP(S) target.
+
+    ``scheme`` is the plain ``http``/``https`` the spec's scheme stands for (``webhook+https``
+    stands for ``https``). Raises ConfigError naming the URL.
+
+    Added in 0.1.
+    """
+    target = split_target(spec, scheme, accepted)
+    headers = check_headers(spec.options.get("headers"), spec.name)
+    if target.auth is not None and any(k.lower() == "authorization" for k in headers):
+        raise ConfigError(
+            f"{spec.name}: give credentials either in the URL or as an Authorization header, "
+            f"not both."
+        )
+    timeout = parse_timeout(spec.options.get("timeout"), spec.name)
+    if scheme == "https":
+        context: ssl.SSLContext | None = tls_context(spec, ca_from="options")
+    else:
+        if spec.options.get("ca"):
+            prefix = spec.scheme.removesuffix("http")
+            raise ConfigError(f"{spec.name}: option 'ca' applies to {prefix}https:// URLs only.")
+        context = None
+    return Endpoint(target, headers, timeout, context)

@@ -126,18 +126,5 @@ def create(spec: SinkSpec) -> HttpSink:
     """
     if spec.scheme not in ("http", "https"):
         raise ConfigError(f"sink URL {spec.name!r}: not an http(s) URL.{_ACCEPTED}")
-    target = _http.split_target(spec, spec.scheme, _ACCEPTED)
-    headers = _http.check_headers(spec.options.get("headers"), spec.name)
-    if target.auth is not None and any(k.lower() == "authorization" for k in headers):
-        raise ConfigError(
-            f"{spec.name}: give credentials either in the URL or as an Authorization header, "
-            f"not both."
-        )
-    timeout = _http.parse_timeout(spec.options.get("timeout"), spec.name)
-    if spec.scheme == "https":
-        context: ssl.SSLContext | None = _http.tls_context(spec, ca_from="options")
-    else:
-        if spec.options.get("ca"):
-            raise ConfigError(f"{spec.name}: option 'ca' applies to https:// URLs only.")
-        context = None
-    return HttpSink(spec, target, headers, timeout, context)
+    ep = _http.endpoint(spec, spec.scheme, _ACCEPTED)
+    return HttpSink(spec, ep.target, ep.headers, ep.timeout, ep.ssl_context)

@@ -129,18 +129,5 @@ def create_notifier(spec: SinkSpec) -> WebhookNotifier:
     if spec.scheme not in ("webhook+http", "webhook+https"):
         raise ConfigError(f"notifier URL {spec.name!r}: not a webhook URL.{_ACCEPTED}")
     inner = spec.scheme.removeprefix("webhook+")
-    target = _http.split_target(spec, inner, _ACCEPTED)
-    headers = _http.check_headers(spec.options.get("headers"), spec.name)
-    if target.auth is not None and any(k.lower() == "authorization" for k in headers):
-        raise ConfigError(
-            f"{spec.name}: give credentials either in the URL or as an Authorization header, "
-            f"not both."
-        )
-    timeout = _http.parse_timeout(spec.options.get("timeout"), spec.name)
-    if inner == "https":
-        context: ssl.SSLContext | None = _http.tls_context(spec, ca_from="options")
-    else:
-        if spec.options.get("ca"):
-            raise ConfigError(f"{spec.name}: option 'ca' applies to webhook+https:// URLs only.")
-        context = None
-    return WebhookNotifier(spec, target, headers, timeout, context)
+    ep = _http.endpoint(spec, inner, _ACCEPTED)
+    return WebhookNotifier(spec, ep.target, ep.headers, ep.timeout, ep.ssl_context)
