@@ -6,8 +6,8 @@
   Logstash whose pipeline pushes back does), be killed hard in the middle of a stream and be
   restarted on the same port, keeping what it recorded.
 * :func:`start_smtp`: a real aiosmtpd server on 127.0.0.1 (port 0) that counts messages.
-* :func:`ensure_rsyslog`: the private rsyslogd on 127.0.0.1:5514 that ``scripts/rsyslog.sh``
-  starts (same logic as the ``rsyslog_log`` fixture in ``tests/sinks/conftest.py``).
+* :func:`ensure_rsyslog` (from ``tests/sinks/rsyslog.py``, shared with the ``rsyslog_log``
+  fixture): the private rsyslogd on 127.0.0.1:5514 that ``scripts/rsyslog.sh`` starts.
 * :class:`Cli`, :func:`run_cli`, :func:`cli_env`, :func:`poll`: run the ``bulletproof`` console
   script and wait for conditions with deadlines instead of sleeping.
 """
@@ -484,38 +484,3 @@ def start_smtp() -> Iterator[tuple[SmtpInbox, int]]:
 # --------------------------------------------------------------------------------------------
 # rsyslog
 # --------------------------------------------------------------------------------------------
-
-RSYSLOG_PORT = 5514
-
-
-def _rsyslog_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", RSYSLOG_PORT), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def ensure_rsyslog() -> Path:
-    """The file the test rsyslogd writes raw messages to; starts it (scripts/rsyslog.sh) if needed.
-
-    With ``CI`` set, a missing rsyslogd is a failure (CI starts it first).
-    """
-    directory = Path(os.environ.get("BULLETPROOF_TEST_SYSLOG_DIR", "/tmp/bulletproof-rsyslog"))
-    script = _REPO / "scripts" / "rsyslog.sh"
-    if not _rsyslog_answers():
-        if os.environ.get("CI"):
-            pytest.fail(
-                f"rsyslog is not listening on 127.0.0.1:{RSYSLOG_PORT}; start it before the "
-                f"tests with: bash {script.relative_to(_REPO)}",
-                pytrace=False,
-            )
-        done = subprocess.run(
-            ["bash", str(script)], capture_output=True, text=True, timeout=300, check=False
-        )
-        if done.returncode != 0 or not _rsyslog_answers():
-            pytest.fail(
-                f"bash {script} failed (exit {done.returncode}):\n{done.stdout}{done.stderr}",
-                pytrace=False,
-            )
-    return directory / "messages.log"

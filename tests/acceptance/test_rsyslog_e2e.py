@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.acceptance.receivers import ensure_rsyslog, poll, report
+from tests.acceptance.receivers import poll, report
+from tests.sinks.rsyslog import ensure_rsyslog
 
 from bulletproof.config import build_pipeline, load_config
 from bulletproof.events.model import Category, SecurityEvent, Severity

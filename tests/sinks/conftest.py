@@ -9,11 +9,9 @@ gives the file it writes each message to.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from tests.sinks.rsyslog import ensure_rsyslog
 
 _TICK = 0.02
 _REPO = Path(__file__).resolve().parents[2]
@@ -274,17 +273,6 @@ def closed_port() -> int:
     return free_port()
 
 
-RSYSLOG_PORT = 5514
-
-
-def _rsyslog_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", RSYSLOG_PORT), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def rsyslog_log() -> Path:
     """The file the test rsyslogd writes raw messages to; starts rsyslogd when needed.
@@ -292,21 +280,4 @@ def rsyslog_log() -> Path:
     With ``CI`` set, a missing rsyslogd is a failure (CI must start it first); locally the fixture
     runs ``scripts/rsyslog.sh`` itself, once.
     """
-    directory = Path(os.environ.get("BULLETPROOF_TEST_SYSLOG_DIR", "/tmp/bulletproof-rsyslog"))
-    script = _REPO / "scripts" / "rsyslog.sh"
-    if not _rsyslog_answers():
-        if os.environ.get("CI"):
-            pytest.fail(
-                f"rsyslog is not listening on 127.0.0.1:{RSYSLOG_PORT}; start it before the "
-                f"tests with: bash {script.relative_to(_REPO)}",
-                pytrace=False,
-            )
-        done = subprocess.run(
-            ["bash", str(script)], capture_output=True, text=True, timeout=300, check=False
-        )
-        if done.returncode != 0 or not _rsyslog_answers():
-            pytest.fail(
-                f"bash {script} failed (exit {done.returncode}):\n{done.stdout}{done.stderr}",
-                pytrace=False,
-            )
-    return directory / "messages.log"
+    return ensure_rsyslog()
