@@ -566,3 +566,101 @@ def test_encoder_odd_documents_still_give_one_line(doc: dict[Any, Any]) -> None:
     line = EventEncoder().encode(doc)
     assert line.count(b"\n") == 0
     assert_one_safe_line(line)
+
+
+# -- URL credentials ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgres://app:S3cret@db/x", f"postgres://{REDACTED}@db/x"),
+        ("referrer https://u:S3cret@h/ then", f"referrer https://{REDACTED}@h/ then"),
+        ("https://ghp_abc123@github.com/o/r", f"https://{REDACTED}@github.com/o/r"),
+        ("redis://:p@ss@cache:6379/0", f"redis://{REDACTED}@cache:6379/0"),  # unencoded @
+        ("two: a://x:y@h1 b://p:q@h2/", f"two: a://{REDACTED}@h1 b://{REDACTED}@h2/"),
+        ("https://h/path@not-userinfo", "https://h/path@not-userinfo"),
+        ("mail me: bob@example.com", "mail me: bob@example.com"),
+        ("no url at all", "no url at all"),
+        ("https://@h/", "https://@h/"),
+    ],
+)
+def test_url_credentials_are_redacted(text: str, expected: str) -> None:
+    assert RedactProcessor().redact_text(text) == expected
+
+
+def test_url_credentials_are_redacted_in_every_field_and_the_message() -> None:
+    secret = "S3cret"  # noqa: S105 - a test value
+    event = SecurityEvent(
+        action="csp_violation",
+        category=Category.HEADERS,
+        message=f"connect to postgres://app:{secret}@db/x failed",
+        user_agent=f"bot https://u:{secret}@h/",
+        rule_name=f"rule ftp://a:{secret}@f/",
+        url_path=f"/r/https://u:{secret}@h/",
+        details={"referrer": f"https://u:{secret}@h/", "list": [f"s3://k:{secret}@b/o"]},
+    )
+    redacted = default_processors()[1](event.to_ecs())
+    assert redacted is not None
+    line = EventEncoder().encode(redacted)
+    assert secret.encode() not in line
+    assert line.count(REDACTED.encode()) == 6
+
+
+def test_userinfo_redaction_is_linear_on_hostile_text() -> None:
+    for hostile in ("://" * 200_000, "a" * 600_000 + "://", "x://" + "@" * 500_000):
+        out = RedactProcessor().redact_text(hostile)  # finishes at once: no backtracking
+        assert len(out) <= len(hostile) + len(REDACTED)
+
+
+# -- one event's size --------------------------------------------------------------------------
+
+
+def big_doc(**details: Any) -> dict[str, Any]:
+    return SecurityEvent(
+        action="probe", category=Category.MALICIOUS_TRAFFIC, id="e-1", details=details
+    ).to_ecs()
+
+
+@pytest.mark.parametrize("use_orjson", [True, False], ids=["orjson", "json"])
+@pytest.mark.parametrize(
+    "shape",
+    ["one-huge-string", "many-fields", "wide-and-deep", "unicode"],
+)
+def test_an_oversized_event_is_cut_to_the_bound_with_a_marker(use_orjson: bool, shape: str) -> None:
+    limit = 64 * 1024
+    enc = EventEncoder(max_event_bytes=limit, use_orjson=use_orjson)
+    if shape == "one-huge-string":
+        doc = big_doc(body="b" * (5 << 20), note="kept")
+    elif shape == "many-fields":
+        doc = big_doc(**{f"f{i}": "v" * 8000 for i in range(200)})
+    elif shape == "wide-and-deep":
+        doc = big_doc(rows=[{f"k{j}": j for j in range(250)} for _ in range(250)])
+    else:
+        doc = big_doc(text="日本" * 200_000, more=["é" * 9000] * 100)
+    line = enc.encode(doc)
+    assert len(line) <= limit
+    out = json.loads(line)
+    assert out["event"]["id"] == "e-1"  # the event itself is never dropped
+    assert out["event"]["action"] == "probe"
+    bp = out["bulletproof"]
+    assert bp["category"] == "malicious_traffic"
+    assert bp["truncated"]  # says what was cut ...
+    if shape != "one-huge-string":  # (one field alone is cut by the field cap already)
+        assert bp["truncated_bytes"] > limit  # ... and how big the event was
+    assert_one_safe_line(line)
+    if shape == "one-huge-string":
+        assert bp["details"]["note"] == "kept"
+        assert bp["details"]["body"].startswith("bbbb")
+        assert "chars cut]" in bp["details"]["body"]
+
+
+def test_an_event_under_the_bound_is_left_alone() -> None:
+    enc = EventEncoder(max_event_bytes=64 * 1024)
+    doc = big_doc(body="b" * 8000)
+    assert json.loads(enc.encode(copy.deepcopy(doc))) == doc
+
+
+def test_the_bound_cannot_be_silly() -> None:
+    with pytest.raises(ValueError, match="max_event_bytes"):
+        EventEncoder(max_event_bytes=100)

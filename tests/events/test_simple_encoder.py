@@ -38,6 +38,9 @@ PIECES = [
     "\x7f",
     "GET /a?session=1 HTTP/1.1",
     "#access_token=z",
+    "postgres://app:S3cret@db/x",
+    "https://ghp_token@github.com/o/r",
+    "mailto:a@b",
     ";jsessionid=9",
     "x" * 300,
     "ünïcode=ok",
@@ -105,6 +108,7 @@ def rand_event(rng: random.Random) -> SecurityEvent:
         status_code=maybe(rng.choice([401, 200])),
         user_agent=maybe(rand_text(rng)),
         rule_id=maybe("r1"),
+        rule_name=maybe(rand_text(rng)),
         details=details,
         timestamp=rng.choice([1.7e9, 1_700_000_000, 1.7e9 + 0.123456]),
     )

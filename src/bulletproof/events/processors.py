@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bulletproof.events.model import SecurityEvent
 
 __all__ = [
+    "DEFAULT_MAX_EVENT_BYTES",
     "REDACTED",
     "CapProcessor",
     "EnrichProcessor",
@@ -37,6 +38,7 @@ __all__ = [
     "SimpleEventEncoder",
     "default_processors",
     "neutralize_text",
+    "redact_userinfo",
 ]
 
 Processor: TypeAlias = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -123,9 +125,44 @@ _HEADER_LINE: Final = re.compile(r"(^|[\r\n])([A-Za-z0-9_-]+)([ \t]*:[ \t]*)([^\
 # ``"name": "value"``: a JSON document kept as one string (a request body).
 _JSON_MEMBER: Final = re.compile(r'"([^"\\]{1,128})"(\s*:\s*)"((?:[^"\\]|\\.)*)"')
 # Top-level fields that to_ecs() fills with fixed names and values chosen by bulletproof itself.
-_NOT_WALKED: Final = frozenset(
-    {"@timestamp", "ecs", "event", "source", "user_agent", "rule", "service", "host"}
-)
+_NOT_WALKED: Final = frozenset({"@timestamp", "ecs", "event", "service", "host"})
+# Where a URL's authority ends: the first of these after ``scheme://``. One character class.
+_AUTHORITY_END: Final = re.compile(r"[/?#\s]")
+
+
+def redact_userinfo(text: str) -> str:
+    """Replace the credentials of every URL in ``text`` (``scheme://user:pass@host``).
+
+    The whole userinfo goes (a token is often written as the user name); linear time.
+
+    >>> redact_userinfo("db at postgres://app:S3cret@db/x, see https://h/")
+    'db at postgres://[REDACTED]@db/x, see https://h/'
+
+    Added in 0.1.
+    """
+    if "@" not in text:
+        return text
+    i = text.find("://")
+    if i < 0:
+        return text
+    parts: list[str] = []
+    pos = 0
+    while i >= 0:
+        start = i + 3
+        m = _AUTHORITY_END.search(text, start)
+        end = m.start() if m else len(text)
+        at = text.rfind("@", start, end)
+        if at > start:
+            parts.append(text[pos:start])
+            parts.append(REDACTED)
+            pos = at
+        i = text.find("://", max(end, start))
+    if not parts:
+        return text
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
 _MAX_REDACT_DEPTH: Final = 64
 
 
@@ -140,8 +177,10 @@ class RedactProcessor:
     ``url.original``, ``url.full``, details keys such as ``query``), URLs and request lines inside
     any detail or the message, fragments (``#access_token=...``) and path parameters
     (``;jsessionid=...``); likewise ``Name: value`` lines of a header block and
-    ``"name": "value"`` members of a JSON body kept as one string. Parameter names are compared
-    after percent-decoding. ``extra_fields`` adds names.
+    ``"name": "value"`` members of a JSON body kept as one string; and the credentials of any URL
+    (``postgres://app:S3cret@db/x`` becomes ``postgres://[REDACTED]@db/x``) in every string of
+    the event but its id, timestamp and kind. Parameter names are compared after
+    percent-decoding. ``extra_fields`` adds names.
 
     Added in 0.1.
     """
@@ -187,6 +226,8 @@ class RedactProcessor:
 
         Added in 0.1.
         """
+        if "@" in text:
+            text = redact_userinfo(text)
         if "=" in text:
             text = _PARAM.sub(self._param, text)
         if ":" in text:
@@ -222,6 +263,7 @@ class RedactProcessor:
     def _walk(self, value: Any, depth: int) -> Any:
         kind = type(value)
         if kind is str:
+            # (a URL with credentials holds ":" in its "://")
             return self.redact_text(value) if "=" in value or ":" in value else value
         if kind is int or kind is float or kind is bool or value is None:
             return value
@@ -395,6 +437,74 @@ class CapProcessor:
         return value
 
 
+DEFAULT_MAX_EVENT_BYTES: Final = 64 * 1024
+"""The default bound on one serialized event (``events.max_event_bytes``). Added in 0.1."""
+_MIN_EVENT_BYTES: Final = 1024
+_MAX_CUT_PATHS: Final = 64
+# Never cut: what identifies the event and what bulletproof itself sets.
+_KEEP_TOP: Final = frozenset({"@timestamp", "ecs", "event"})
+_KEEP_BP: Final = frozenset({"category", "severity", "truncated", "truncated_bytes"})
+
+
+def _string_leaves(doc: dict[str, Any]) -> list[tuple[str, Any, str, Any]]:
+    """``(path, container, text, key)`` for every string an oversized event may have cut."""
+    out: list[tuple[str, Any, str, Any]] = []
+    stack: list[tuple[str, Any, int]] = []
+    for key, value in doc.items():
+        if key in _KEEP_TOP:
+            continue
+        stack.append((str(key), value, 0))
+        if isinstance(value, str) and len(value) > 64:
+            out.append((str(key), doc, value, key))
+    while stack:
+        path, node, depth = stack.pop()
+        if depth > _MAX_NEUTRALIZE_DEPTH:
+            continue
+        items: Iterable[tuple[Any, Any]]
+        if isinstance(node, dict):
+            items = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)
+        else:
+            continue
+        for name, item in items:
+            if path == "bulletproof" and name in _KEEP_BP:
+                continue
+            sub = f"{path}.{name}" if isinstance(node, dict) else path
+            if isinstance(item, str):
+                if len(item) > 64:
+                    out.append((sub, node, item, name))
+            else:
+                stack.append((sub, item, depth + 1))
+    return out
+
+
+def _cuttable_fields(doc: dict[str, Any]) -> list[tuple[str, Any, int, Any]]:
+    """``(path, container, serialized size, key)`` of the fields an oversized event may lose."""
+    fields: list[tuple[str, Any, int, Any]] = []
+
+    def weight(value: Any) -> int:
+        return len(json.dumps(value, ensure_ascii=False, default=str))
+
+    for key, value in doc.items():
+        if key in _KEEP_TOP or key == "bulletproof":
+            continue
+        fields.append((str(key), doc, weight(value), key))
+    bp = doc.get("bulletproof")
+    if isinstance(bp, dict):
+        for key, value in bp.items():
+            if key in _KEEP_BP:
+                continue
+            details = value if key == "details" and isinstance(value, dict) else None
+            if details:
+                fields.extend(
+                    (f"bulletproof.details.{k}", details, weight(v), k) for k, v in details.items()
+                )
+            else:
+                fields.append((f"bulletproof.{key}", bp, weight(value), key))
+    return fields
+
+
 class EnrichProcessor:
     """Add ``service.name`` and ``host.hostname`` when they are not set.
 
@@ -458,7 +568,15 @@ class EventEncoder:
     Added in 0.1.
     """
 
-    __slots__ = ("_cap", "_dumps", "_fast_dumps", "_neutralize", "_orjson", "max_chars")
+    __slots__ = (
+        "_cap",
+        "_dumps",
+        "_fast_dumps",
+        "_neutralize",
+        "_orjson",
+        "max_chars",
+        "max_event_bytes",
+    )
 
     def __init__(
         self,
@@ -466,9 +584,15 @@ class EventEncoder:
         max_items: int = 256,
         max_depth: int = 8,
         *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         use_orjson: bool | None = None,
     ) -> None:
+        if max_event_bytes < _MIN_EVENT_BYTES:
+            raise ValueError(
+                f"EventEncoder max_event_bytes={max_event_bytes!r}: use at least {_MIN_EVENT_BYTES}"
+            )
         self.max_chars = max_chars
+        self.max_event_bytes = max_event_bytes
         self._orjson = _load_orjson() if use_orjson is not False else None
         if use_orjson and self._orjson is None:
             raise ValueError(
@@ -496,6 +620,7 @@ class EventEncoder:
             if (
                 data
                 and len(data) <= self.max_chars
+                and len(data) <= self.max_event_bytes
                 and b"\\" not in data
                 and ((data.isascii() and b"\x7f" not in data) or _SUSPECT_UTF8.search(data) is None)
                 and self._plain(doc, 0)
@@ -509,20 +634,97 @@ class EventEncoder:
             if (
                 text
                 and len(text) <= self.max_chars
+                and len(text) * 4 <= self.max_event_bytes
                 and "\\" not in text
                 and ((text.isascii() and "\x7f" not in text) or _SUSPECT_RAW.search(text) is None)
                 and self._plain(doc, 0)
             ):
                 return text.encode("utf-8")
         safe = self._cap(self._neutralize(doc))
+        out = self._serialize(safe)
+        if len(out) > self.max_event_bytes:
+            out = self._shrink(safe, len(out))
+        return out
+
+    def _serialize(self, safe: dict[str, Any]) -> bytes:
+        fast = self._orjson
         if fast is not None:
             try:
-                out: bytes = fast(safe)
+                data: bytes = fast(safe)
             except (TypeError, ValueError, RecursionError):
                 pass
             else:
-                return out
+                return data
         return self._dumps(safe).encode("utf-8")
+
+    def _shrink(self, doc: dict[str, Any], size: int) -> bytes:
+        """Cut an event that serializes to more than ``max_event_bytes`` down to that bound.
+
+        The longest strings are cut first (each keeps its start and says how much was cut);
+        then whole fields, largest first, become ``"[cut: N bytes]"``; the event's identity
+        (``@timestamp``, ``event``, ``ecs``, category and severity) always stays. The paths of
+        what was cut are listed in ``bulletproof.truncated`` and the original size in
+        ``bulletproof.truncated_bytes``, so a reader knows. Never drops the event.
+        """
+        limit = self.max_event_bytes
+        cut: list[str] = []
+        bp = doc.setdefault("bulletproof", {})
+        if not isinstance(bp, dict):
+            bp = doc["bulletproof"] = {"details": bp}
+        original = bp.get("truncated")
+        if isinstance(original, list):
+            cut.extend(str(p) for p in original)
+
+        def finish() -> bytes:
+            bp["truncated"] = list(dict.fromkeys(cut))[:_MAX_CUT_PATHS]
+            bp["truncated_bytes"] = size
+            return self._serialize(doc)
+
+        out = finish()
+        for _ in range(8):  # strings, longest first; each round re-measures
+            excess = len(out) - limit
+            if excess <= 0:
+                return out
+            leaves = sorted(_string_leaves(doc), key=lambda leaf: -len(leaf[2]))
+            progress = False
+            for path, parent, text, key in leaves:
+                if excess <= 0:
+                    break
+                keep = max(len(text) - excess - 64, 32)
+                if keep >= len(text) - 32:
+                    continue
+                parent[key] = f"{text[:keep]}...[{len(text) - keep} chars cut]"
+                excess -= len(text[keep:].encode("utf-8", "surrogatepass")) - 24
+                cut.append(path)
+                progress = True
+            out = finish()
+            if not progress:
+                break
+        # Whole fields, largest first: the caller's top-level fields, then each detail.
+        fields = _cuttable_fields(doc)
+        fields.sort(key=lambda f: -f[2])
+        for path, parent, weight, key in fields:
+            if len(out) <= limit:
+                return out
+            parent[key] = f"[cut: {weight} bytes]"
+            cut.append(path)
+            out = finish()
+        if len(out) <= limit:
+            return out
+        # Nothing else left to cut: the identity of the event alone.
+        skeleton: dict[str, Any] = {
+            k: doc[k] for k in ("@timestamp", "message", "ecs", "event") if k in doc
+        }
+        if isinstance(skeleton.get("message"), str) and len(skeleton["message"]) > 256:
+            skeleton["message"] = skeleton["message"][:256] + "...[cut]"
+        skeleton["bulletproof"] = {
+            k: bp[k] for k in ("category", "severity") if k in bp and isinstance(bp[k], str)
+        }
+        doc.clear()
+        doc.update(skeleton)
+        bp = doc["bulletproof"]
+        cut[:] = ["*"]
+        return finish()
 
     def _plain(self, value: dict[str, Any] | list[Any] | tuple[Any, ...], depth: int) -> bool:
         """Whether CapProcessor and NeutralizeProcessor leave ``value`` as it is, given that its
@@ -625,6 +827,10 @@ class SimpleEventEncoder:
             event.url_query,
             event.http_method,
             event.user_name,
+            event.source_ip,
+            event.user_agent,
+            event.rule_id,
+            event.rule_name,
         ):
             if text is None:
                 continue
@@ -632,16 +838,8 @@ class SimpleEventEncoder:
                 return None
             if ("=" in text or ":" in text) and redact.redact_text(text) != text:
                 return None
-        for other in (
-            event.source_ip,
-            event.user_agent,
-            event.rule_id,
-            event.rule_name,
-            event.action,
-            event.kind,
-            event.id,
-        ):
-            if other is not None and type(other) is not str:
+        for other in (event.action, event.kind, event.id):
+            if type(other) is not str:
                 return None
         code = event.status_code
         if code is not None and type(code) is not int:
@@ -657,6 +855,7 @@ class SimpleEventEncoder:
             return None
         if (
             len(data) <= self._encoder.max_chars
+            and len(data) <= self._encoder.max_event_bytes
             and b"\\" not in data
             and ((data.isascii() and b"\x7f" not in data) or _SUSPECT_UTF8.search(data) is None)
         ):
