@@ -7,12 +7,13 @@ Added in 0.1.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import threading
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -35,7 +36,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SendTestResult:
-    """What ``bulletproof events send-test`` did. Added in 0.1."""
+    """What ``bulletproof events send-test`` did.
+
+    ``delivered`` is what the sink confirmed (its cursor), ``dropped`` what will never reach it,
+    by reason, and ``pending`` what waits in the spool for a later run: together, ``emitted``.
+
+    Added in 0.1.
+    """
 
     sink: str
     run: str
@@ -43,12 +50,21 @@ class SendTestResult:
     delivered: int
     seconds: float
     interrupted: bool
+    dropped: Mapping[str, int] = field(default_factory=dict)
+    pending: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Whether the sink confirmed every emitted event."""
+        return self.delivered >= self.emitted
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON printed with ``--format json``."""
         return {
             "emitted": self.emitted,
             "delivered": self.delivered,
+            "dropped": dict(self.dropped),
+            "pending": self.pending,
             "seconds": round(self.seconds, 3),
             "sink": self.sink,
             "run": self.run,
@@ -69,7 +85,9 @@ def send_test_events(
     """Emit ``count`` test events to the sink at ``to`` through a spool; wait until delivered.
 
     Each event carries ``bulletproof.details.run`` (one id per call) and ``seq`` (0..count-1), so a
-    receiver can check that every event arrived. Setting ``stop`` (from a signal handler) stops
+    receiver can check that every event arrived. The result counts what the sink confirmed,
+    what was dropped (by reason) and what still waits, never a figure derived from the spool.
+    Setting ``stop`` (from a signal handler) stops
     emitting; what was accepted is flushed to the spool and delivered within ``timeout`` or left
     in the spool for the next run on the same spool directory.
 
@@ -81,10 +99,12 @@ def send_test_events(
         raise ConfigError(f"--timeout {timeout}: use a positive number of seconds")
     sink = sink_from_url(to, base_dir=Path.cwd())
     opts = pipeline_options(config)
-    spool = spool_dir if spool_dir is not None else Path(opts.spool_dir) / "send-test"
-    from dataclasses import replace
-
-    opts = replace(opts, spool_dir=spool)
+    if spool_dir is None:
+        # One spool per sink: runs to the same sink share it (and resume each other's
+        # leftovers); a run to another sink never delivers them elsewhere.
+        digest = hashlib.sha256(sink.name.encode()).hexdigest()[:12]
+        spool_dir = Path(opts.spool_dir) / "send-test" / digest
+    opts = replace(opts, spool_dir=spool_dir)
     stop = stop or threading.Event()
     run = new_event_id()
     start = clock.monotonic()
@@ -116,14 +136,16 @@ def send_test_events(
     finally:
         grace = 5.0 if stop.is_set() else max(timeout - (clock.monotonic() - start), 0.1)
         pipeline.close(timeout=min(grace, 30.0))
-    backlog = max(pipeline.backlog().values(), default=0)
+    receipt = pipeline.receipts()[sink.name]
     return SendTestResult(
         sink=sink.name,
         run=run,
         emitted=emitted,
-        delivered=emitted - min(emitted, backlog),
+        delivered=receipt.delivered,
         seconds=clock.monotonic() - start,
         interrupted=stop.is_set(),
+        dropped=dict(receipt.dropped),
+        pending=receipt.pending,
     )
 
 

@@ -1,14 +1,32 @@
-"""The disk spool: order, commits, restarts, torn writes, rotation, the byte bound and slots."""
+"""The disk spool: records, commits, restarts, torn writes, corruption, slots, one deliverer,
+the byte bound and failed writes."""
 
 from __future__ import annotations
 
+import errno
+import json
+import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bulletproof.errors import SpoolError
-from bulletproof.events.spool import Position, Spool, SpoolReader
+from bulletproof.events import spool as spool_module
+from bulletproof.events.spool import (
+    Drop,
+    Position,
+    Receipt,
+    Spool,
+    SpoolConsumer,
+    SpoolDirectory,
+    SpoolFullError,
+    SpoolWriteError,
+    frame_record,
+    parse_record,
+)
 
 SEG = 4096
 
@@ -17,14 +35,15 @@ def lines_of(n: int, start: int = 0, width: int = 60) -> list[bytes]:
     return [f'{{"n":{i},"pad":"{"x" * width}"}}'.encode() for i in range(start, start + n)]
 
 
-def read_all(reader: SpoolReader, max_lines: int = 1000, max_bytes: int = 1 << 20) -> list[bytes]:
+def read_all(reader: SpoolConsumer, max_lines: int = 1000, max_bytes: int = 1 << 20) -> list[bytes]:
+    """Read (without committing) everything there is."""
     out: list[bytes] = []
     while batch := reader.read(max_lines, max_bytes).lines:
         out.extend(batch)
     return out
 
 
-def drain(reader: SpoolReader) -> list[bytes]:
+def drain(reader: SpoolConsumer) -> list[bytes]:
     """Read and commit everything."""
     out: list[bytes] = []
     while True:
@@ -32,220 +51,204 @@ def drain(reader: SpoolReader) -> list[bytes]:
         if not batch.lines:
             return out
         out.extend(batch.lines)
-        reader.commit(batch.ends[-1])
+        reader.commit(batch.ends)
 
 
-def disk_bytes(spool: Spool) -> int:
-    return sum(p.stat().st_size for p in spool.dir.glob("*.seg"))
+def segments(slot: Path) -> list[Path]:
+    return sorted(slot.glob("*.seg"))
+
+
+def disk_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*.seg"))
+
+
+class Directory:
+    """A spool directory in a test: this process's writer slot and the deliverer's view."""
+
+    def __init__(self, root: Path, *, drops: list[tuple[str, Drop]] | None = None, **kw: Any):
+        kw.setdefault("max_bytes", 64 * SEG)
+        kw.setdefault("segment_bytes", SEG)
+        kw.setdefault("fsync", False)
+        self.spool = Spool(root, **kw)
+        self.drops = drops if drops is not None else []
+        self.dir = SpoolDirectory(
+            root, local=self.spool, on_drop=lambda name, d: self.drops.append((name, d))
+        )
+        assert self.dir.lead()
+        limit = kw["max_bytes"]
+        self.spool.on_full = lambda: self.dir.make_room(limit)  # as the pipeline sets it
+
+    def close(self) -> None:
+        self.dir.release()
+        self.spool.close()
 
 
 @pytest.fixture
-def spool(tmp_path: Path) -> Iterator[Spool]:
-    s = Spool(tmp_path / "spool", max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
-    yield s
-    s.close()
+def d(tmp_path: Path) -> Iterator[Directory]:
+    made = Directory(tmp_path / "spool")
+    yield made
+    made.close()
 
 
-def test_append_read_commit(spool: Spool) -> None:
-    reader = spool.reader("file:///x")
+# -- records ---------------------------------------------------------------------------------
+
+
+def test_records_round_trip_and_any_damage_fails_the_check() -> None:
+    payload = b'{"event":{"id":"x"},"message":"hello"}'
+    rec = frame_record(123456, payload)
+    assert rec.endswith(b"\n")
+    assert parse_record(rec[:-1]) == (123456, payload)
+    rng = random.Random(7)  # noqa: S311 - test data
+    for _ in range(2000):
+        damaged = bytearray(rec[:-1])
+        i = rng.randrange(len(damaged))
+        damaged[i] = (damaged[i] + rng.randrange(1, 256)) % 256
+        assert parse_record(bytes(damaged)) is None
+    for junk in (b"", b"{}", b"x" * 26, rec[:25], rec[:-2]):
+        assert parse_record(junk) is None
+
+
+def test_receipt_counts_passed_and_dropped_records_of_a_range() -> None:
+    r = Receipt(seq=19, dropped=((3, 5, "corrupt"), (15, 30, "spool_full")))
+    assert r.passed(0, 10) == (10, {"corrupt": 3})
+    assert r.passed(10, 40) == (10, {"spool_full": 5})
+    assert r.passed(20, 25) == (0, {})
+    assert Receipt(None).passed(0, 10) == (0, {})
+
+
+# -- one writer, one consumer ------------------------------------------------------------------
+
+
+def test_append_read_commit(d: Directory) -> None:
+    reader = d.dir.consumer("file:///x")
     assert reader.read().lines == []
-    spool.append([b"a", b"b", b"c"])
+    d.spool.append([b"a", b"b", b"c"])
     batch = reader.read()
     assert batch.lines == [b"a", b"b", b"c"]
-    assert batch.ends[-1] == spool.end()
+    assert [m.seq for m in batch.ends] == [0, 1, 2]
     assert reader.backlog() == 3
-    reader.commit(batch.ends[0])
+    reader.commit(batch.ends[:1])
     assert reader.backlog() == 2
-    reader.commit(batch.ends[-1])
+    reader.commit(batch.ends)
     assert reader.backlog() == 0
     assert reader.read().lines == []
-    assert reader.committed == spool.end()
-    assert spool.lines_written == 3
+    assert reader.caught_up()
+    assert d.spool.lines_written == 3
+    assert reader.receipt(d.spool.slot) == Receipt(2, ())
+    assert d.spool.receipt("file:///x") == Receipt(2, ())  # the cursor file says the same
 
 
-def test_read_respects_max_lines(spool: Spool) -> None:
-    reader = spool.reader("r")
-    spool.append(lines_of(10))
+def test_read_respects_max_lines(d: Directory) -> None:
+    reader = d.dir.consumer("r")
+    d.spool.append(lines_of(10))
     assert len(reader.read(max_lines=4).lines) == 4
     assert len(reader.read(max_lines=4).lines) == 4
     assert len(reader.read(max_lines=4).lines) == 2
 
 
-def test_rewind_rereads_uncommitted(spool: Spool) -> None:
-    reader = spool.reader("r")
-    spool.append([b"1", b"2", b"3"])
+def test_rewind_rereads_uncommitted(d: Directory) -> None:
+    reader = d.dir.consumer("r")
+    d.spool.append([b"1", b"2", b"3"])
     batch = reader.read()
-    reader.commit(batch.ends[0])
+    reader.commit(batch.ends[:1])
     assert reader.read().lines == []
+    assert not reader.caught_up()
     reader.rewind()
     assert reader.read().lines == [b"2", b"3"]
 
 
-def test_empty_lines_skipped_and_newlines_inside_a_line_escaped(spool: Spool) -> None:
-    reader = spool.reader("r")
-    spool.append([b"", b'{"a":"x\ny"}', b""])
+def test_empty_lines_skipped_and_newlines_inside_a_line_escaped(d: Directory) -> None:
+    reader = d.dir.consumer("r")
+    d.spool.append([b"", b'{"a":"x\ny"}', b""])
     assert reader.read().lines == [b'{"a":"x\\ny"}']
-    assert spool.lines_written == 1
+    assert d.spool.lines_written == 1
+
+
+def test_a_line_longer_than_the_read_budget_is_still_read(d: Directory) -> None:
+    reader = d.dir.consumer("r")
+    long_line = b"L" * 20_000
+    d.spool.append([long_line, b"short"])
+    assert reader.read(max_bytes=100).lines == [long_line]
+    assert reader.read(max_bytes=100).lines == [b"short"]
+
+
+def test_commit_never_goes_back(d: Directory) -> None:
+    reader = d.dir.consumer("r")
+    d.spool.append([b"a", b"b"])
+    batch = reader.read()
+    reader.commit(batch.ends)
+    reader.commit(batch.ends[:1])
+    assert reader.receipt(d.spool.slot).seq == 1
+    assert reader.backlog() == 0
+
+
+def test_segments_rotate_and_are_deleted_once_every_consumer_committed(d: Directory) -> None:
+    a = d.dir.consumer("a")
+    b = d.dir.consumer("b")
+    data = lines_of(200)  # about 110 bytes a record: several 4 KiB segments
+    d.spool.append(data[:100])
+    d.spool.append(data[100:])
+    segs = segments(d.spool.dir)
+    assert len(segs) >= 4
+    assert all(p.stat().st_size <= SEG for p in segs)
+    assert drain(a) == data
+    assert len(segments(d.spool.dir)) == len(segs)  # b still needs them
+    assert drain(b) == data
+    assert [p.name for p in segments(d.spool.dir)] == [segs[-1].name]
+
+
+# -- restarts ----------------------------------------------------------------------------------
 
 
 def test_restart_resumes_from_the_cursor(tmp_path: Path) -> None:
-    d = tmp_path / "spool"
-    first = Spool(d, max_bytes=64 * SEG, segment_bytes=SEG, fsync=True)
-    reader = first.reader("file:///x")
+    root = tmp_path / "spool"
+    first = Directory(root, fsync=True)
+    reader = first.dir.consumer("file:///x")
     data = lines_of(300)
-    first.append(data[:200])
-    first.append(data[200:])
+    first.spool.append(data[:200])
+    first.spool.append(data[200:])
     delivered: list[bytes] = []
     while len(delivered) < 120:
         batch = reader.read(max_lines=min(40, 120 - len(delivered)))
         delivered.extend(batch.lines)
-        reader.commit(batch.ends[-1])
+        reader.commit(batch.ends)
     reader.read(max_lines=50)  # read ahead, never confirmed
     first.close()
 
-    second = Spool(d, max_bytes=64 * SEG, segment_bytes=SEG, fsync=True)
+    second = Directory(root, fsync=True)
     try:
-        assert second.dir == first.dir
-        again = second.reader("file:///x")
-        assert read_all(again) == data[120:]
+        assert second.spool.dir == first.spool.dir
+        assert second.spool.first_seq == 300  # sequence numbers go on, never reused
+        again = second.dir.consumer("file:///x")
         assert again.backlog() == 180
-        second.append([b"new"])
+        assert read_all(again) == data[120:]
+        second.spool.append([b"new"])
         assert read_all(again) == [b"new"]
+        assert second.drops == []
     finally:
         second.close()
 
 
 def test_restart_after_everything_was_delivered_is_caught_up(tmp_path: Path) -> None:
-    d = tmp_path / "spool"
+    root = tmp_path / "spool"
+    numbers = []
     for round_ in range(3):
-        s = Spool(d, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
-        reader = s.reader("r")
-        # Nothing left over: the consumer is at the end at once.
-        assert reader.committed == s.end()
+        s = Directory(root)
+        reader = s.dir.consumer("r")
+        assert reader.caught_up()
         assert reader.read().lines == []
-        s.append([f"round {round_}".encode()])
+        s.spool.append([f"round {round_}".encode()])
+        numbers.append(s.spool.current_segment)
         assert drain(reader) == [f"round {round_}".encode()]
-        assert reader.committed == s.end()
         s.close()
-    # Delivered segments were deleted.
-    assert len(list((d / "slot-0").glob("*.seg"))) <= 1
-
-
-def test_torn_last_line_is_cut_and_complete_lines_kept(tmp_path: Path) -> None:
-    d = tmp_path / "spool"
-    first = Spool(d, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
-    reader = first.reader("r")
-    first.append([b"one", b"two"])
-    batch = reader.read()
-    reader.commit(batch.ends[0])
-    first.append([b"three"])
-    last = first.segment_path(first.current_segment)
-    first.close()
-    with open(last, "ab") as f:  # a crash in the middle of a write
-        f.write(b'{"torn":"hal')
-
-    second = Spool(d, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    assert numbers == sorted(set(numbers))  # a segment number is never used twice
+    s = Directory(root)
     try:
-        again = second.reader("r")
-        assert read_all(again) == [b"two", b"three"]
-        second.append([b"four"])
-        assert read_all(again) == [b"four"]
-        assert last.read_bytes().endswith(b"three\n")
-    finally:
-        second.close()
-
-
-def test_segments_rotate_and_are_deleted_once_every_consumer_committed(spool: Spool) -> None:
-    a = spool.reader("a")
-    b = spool.reader("b")
-    data = lines_of(200)  # about 80 bytes each: several 4 KiB segments
-    spool.append(data[:100])
-    spool.append(data[100:])
-    segments = sorted(spool.dir.glob("*.seg"))
-    assert len(segments) >= 4
-    assert all(p.stat().st_size <= SEG for p in segments)
-    assert drain(a) == data
-    assert len(list(spool.dir.glob("*.seg"))) == len(segments)  # b still needs them
-    assert drain(b) == data
-    assert [p.name for p in spool.dir.glob("*.seg")] == [segments[-1].name]
-
-
-def test_byte_bound_drops_oldest_and_reports_exact_count(tmp_path: Path) -> None:
-    drops: list[tuple[str, int]] = []
-    s = Spool(
-        tmp_path / "spool",
-        max_bytes=4 * SEG,
-        segment_bytes=SEG,
-        fsync=False,
-        on_drop=lambda name, n: drops.append((name, n)),
-    )
-    try:
-        never = s.reader("never-commits")
-        total = 0
-        for chunk in (1, 7, 40, 3, 120, 1, 60, 500, 2, 33):
-            s.append(lines_of(chunk, start=total))
-            total += chunk
-            assert disk_bytes(s) <= s.max_bytes + s.segment_bytes
-            assert s.total_bytes() == disk_bytes(s)
-        lost = sum(n for _, n in drops)
-        assert lost > 0
-        assert {name for name, _ in drops} == {"never-commits"}
-        assert never.dropped == lost
-        survivors = read_all(never)
-        assert len(survivors) == total - lost
-        assert survivors == lines_of(total - lost, start=lost)
+        assert s.dir.consumer("r").caught_up()
+        s.dir.collect()
+        assert len(segments(root / "slot-0")) <= 1  # delivered segments are deleted
     finally:
         s.close()
-
-
-def test_drop_counts_only_what_the_consumer_had_not_committed(tmp_path: Path) -> None:
-    drops: list[int] = []
-    s = Spool(
-        tmp_path / "spool",
-        max_bytes=2 * SEG,
-        segment_bytes=SEG,
-        fsync=False,
-        on_drop=lambda name, n: drops.append(n),
-    )
-    try:
-        r = s.reader("r")
-        s.append(lines_of(40))  # fills the first segment (80 bytes a line, 51 fit)
-        batch = r.read(max_lines=15)
-        r.commit(batch.ends[-1])
-        s.append(lines_of(200, start=40))
-        survivors = read_all(r)
-        assert sum(drops) + 15 + len(survivors) == 240
-        assert survivors == lines_of(len(survivors), start=240 - len(survivors))
-    finally:
-        s.close()
-
-
-def test_slots_are_exclusive_and_freed_slots_reused(tmp_path: Path) -> None:
-    d = tmp_path / "shared"
-    one = Spool(d, max_bytes=8 * SEG, segment_bytes=SEG, fsync=False)
-    two = Spool(d, max_bytes=8 * SEG, segment_bytes=SEG, fsync=False)
-    try:
-        assert one.dir != two.dir
-        assert {one.dir.name, two.dir.name} == {"slot-0", "slot-1"}
-        one.append([b"from one"])
-        one.close()
-        three = Spool(d, max_bytes=8 * SEG, segment_bytes=SEG, fsync=False)
-        try:
-            assert three.dir == one.dir
-            assert read_all(three.reader("r")) == [b"from one"]
-        finally:
-            three.close()
-    finally:
-        two.close()
-
-
-def test_a_line_longer_than_the_read_budget_is_still_read(spool: Spool) -> None:
-    reader = spool.reader("r")
-    long_line = b"L" * 20_000
-    spool.append([long_line, b"short"])
-    batch = reader.read(max_bytes=100)
-    assert batch.lines == [long_line]
-    assert reader.read(max_bytes=100).lines == [b"short"]
 
 
 @pytest.mark.parametrize(
@@ -255,71 +258,335 @@ def test_a_line_longer_than_the_read_budget_is_still_read(spool: Spool) -> None:
         b'{"segment": "x", "offset": 0}',
         b'{"segment": 1}',
         b"[]",
-        b'{"name": "r", "segment": 1, "offset": 5}',  # inside the first line
+        b'{"name": "r", "segment": 1, "offset": 5}',  # inside the first record
         b'{"name": "r", "segment": 1, "offset": 999999}',  # past the end
     ],
     ids=["torn", "bad-type", "missing", "list", "mid-line", "past-end"],
 )
 def test_bad_cursor_file_restarts_from_the_oldest_segment(tmp_path: Path, content: bytes) -> None:
-    d = tmp_path / "spool"
-    first = Spool(d, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
-    reader = first.reader("r")
-    first.append([b"first-line", b"second-line", b"third-line"])
+    root = tmp_path / "spool"
+    first = Directory(root)
+    reader = first.dir.consumer("r")
+    first.spool.append([b"first-line", b"second-line", b"third-line"])
     batch = reader.read()
-    reader.commit(batch.ends[1])
-    cursor = reader.cursor_path
+    reader.commit(batch.ends[:2])
+    cursor = first.spool.dir / spool_module._cursor_name("r")
     first.close()
     assert cursor.exists()
     cursor.write_bytes(content)
 
-    second = Spool(d, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    second = Directory(root)
     try:
         # Duplicates, never loss.
-        assert read_all(second.reader("r")) == [b"first-line", b"second-line", b"third-line"]
+        assert read_all(second.dir.consumer("r")) == [b"first-line", b"second-line", b"third-line"]
     finally:
         second.close()
-
-
-def test_backlog_counts_across_segments(spool: Spool) -> None:
-    reader = spool.reader("r")
-    spool.append(lines_of(150))
-    assert reader.backlog() == 150
-    batch = reader.read(max_lines=100)
-    assert 0 < len(batch.lines) <= 100
-    assert reader.backlog() == 150  # read is not commit
-    reader.commit(batch.ends[-1])
-    assert reader.backlog() == 150 - len(batch.lines)
-    drain(reader)
-    assert reader.backlog() == 0
 
 
 def test_forget_other_consumers(tmp_path: Path) -> None:
-    d = tmp_path / "spool"
-    first = Spool(d, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    root = tmp_path / "spool"
+    first = Directory(root)
     for name in ("keep", "gone"):
-        r = first.reader(name)
-        first.append([name.encode()])
-        batch = r.read()
-        r.commit(batch.ends[0])
+        r = first.dir.consumer(name)
+        first.spool.append([name.encode()])
+        r.commit(r.read().ends)
     first.close()
-    second = Spool(d, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    second = Directory(root)
     try:
-        kept = second.reader("keep")
-        assert second.forget_other_consumers() == ["gone"]
-        assert second.forget_other_consumers() == []
-        assert kept.cursor_path.exists()
+        second.dir.consumer("keep")
+        assert second.dir.forget_other_consumers() == ["gone"]
+        assert second.dir.forget_other_consumers() == []
+        assert (second.spool.dir / spool_module._cursor_name("keep")).exists()
     finally:
         second.close()
 
 
-def test_commit_never_goes_back(spool: Spool) -> None:
-    reader = spool.reader("r")
-    spool.append([b"a", b"b"])
-    batch = reader.read()
-    reader.commit(batch.ends[1])
-    reader.commit(batch.ends[0])
-    assert reader.committed == batch.ends[1]
-    assert reader.committed > Position(0, 0)
+# -- damage ------------------------------------------------------------------------------------
+
+
+def test_torn_last_record_is_skipped_and_reported_without_a_loss(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    first = Directory(root)
+    reader = first.dir.consumer("r")
+    first.spool.append([b"one", b"two"])
+    reader.commit(reader.read().ends[:1])
+    first.spool.append([b"three"])
+    last = first.spool.segment_path(first.spool.current_segment)
+    first.close()
+    with open(last, "ab") as f:  # a crash in the middle of a write
+        f.write(frame_record(3, b'{"torn":"half"}')[:20])
+    torn_at = last.stat().st_size - 20
+
+    second = Directory(root)
+    try:
+        again = second.dir.consumer("r")
+        assert read_all(again) == [b"two", b"three"]
+        second.spool.append([b"four"])
+        batch = again.read()
+        assert batch.lines == [b"four"]
+        assert batch.ends[0].seq == 3  # the torn record's number was never complete: reused
+        again.commit(batch.ends)
+        ((name, drop),) = second.drops
+        assert (name, drop.reason, drop.lost) == ("r", "corrupt", 0)
+        assert drop.where == ((str(last), torn_at, 20),)
+    finally:
+        second.close()
+
+
+def test_corrupt_bytes_inside_a_segment_are_skipped_and_counted_exactly(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    first = Directory(root, max_bytes=256 * SEG, segment_bytes=64 * SEG)
+    data = lines_of(500)
+    first.spool.append(data)
+    seg = first.spool.segment_path(first.spool.current_segment)
+    first.close()
+    raw = bytearray(seg.read_bytes())
+    rng = random.Random(3)  # noqa: S311 - test data
+    hits = sorted(rng.sample(range(len(raw)), 40))
+    for i in hits:  # random bytes, newlines among them, in 40 places
+        raw[i] = rng.choice([0x0A, 0x00, 0x22, 0x7B, rng.randrange(256)])
+    seg.write_bytes(bytes(raw))
+
+    second = Directory(root, max_bytes=256 * SEG, segment_bytes=64 * SEG)
+    try:
+        reader = second.dir.consumer("r")
+        got = drain(reader)
+        for line in got:
+            json.loads(line)  # nothing but whole, checked records reaches a consumer
+        lost = sum(drop.lost for _, drop in second.drops)
+        assert lost > 0
+        assert len(got) + lost == 500
+        assert set(got) <= set(data)
+        where = [w for _, drop in second.drops for w in drop.where]
+        assert where
+        assert all(path == str(seg) for path, _, _ in where)
+        assert all(0 <= offset < len(raw) for _, offset, _ in where)
+    finally:
+        second.close()
+
+
+def test_a_segment_truncated_to_zero_or_deleted_is_counted(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    first = Directory(root)
+    data = lines_of(300)
+    first.spool.append(data)
+    segs = segments(first.spool.dir)
+    assert len(segs) >= 5
+    first.close()
+    emptied, removed = segs[1], segs[3]
+    in_emptied = emptied.read_bytes().count(b"\n")
+    in_removed = removed.read_bytes().count(b"\n")
+    emptied.write_bytes(b"")
+    removed.unlink()
+
+    second = Directory(root)
+    try:
+        got = drain(second.dir.consumer("r"))
+        lost = [drop for _, drop in second.drops]
+        assert sum(drop.lost for drop in lost) == in_emptied + in_removed
+        assert len(got) + in_emptied + in_removed == 300
+        assert any(path == str(emptied) for drop in lost for path, _, _ in drop.where)
+    finally:
+        second.close()
+
+
+def test_records_missing_at_the_end_of_a_dead_slot_are_counted_from_its_head(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "spool"
+    writer = Spool(root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    writer.append(lines_of(100))
+    writer.sync()
+    last = writer.segment_path(writer.current_segment)
+    writer.close()  # the writer is gone; its last segment loses its tail
+    in_last = last.read_bytes().count(b"\n")
+    last.write_bytes(b"")
+
+    deliverer = SpoolDirectory(root)
+    drops: list[Drop] = []
+    deliverer._on_drop = lambda name, drop: drops.append(drop)
+    assert deliverer.lead()
+    try:
+        got = drain(deliverer.consumer("r"))
+        assert len(got) + sum(x.lost for x in drops) == 100
+        assert sum(x.lost for x in drops) == in_last
+    finally:
+        deliverer.release()
+
+
+# -- slots and the one deliverer -----------------------------------------------------------------
+
+
+def test_slots_are_exclusive_and_freed_slots_reused(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    one = Spool(root, max_bytes=8 * SEG, segment_bytes=SEG, fsync=False)
+    two = Spool(root, max_bytes=8 * SEG, segment_bytes=SEG, fsync=False)
+    try:
+        assert {one.dir.name, two.dir.name} == {"slot-0", "slot-1"}
+        one.append([b"from one"])
+        one.close()
+        three = Spool(root, max_bytes=8 * SEG, segment_bytes=SEG, fsync=False)
+        try:
+            assert three.dir == one.dir
+            assert three.first_seq == 1
+            assert three.current_segment > one.current_segment
+        finally:
+            three.close()
+    finally:
+        two.close()
+
+
+def test_one_deliverer_reads_every_slot_live_or_orphaned(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    live = Spool(root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    gone = Spool(root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    gone.append(lines_of(50, start=1000))
+    gone_dir = gone.dir
+    gone.close()  # an orphaned slot: its process exited before delivery
+    live.append(lines_of(30))
+    deliverer = SpoolDirectory(root, local=live)
+    rival = SpoolDirectory(root)
+    try:
+        assert deliverer.lead()
+        assert not rival.lead()  # one deliverer per directory
+        reader = deliverer.consumer("r")
+        got = drain(reader)
+        assert sorted(got) == sorted(lines_of(30) + lines_of(50, start=1000))
+        assert reader.caught_up()
+        deliverer.collect()
+        assert segments(gone_dir) == []  # delivered, and its writer is gone: deleted
+        live.append([b"later"])
+        assert drain(reader) == [b"later"]
+        deliverer.release()
+        assert rival.lead()  # the next process takes over, from the cursors
+        assert rival.consumer("r").read().lines == []
+    finally:
+        rival.release()
+        deliverer.release()
+        live.close()
+
+
+# -- the byte bound ------------------------------------------------------------------------------
+
+
+def test_make_room_drops_oldest_and_counts_exactly(tmp_path: Path) -> None:
+    s = Directory(tmp_path / "spool", max_bytes=4 * SEG)
+    try:
+        never = s.dir.consumer("never-commits")
+        total = 0
+        for chunk in (1, 7, 40, 3, 120, 1, 60, 500, 2, 33):
+            s.spool.append(lines_of(chunk, start=total))
+            total += chunk
+            s.dir.make_room(4 * SEG)
+            assert disk_bytes(s.spool.root) <= 4 * SEG + SEG
+        lost = sum(drop.lost for _, drop in s.drops)
+        assert lost > 0
+        assert {name for name, _ in s.drops} == {"never-commits"}
+        assert {drop.reason for _, drop in s.drops} == {"spool_full"}
+        assert never.dropped == lost
+        survivors = read_all(never)
+        assert survivors == lines_of(total - lost, start=lost)  # the newest, without a gap
+    finally:
+        s.close()
+
+
+def test_make_room_counts_only_what_the_consumer_had_not_passed(tmp_path: Path) -> None:
+    s = Directory(tmp_path / "spool", max_bytes=2 * SEG)
+    try:
+        r = s.dir.consumer("r")
+        s.spool.append(lines_of(30))
+        r.commit(r.read(max_lines=15).ends)
+        s.spool.append(lines_of(200, start=30))
+        s.dir.make_room(2 * SEG)
+        survivors = read_all(r)
+        lost = sum(drop.lost for _, drop in s.drops)
+        assert lost + 15 + len(survivors) == 230
+        assert survivors == lines_of(len(survivors), start=230 - len(survivors))
+        _, dropped = s.spool.receipt("r").passed(0, 230)
+        assert dropped == {"spool_full": lost}
+    finally:
+        s.close()
+
+
+def test_make_room_never_deletes_what_a_consumer_has_in_flight(tmp_path: Path) -> None:
+    s = Directory(tmp_path / "spool", max_bytes=2 * SEG)
+    try:
+        r = s.dir.consumer("r")
+        s.spool.append(lines_of(200))
+        batch = r.read(max_lines=5)  # sent, not yet confirmed
+        assert s.dir.make_room(2 * SEG) == 0  # the oldest segment waits for the confirmation
+        r.commit(batch.ends)
+        assert s.dir.make_room(2 * SEG) > 0
+        got = read_all(r)
+        lost = sum(drop.lost for _, drop in s.drops)
+        assert 5 + lost + len(got) == 200
+    finally:
+        s.close()
+
+
+def test_append_over_the_bound_asks_for_room_then_refuses(tmp_path: Path) -> None:
+    s = Directory(tmp_path / "spool", max_bytes=2 * SEG)
+    try:
+        s.dir.consumer("r")
+        calls: list[int] = []
+        s.spool.on_full = lambda: calls.append(1)  # a deliverer that makes no room
+        for i in range(100):
+            if s.spool.total_bytes() > 4 * SEG:
+                break
+            s.spool.append(lines_of(10, start=10 * i))
+        with pytest.raises(SpoolFullError) as info:
+            s.spool.append(lines_of(10))
+        assert info.value.written == 0
+        assert calls
+        s.spool.on_full = lambda: s.dir.make_room(2 * SEG)
+        s.spool.append(lines_of(10))  # room made: accepted
+    finally:
+        s.close()
+
+
+# -- failed writes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("truncate_fails", [False, True], ids=["cut-off", "left-torn"])
+def test_a_failed_write_keeps_whole_records_only_and_a_retry_writes_nothing_twice(
+    d: Directory, monkeypatch: pytest.MonkeyPatch, truncate_fails: bool
+) -> None:
+    real_write = os.write
+    budget = [len(frame_record(0, lines_of(1)[0])) * 3 + 17]  # 3 records and a bit, then ENOSPC
+
+    def full_disk(fd: int, data: Any) -> int:
+        if budget[0] <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = real_write(fd, bytes(data)[: budget[0]])
+        budget[0] -= n
+        return n
+
+    def no_truncate(fd: int, size: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(spool_module, "_os_write", full_disk)
+    if truncate_fails:
+        monkeypatch.setattr(spool_module, "_os_ftruncate", no_truncate)
+    data = lines_of(10)
+    with pytest.raises(SpoolWriteError) as info:
+        d.spool.append(data)
+    assert info.value.errno == errno.ENOSPC
+    written = info.value.written
+    assert written == (3 if truncate_fails else 0)
+    monkeypatch.setattr(spool_module, "_os_write", real_write)
+    d.spool.append(data[written:])
+    got = drain(d.dir.consumer("r"))
+    assert got == data  # each once, in order
+    assert d.spool.lines_written == 10
+    if truncate_fails:
+        ((_, drop),) = d.drops  # the torn bytes, skipped and said, and nothing lost
+        assert drop.lost == 0
+        assert drop.reason == "corrupt"
+    else:
+        assert d.drops == []
+
+
+# -- misuse ------------------------------------------------------------------------------------
 
 
 def test_closed_spool_refuses_appends(tmp_path: Path) -> None:
@@ -340,3 +607,7 @@ def test_bad_sizes_and_unusable_directory(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(SpoolError, match="spool_dir"):
         Spool(blocker / "spool", max_bytes=2 * SEG, segment_bytes=SEG)
+
+
+def test_position_orders_by_segment_then_offset() -> None:
+    assert Position(1, 900) < Position(2, 0)

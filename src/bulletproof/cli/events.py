@@ -31,7 +31,10 @@ def events() -> None:
     "spool",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Spool directory (default: <events.spool_dir>/send-test). Reuse it to resume.",
+    help=(
+        "Spool directory (default: one per sink under <events.spool_dir>/send-test). "
+        "Reuse it to resume."
+    ),
 )
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for delivery.")
 @FORMAT_OPTION
@@ -42,8 +45,8 @@ def send_test(
     """Emit test events to one sink and wait until they are delivered.
 
     SIGTERM or Ctrl-C stops emitting; what was accepted is flushed to the spool and delivered, or
-    left there for the next run with the same --spool. Exit 0 when everything was delivered, 3
-    when some events are still waiting in the spool.
+    left there for the next run with the same --spool. Exit 0 when the sink confirmed every
+    event, 3 when some were dropped or still wait in the spool.
     """
     cfg = load(ctx)
     stop = threading.Event()
@@ -67,13 +70,15 @@ def send_test(
             f"in {result.seconds:.2f}s ({rate:,.0f}/s)"
             + (" [interrupted]" if result.interrupted else "")
         )
-        if result.delivered < result.emitted:
+        for reason, n in sorted(result.dropped.items()):
+            click.echo(f"{n} event(s) dropped ({reason.replace('_', ' ')})", err=True)
+        if result.pending:
             click.echo(
-                f"{result.emitted - result.delivered} event(s) wait in the spool; run again with "
-                "the same --spool to deliver them",
+                f"{result.pending} event(s) wait in the spool; run again with the same --spool "
+                "to deliver them",
                 err=True,
             )
-    sys.exit(0 if result.delivered >= result.emitted else 3)
+    sys.exit(0 if result.complete else 3)
 
 
 def _field(doc: dict[str, Any], *path: str) -> Any:

@@ -2,20 +2,30 @@
 
 ::
 
-    emit(event) ─► memory queue ─► writer thread: processors ─► JSON ─► spool (disk)
-                                                                          │ one reader per consumer
+    emit(event) ─► memory queue ─► writer thread: processors ─► JSON ─► this process's spool slot
+                                                                          │
+          one process per spool directory delivers for all (elected by a lock, with failover):
                               ┌──────────────┬──────────────┬─────────────┴──┐
                            sink thread    sink thread    sink thread     alerts thread
                            (file)         (logstash)     (syslog)        (rules ─► notifiers)
 
 ``emit`` appends to a bounded deque and returns: it never raises into the caller and never waits on
 a sink. The writer thread wakes at least every ``durability_lag / 2`` seconds, so an accepted event
-is on disk (fsynced, by default) within ``durability_lag``. Each consumer reads the spool from its
-own committed cursor, so a sink that is down, slow or restarting loses nothing: its events wait on
-disk, and it resends whatever was not confirmed when it comes back (at-least-once; receivers drop
-duplicates by ``event.id``). A pipeline still running when the interpreter exits is closed by an
-``atexit`` hook (spooled, and delivered for up to a second), so an event emitted just before the
-program ends is not lost.
+is on disk (fsynced, by default) within ``durability_lag``. Every process writes its own slot of
+the spool directory; the one process holding the directory's delivery lock reads every slot and
+runs one thread per sink, each from its own committed cursor, so a sink that is down, slow or
+restarting loses nothing, a file sink is written by one process only, and the alert engine counts
+the events of all processes. When that process ends, another takes over within half a second.
+
+Every event is either delivered to each sink or counted as dropped, by reason, and each drop is
+reported by an ``events_dropped`` event with the exact count: ``memory_queue_full`` (more than
+``max_pending`` waited in memory), ``spool_write_failed`` and ``spool_full`` (they could not be
+spooled), ``corrupt`` (spooled records that failed their checksum or went missing) and, per sink,
+``spool_full`` (the spool's byte bound deleted them before that sink took them). An event longer
+than ``max_event_bytes`` serialized is cut field by field, never dropped.
+
+A pipeline started before ``fork`` (gunicorn ``--preload``, multiprocessing) works in the child
+too: the child takes a slot of its own and restarts its threads; the parent keeps its own.
 
 >>> import tempfile
 >>> from bulletproof.testing import CapturingSink
@@ -36,17 +46,20 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import errno
 import json
 import logging
 import math
+import os
 import socket
+import sys
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import SpoolError
@@ -67,19 +80,36 @@ from bulletproof.events.processors import (
     default_processors,
     neutralize_text,
 )
-from bulletproof.events.spool import Position, Spool, SpoolReader
+from bulletproof.events.spool import (
+    Drop,
+    Mark,
+    Receipt,
+    Spool,
+    SpoolConsumer,
+    SpoolDirectory,
+    SpoolFullError,
+    SpoolWriteError,
+)
 
 if TYPE_CHECKING:
     from bulletproof.events.alerts import AlertEngine
     from bulletproof.events.base import Sink
 
-__all__ = ["EventPipeline", "PipelineOptions", "PipelineStats", "SinkStats"]
+__all__ = ["EventPipeline", "PipelineOptions", "PipelineStats", "SinkReceipt", "SinkStats"]
 
 logger = logging.getLogger("bulletproof.events")
 
-_EXIT_TIMEOUT = 1.0
+_EXIT_TIMEOUT: Final = 1.0
 """Seconds a running pipeline gets at interpreter exit to spool and deliver what it holds."""
+_LEAD_RETRY: Final = 0.5
+"""How often a process that does not deliver tries to take over (the failover delay)."""
+_ROOM_EVERY: Final = 0.1
+_WHERE_MAX: Final = 10
+_OWN_MAX: Final = 10_000
+_BATCH_EVENTS: Final = 5000
 
+_pipelines: weakref.WeakSet[EventPipeline] = weakref.WeakSet()
+"""Every pipeline not yet closed: what a forked child must re-create."""
 _running: weakref.WeakSet[EventPipeline] = weakref.WeakSet()
 
 
@@ -90,6 +120,30 @@ def _close_at_exit() -> None:
     for pipe in list(_running):
         with contextlib.suppress(Exception):
             pipe.close(timeout=_EXIT_TIMEOUT)
+
+
+def _after_fork_in_child() -> None:
+    pipes = list(_pipelines)
+    for pipe in pipes:
+        with contextlib.suppress(Exception):
+            pipe._after_fork()
+    mp_util = sys.modules.get("multiprocessing.util")
+    if pipes and mp_util is not None:
+        # A multiprocessing child clears its finalizers, runs these callbacks, then ends with
+        # os._exit (no atexit): the callback registers the close that atexit would have done.
+        with contextlib.suppress(Exception):
+            mp_util.register_after_fork(pipes[0], _close_in_mp_child)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _close_in_mp_child(_: object) -> None:
+    """In a multiprocessing child (which ends with ``os._exit``, skipping atexit): close the
+    pipelines at its exit, as atexit would."""
+    from multiprocessing import util
+
+    util.Finalize(None, _close_at_exit, exitpriority=100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +168,7 @@ class PipelineOptions:
     hostname: str = field(default_factory=socket.gethostname)
     redact_fields: tuple[str, ...] = ()
     max_field_chars: int = 8192
+    max_event_bytes: int = 64 * 1024
 
     def __post_init__(self) -> None:
         from bulletproof.errors import ConfigError
@@ -141,6 +196,10 @@ class PipelineOptions:
                 "at least twice segment_bytes",
             ),
             "max_field_chars": (self.max_field_chars >= 16, "at least 16"),
+            "max_event_bytes": (
+                1024 <= self.max_event_bytes <= 16 << 20,
+                "from 1KiB to 16MiB",
+            ),
         }
         for name, (ok, want) in checks.items():
             if not ok:
@@ -151,7 +210,11 @@ class PipelineOptions:
 
 @dataclass(frozen=True, slots=True)
 class SinkStats:
-    """Delivery figures for one consumer since the pipeline started. Added in 0.1."""
+    """Delivery figures for one consumer while this process delivered. Added in 0.1.
+
+    ``dropped``: records this consumer will never get (all reasons); ``dropped_by_reason``
+    splits that count.
+    """
 
     name: str
     delivered: int
@@ -159,6 +222,7 @@ class SinkStats:
     connected: bool
     down_since: float | None
     dropped: int
+    dropped_by_reason: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +230,11 @@ class PipelineStats:
     """What the pipeline did since it started.
 
     ``accepted``: events the writer took (emitted ones and the pipeline's own reports);
-    ``written``: lines appended to the spool; ``overflowed``: events dropped because more than
-    ``max_pending`` waited in memory; ``processing_errors``: events a processor or the encoder
-    failed on (each replaced by an ``event_unprocessable`` line).
+    ``written``: records appended to the spool; ``overflowed``: events dropped because more than
+    ``max_pending`` waited in memory (whatever the cause); ``processing_errors``: events a
+    processor or the encoder failed on (each replaced by an ``event_unprocessable`` line);
+    ``dropped``: events that never reached the spool, by reason; ``delivering``: whether this
+    process delivers for the spool directory.
 
     Added in 0.1.
     """
@@ -178,16 +244,40 @@ class PipelineStats:
     overflowed: int
     processing_errors: int
     sinks: tuple[SinkStats, ...]
+    dropped: Mapping[str, int] = field(default_factory=dict)
+    delivering: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SinkReceipt:
+    """What one sink confirmed of the events *this process* emitted (not its own reports).
+
+    ``delivered`` the sink confirmed; ``dropped`` (by reason) will never reach it; ``pending``
+    are spooled and not yet passed. ``delivered + sum(dropped) + pending`` is every event this
+    process emitted.
+
+    Added in 0.1.
+    """
+
+    name: str
+    delivered: int
+    dropped: Mapping[str, int]
+    pending: int
+
+
+def _overlap(a: int, b: int, lo: int, hi: int) -> int:
+    """How many integers ``[a, b]`` and ``[lo, hi]`` share."""
+    return max(min(b, hi) - max(a, lo) + 1, 0)
 
 
 class _Worker:
-    """Delivers one consumer's spool stream; runs on its own thread."""
+    """Delivers one consumer's stream from every slot; runs on its own thread."""
 
-    def __init__(self, pipeline: EventPipeline, sink: Sink, reader: SpoolReader) -> None:
+    def __init__(self, pipeline: EventPipeline, sink: Sink) -> None:
         self.pipeline = pipeline
         self.sink = sink
-        self.reader = reader
-        self.inflight: collections.deque[Position] = collections.deque()
+        self.reader: SpoolConsumer | None = None
+        self.inflight: collections.deque[Mark] = collections.deque()
         self.connected = False
         self.delivered = 0
         self.failures = 0
@@ -199,20 +289,19 @@ class _Worker:
 
     @property
     def caught_up(self) -> bool:
-        spool = self.pipeline.spool
-        return not self.inflight and self.reader.committed >= spool.end()
+        return not self.inflight and (self.reader is None or self.reader.caught_up())
 
     def _confirm(self) -> None:
+        reader = self.reader
+        if reader is None:
+            return
         pending = self.sink.unconfirmed()
         n = len(self.inflight) - pending
         if n <= 0:
             return
-        last = self.inflight[0]
-        for _ in range(n):
-            last = self.inflight.popleft()
-        # Count before committing: drain() returns as soon as the commit shows caught up.
+        marks = [self.inflight.popleft() for _ in range(n)]
         self.delivered += n
-        self.reader.commit(last)
+        reader.commit(marks)
 
     def _fail(self, exc: BaseException) -> None:
         self.failures += 1
@@ -220,7 +309,8 @@ class _Worker:
         with contextlib.suppress(Exception):
             self.sink.close()
         self.connected = False
-        self.reader.rewind()
+        if self.reader is not None:
+            self.reader.rewind()
         self.inflight.clear()
         if self.down_since is None:
             self.down_since = self.pipeline.clock.monotonic()
@@ -261,8 +351,11 @@ class _Worker:
         opts = p.options
         backoff = opts.backoff_initial
         stop = p._stop_delivery
+        reader = self.reader
+        if reader is None:  # pragma: no cover - started only once a reader is set
+            return
         while True:
-            if p._abort.is_set() or (stop.is_set() and self.caught_up):
+            if p._abort.is_set() or (stop.is_set() and p._own_passed() and p._orphans_passed()):
                 break
             try:
                 if not self.connected:
@@ -272,7 +365,7 @@ class _Worker:
                     self._confirm()
                     p._abort.wait(opts.durability_lag)
                     continue
-                batch = self.reader.read(opts.batch_lines, opts.batch_bytes)
+                batch = reader.read(opts.batch_lines, opts.batch_bytes)
                 if not batch.lines:
                     self._confirm()
                     if not self.inflight:
@@ -298,9 +391,11 @@ class _Worker:
         engine = p.alerts
         if engine is not None and self.sink is engine:
             engine.tick()
-        with p.spool.new_data:
-            if p.spool.end() <= self.reader.read_pos and not p._abort.is_set():
-                p.spool.new_data.wait(0.05)
+        spool = p.spool
+        with spool.new_data:
+            if not p._abort.is_set():
+                # Woken by this process's writer; other processes' records are polled.
+                spool.new_data.wait(0.05)
 
 
 class EventPipeline:
@@ -330,6 +425,7 @@ class EventPipeline:
             from bulletproof.errors import ConfigError
 
             raise ConfigError(f"sink {sorted(dupes)[0]!r} is configured twice: list it once")
+        self._consumers = consumers
         self.processors: list[Processor] = list(
             processors
             if processors is not None
@@ -340,22 +436,52 @@ class EventPipeline:
                 max_field_chars=opts.max_field_chars,
             )
         )
-        self._encoder = EventEncoder(opts.max_field_chars)
+        self._encoder = EventEncoder(opts.max_field_chars, max_event_bytes=opts.max_event_bytes)
         # The common event skips the walks when the chain is the default one.
         self._simple: SimpleEventEncoder | None = None
         if processors is None:
             enrich, redact = self.processors
             if isinstance(enrich, EnrichProcessor) and isinstance(redact, RedactProcessor):
                 self._simple = SimpleEventEncoder(enrich, redact, self._encoder)
-        self._queue: collections.deque[SecurityEvent] = collections.deque()
         self._max_pending = opts.max_pending
+        self._reset_state()
+        self._closed = False
+        self._started = False
+        self.spool, self.directory = self._open_spool()
+        try:
+            # Consumers of earlier runs that this configuration lost are forgotten (and said
+            # so) when no other process delivers; the delivery lock is taken again at start.
+            self.removed_consumers: list[str] = []
+            if self.directory.lead():
+                for sink in consumers:
+                    self.directory.consumer(sink.name)
+                self.removed_consumers = self.directory.forget_other_consumers()
+                self.directory.release()
+                self.directory = self._new_directory(self.spool)
+        except BaseException:
+            self.spool.close()
+            raise
+        _pipelines.add(self)
+
+    def _reset_state(self) -> None:
+        """Everything that belongs to one process (built again in a forked child)."""
+        self._queue: collections.deque[SecurityEvent] = collections.deque()
+        self._own: collections.deque[SecurityEvent] = collections.deque(maxlen=_OWN_MAX)
         self._overflow_lock = threading.Lock()
         self._overflowed = 0
         self._reported_overflow = 0
         self._retry: list[bytes] = []
-        self._spool_failing = False
-        self._dropped_by_sink: dict[str, int] = {}
-        self._unreported_drops: dict[str, int] = {}
+        self._retry_own = 0
+        self._failing: str | None = None
+        self._fail_error = ""
+        self._fail_count = 0
+        self._retry_at = 0.0
+        self._write_backoff = self.options.backoff_initial
+        self._writer_drops: dict[str, int] = {}
+        self._unreported: dict[str, int] = {}
+        self._sink_drops: dict[str, dict[str, int]] = {}
+        self._pending_drops: list[tuple[str, Drop]] = []
+        self._own_seqs: list[tuple[int, int]] = []
         self._processing_errors = 0
         self._accepted = 0
         self._wake = threading.Event()
@@ -364,25 +490,44 @@ class EventPipeline:
         self._stop_writer = threading.Event()
         self._stop_delivery = threading.Event()
         self._abort = threading.Event()
-        self._started = False
-        self._closed = False
         self._writer_done = False
-        self.spool = Spool(
+        self._delivering = False
+        self._next_lead = 0.0
+        self._next_room = 0.0
+        self._workers = [_Worker(self, s) for s in self._consumers]
+        self._writer = threading.Thread(
+            target=self._write_loop, name="bulletproof-writer", daemon=True
+        )
+
+    def _open_spool(self) -> tuple[Spool, SpoolDirectory]:
+        opts = self.options
+        spool = Spool(
             Path(opts.spool_dir),
             max_bytes=opts.spool_max_bytes,
             segment_bytes=opts.segment_bytes,
             fsync=opts.fsync,
-            on_drop=self._on_spool_drop,
         )
+        return spool, self._new_directory(spool)
+
+    def _new_directory(self, spool: Spool) -> SpoolDirectory:
+        return SpoolDirectory(spool.root, local=spool, on_drop=self._on_drop)
+
+    def _after_fork(self) -> None:
+        """In a forked child: a slot, a queue and threads of its own; the parent keeps its."""
+        self.spool.abandon()
+        self.directory.abandon()
+        was_running = self._started and not self._closed
+        self._reset_state()
+        if self._closed:
+            return
         try:
-            self._workers = [_Worker(self, s, self.spool.reader(s.name)) for s in consumers]
-            self.removed_consumers = self.spool.forget_other_consumers()
-        except BaseException:
-            self.spool.close()
-            raise
-        self._writer = threading.Thread(
-            target=self._write_loop, name="bulletproof-writer", daemon=True
-        )
+            self.spool, self.directory = self._open_spool()
+        except SpoolError:
+            logger.exception("bulletproof: no spool slot for this forked process; events dropped")
+            self._writer_done = True
+            return
+        if was_running:
+            self._writer.start()
 
     # -- the caller's side -----------------------------------------------------------------
     def emit(self, event: SecurityEvent) -> None:
@@ -407,46 +552,54 @@ class EventPipeline:
             pass
 
     def _emit_internal(self, event: SecurityEvent) -> None:
-        self._queue.append(event)
+        self._own.append(event)
         self._wake.set()
 
-    def _on_spool_drop(self, consumer: str, lost: int) -> None:
-        # Called by the spool (writer thread, spool lock held): only count. The writer reports
-        # the sum once per round, so reports cannot fill the spool in place of events.
-        self._dropped_by_sink[consumer] = self._dropped_by_sink.get(consumer, 0) + lost
-        self._unreported_drops[consumer] = self._unreported_drops.get(consumer, 0) + lost
-
-    def _drop_reports(self) -> list[SecurityEvent]:
-        unreported, self._unreported_drops = self._unreported_drops, {}
-        return [
-            SecurityEvent(
-                action="events_dropped",
-                category=Category.DELIVERY,
-                severity=Severity.HIGH,
-                message=f"spool full: {lost} event(s) for {consumer} were dropped, oldest first",
-                types=("error",),
-                details={
-                    "sink": consumer,
-                    "dropped": lost,
-                    "reason": "spool_full",
-                    "spool_max_bytes": self.options.spool_max_bytes,
-                },
-                timestamp=self.clock.time(),
-            )
-            for consumer, lost in unreported.items()
-        ]
+    def _on_drop(self, consumer: str, drop: Drop) -> None:
+        # Called by the spool directory with its lock held: only count. The writer reports the
+        # drops once per round, so reports cannot fill the spool in place of events.
+        if drop.lost:
+            by_reason = self._sink_drops.setdefault(consumer, {})
+            by_reason[drop.reason] = by_reason.get(drop.reason, 0) + drop.lost
+        self._pending_drops.append((consumer, drop))
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
-        """Start the writer and one delivery thread per sink. Returns self."""
+        """Start the writer (which also takes over delivery when no other process delivers).
+
+        Returns self.
+        """
         if self._started or self._closed:
             return self
         self._started = True
         _running.add(self)
+        self._try_lead()
         self._writer.start()
+        return self
+
+    def _try_lead(self) -> None:
+        """Become the deliverer if no other process is: start a thread per sink."""
+        now = system_clock.monotonic()
+        if self._delivering or now < self._next_lead or self._stop_delivery.is_set():
+            return
+        self._next_lead = now + _LEAD_RETRY
+        directory = self.directory
+        if not directory.lead():
+            return
+        self._delivering = True
+        for worker in self._workers:
+            worker.reader = directory.consumer(worker.sink.name)
+        removed = directory.forget_other_consumers()
+        if removed:
+            self.removed_consumers = sorted(set(self.removed_consumers) | set(removed))
+        self.spool.on_full = self._make_room
         for worker in self._workers:
             worker.thread.start()
-        return self
+
+    @property
+    def delivering(self) -> bool:
+        """Whether this process delivers for its spool directory."""
+        return self._delivering
 
     def __enter__(self) -> Self:
         return self.start()
@@ -460,9 +613,9 @@ class EventPipeline:
         self.close()
 
     def _idle_writer(self) -> bool:
-        return (not self._queue and not self._retry and not self._writer_busy) or (
-            not self._writer.is_alive()
-        )
+        return (
+            not self._queue and not self._own and not self._retry and not self._writer_busy
+        ) or (not self._writer.is_alive())
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every event accepted so far is in the spool on disk; False on timeout."""
@@ -471,12 +624,37 @@ class EventPipeline:
         self._wake.set()
         with self._written:
             done = self._written.wait_for(self._idle_writer, max(timeout, 0.0))
-        return done and not self._queue and not self._retry
+        return done and not self._queue and not self._own and not self._retry
+
+    def _own_passed(self) -> bool:
+        """Whether every record this process spooled was passed by every consumer."""
+        last = self.spool.next_seq - 1
+        if last < self.spool.first_seq:
+            return True
+        for worker in self._workers:
+            seq = self._receipt(worker.sink.name).seq
+            if seq is None or seq < last:
+                return False
+        return True
+
+    def _orphans_passed(self) -> bool:
+        """When delivering: whether every sink passed what processes now gone left behind."""
+        return not self._delivering or all(
+            not w.inflight and (w.reader is None or w.reader.caught_up(live=False))
+            for w in self._workers
+        )
+
+    def _receipt(self, name: str) -> Receipt:
+        if self._delivering:
+            return self.directory.consumer(name).receipt(self.spool.slot)
+        return self.spool.receipt(name)
 
     def drain(self, timeout: float = 30.0) -> bool:
-        """Wait until every event accepted so far reached every sink; False on timeout.
+        """Wait until every event accepted so far reached every sink (or is counted as dropped);
+        False on timeout.
 
         Events the pipeline emits about itself meanwhile (``sink_recovered``) are waited for too.
+        When another process delivers for the spool directory, this waits for it.
         """
         # Waiting for other threads takes real time whatever clock the events are stamped with.
         deadline = system_clock.monotonic() + timeout
@@ -486,8 +664,10 @@ class EventPipeline:
             # Writer idle first, then consumers: a worker queues its own reports (such as
             # sink_recovered) before it commits, so this order cannot miss one.
             with self._written:
-                idle = not self._queue and not self._retry and not self._writer_busy
-            if idle and all(w.caught_up for w in self._workers):
+                idle = (
+                    not self._queue and not self._own and not self._retry and not self._writer_busy
+                )
+            if idle and self._own_passed() and self._orphans_passed():
                 return True
             if system_clock.monotonic() >= deadline:
                 return False
@@ -497,8 +677,10 @@ class EventPipeline:
     def close(self, timeout: float = 5.0) -> bool:
         """Write everything to the spool, deliver what can be delivered within ``timeout``, stop.
 
-        Whatever was not delivered stays in the spool for the next start. Returns True when
-        every sink caught up.
+        Whatever was not delivered stays in the spool: for the process that delivers next, or
+        for the next start. Events that could not even be spooled by then (a full disk) are
+        counted as dropped and logged. Returns True when every sink has passed every event of
+        this process.
         """
         if self._closed:
             return True
@@ -506,28 +688,41 @@ class EventPipeline:
             self.start()
         self._closed = True
         _running.discard(self)
+        _pipelines.discard(self)
         deadline = system_clock.monotonic() + timeout
 
         def left() -> float:
             return max(deadline - system_clock.monotonic(), 0.0)
 
-        self.flush(left())
+        self.drain(left())
         self._stop_delivery.set()
         for worker in self._workers:
-            worker.thread.join(left())
-        caught_up = all(w.caught_up for w in self._workers)
+            if worker.thread.is_alive():
+                worker.thread.join(left())
+        caught_up = self._own_passed()
         self._abort.set()
         with self.spool.new_data:
             self.spool.new_data.notify_all()
         for worker in self._workers:
-            worker.thread.join(2.0)
+            if worker.thread.is_alive():
+                worker.thread.join(2.0)
         # The writer stops last, so what the workers reported while stopping is on disk too.
         self._stop_writer.set()
         self._wake.set()
-        self._writer.join(max(left(), 0.5))
+        if self._writer.is_alive():
+            self._writer.join(max(left(), 0.5))
         self._writer_done = True
+        lost = len(self._queue) + len(self._retry) - self._retry_own
+        if lost > 0:
+            self._count_writer_drop(self._failing or "spool_write_failed", lost)
+            logger.error(
+                "bulletproof: %d event(s) could not be spooled before exit (%s) and are lost",
+                lost,
+                self._fail_error or "the writer did not finish in time",
+            )
+        self.directory.release()
         self.spool.close()
-        return caught_up and not self._queue
+        return caught_up and lost <= 0
 
     # -- the writer thread -----------------------------------------------------------------
     def _serialize(self, event: SecurityEvent) -> bytes:
@@ -574,112 +769,318 @@ class EventPipeline:
 
     def _write_loop(self) -> None:
         period = self.options.durability_lag / 2
-        queue = self._queue
         while True:
             self._wake.wait(period)
             self._wake.clear()
             with self._written:
                 self._writer_busy = True
             try:
-                self._write_pending(queue)
-                if self._spool_failing:
-                    self._spool_failing = False
-                    logger.warning("bulletproof spool %s is writable again", self.spool.dir)
+                self._try_lead()
+                self._write_pending()
+                if self._delivering:
+                    self._housekeeping()
             except Exception:  # the writer must survive anything
-                if not self._spool_failing:
-                    self._spool_failing = True
-                    logger.exception(
-                        "bulletproof spool write failed; events wait in memory and are retried"
-                    )
+                logger.exception("bulletproof event writer failed; retrying")
             with self._written:
                 self._writer_busy = False
                 self._written.notify_all()
             if self._stop_writer.is_set() and (
-                self.spool.closed or (not queue and not self._retry)
+                self.spool.closed
+                or (not self._queue and not self._own and not self._retry)
+                or self._failing is not None
             ):
                 break
 
-    def _write_pending(self, queue: collections.deque[SecurityEvent]) -> None:
+    def _take(self) -> tuple[list[bytes], int]:
+        """The next batch of lines: the pipeline's own reports first, then emitted events."""
+        lines: list[bytes] = []
+        size = 0
+        own = self._own
+        while own and len(lines) < _BATCH_EVENTS:
+            line = self._serialize(own.popleft())
+            if line:
+                lines.append(line)
+                size += len(line)
+        n_own = len(lines)
+        self._accepted += n_own
+        queue = self._queue
+        taken = 0
+        limit = self.options.batch_bytes
+        while queue and taken < _BATCH_EVENTS and size < limit:
+            try:
+                event = queue.popleft()
+            except IndexError:
+                break
+            taken += 1
+            line = self._serialize(event)
+            if line:
+                lines.append(line)
+                size += len(line)
+        self._accepted += taken
+        return lines, n_own
+
+    def _write_pending(self) -> None:
         period = self.options.durability_lag / 2
-        clock = self.clock
+        clock = system_clock
         last_sync = clock.monotonic()
         wrote = False
-        while queue or self._retry:
-            lines, self._retry = self._retry, []
-            taken = 0
-            while queue and taken < 5000:
-                try:
-                    event = queue.popleft()
-                except IndexError:
-                    break
-                taken += 1
-                line = self._serialize(event)
-                if line:
-                    lines.append(line)
-            self._accepted += taken
-            self._append(lines)
+        while True:
+            self._report()
+            if self._failing is not None and clock.monotonic() < self._retry_at:
+                break  # backing off: emitted events wait (bounded) in memory
+            if self._retry:
+                lines, n_own = self._retry, self._retry_own
+            elif self._queue or self._own:
+                lines, n_own = self._take()
+            else:
+                break
+            if not self._append(lines, n_own):
+                break
             wrote = True
+            if self._delivering and self.spool.total_bytes() > self.options.spool_max_bytes:
+                self._make_room()
             if clock.monotonic() - last_sync >= period:
                 # A steady stream must not keep what was written from reaching the disk.
                 self.spool.sync()
                 last_sync = clock.monotonic()
-        overflowed = self._overflowed
-        if overflowed > self._reported_overflow:
-            lost = overflowed - self._reported_overflow
-            self._reported_overflow = overflowed
-            report = SecurityEvent(
-                action="events_dropped",
-                category=Category.DELIVERY,
-                severity=Severity.HIGH,
-                message=f"{lost} event(s) dropped: more than {self._max_pending} waited in memory",
-                types=("error",),
-                details={"dropped": lost, "reason": "memory_queue_full"},
-                timestamp=self.clock.time(),
-            )
-            self._accepted += 1
-            self._append([self._serialize(report)])
-            wrote = True
-        # Writing the reports may drop more: those are reported in the next round.
-        reports = self._drop_reports()
-        if reports:
-            self._accepted += len(reports)
-            self._append([self._serialize(report) for report in reports])
-            wrote = True
         if wrote:
             self.spool.sync()
 
-    def _append(self, lines: list[bytes]) -> None:
-        """Append to the spool; on failure keep the lines (up to ``max_pending``) for a retry."""
+    def _append(self, lines: list[bytes], n_own: int) -> bool:
+        """Append one batch; on failure keep the unwritten rest for a retry with backoff."""
+        first = self.spool.next_seq
         try:
             self.spool.append(lines)
-        except SpoolError:
-            keep = lines[-self._max_pending :]
-            with self._overflow_lock:
-                self._overflowed += len(lines) - len(keep)
-            self._retry = keep
-            raise
+        except SpoolWriteError as exc:
+            done = exc.written
+            self._note_own(first, min(done, n_own))
+            self._retry = lines[done:]
+            self._retry_own = max(n_own - done, 0)
+            self._write_failed(exc)
+            return False
+        self._note_own(first, n_own)
+        self._retry, self._retry_own = [], 0
+        if self._failing is not None:
+            self._write_recovered()
+        return True
+
+    def _note_own(self, first: int, n: int) -> None:
+        if n <= 0:
+            return
+        own = self._own_seqs
+        if own and own[-1][0] + own[-1][1] == first:
+            own[-1] = (own[-1][0], own[-1][1] + n)
+        else:
+            own.append((first, n))
+            del own[:-_OWN_MAX]
+
+    def _write_failed(self, exc: SpoolWriteError) -> None:
+        now = system_clock.monotonic()
+        reason = "spool_full" if isinstance(exc, SpoolFullError) else "spool_write_failed"
+        self._retry_at = now + self._write_backoff
+        self._write_backoff = min(self._write_backoff * 2, self.options.backoff_max)
+        self._fail_count += 1
+        if self._failing is not None:
+            return
+        self._failing = reason
+        self._fail_error = str(exc)
+        disk_full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        logger.warning("bulletproof spool write failed (%s); retrying with backoff", exc)
+        self._emit_internal(
+            SecurityEvent(
+                action="spool_write_failed",
+                category=Category.DELIVERY,
+                severity=Severity.HIGH,
+                message=(
+                    f"spool {self.spool.root} cannot take events ({exc}); they wait in memory "
+                    f"(up to {self._max_pending}) and writing is retried with backoff"
+                ),
+                types=("error",),
+                details={
+                    "spool_dir": str(self.spool.root),
+                    "reason": reason,
+                    "error": neutralize_text(str(exc))[:500],
+                    "disk_full": disk_full,
+                },
+                timestamp=self.clock.time(),
+            )
+        )
+
+    def _write_recovered(self) -> None:
+        logger.warning("bulletproof spool %s is writable again", self.spool.root)
+        self._emit_internal(
+            SecurityEvent(
+                action="spool_recovered",
+                category=Category.DELIVERY,
+                message=f"spool {self.spool.root} takes events again",
+                types=("change",),
+                details={"spool_dir": str(self.spool.root), "failed_attempts": self._fail_count},
+                timestamp=self.clock.time(),
+            )
+        )
+        self._failing = None
+        self._fail_count = 0
+        self._write_backoff = self.options.backoff_initial
+
+    def _count_writer_drop(self, reason: str, n: int) -> None:
+        self._writer_drops[reason] = self._writer_drops.get(reason, 0) + n
+        self._unreported[reason] = self._unreported.get(reason, 0) + n
+
+    def _report(self) -> None:
+        """Queue ``events_dropped`` (and ``spool_corrupt``) reports for the drops counted so far."""
+        with self._overflow_lock:
+            lost = self._overflowed - self._reported_overflow
+            self._reported_overflow = self._overflowed
+        if lost:
+            self._count_writer_drop(self._failing or "memory_queue_full", lost)
+        unreported, self._unreported = self._unreported, {}
+        now = self.clock.time()
+        for reason, n in unreported.items():
+            if reason == "memory_queue_full":
+                message = f"{n} event(s) dropped: more than {self._max_pending} waited in memory"
+            else:
+                message = (
+                    f"{n} event(s) dropped: the spool could not take them ({reason}) while "
+                    f"more than {self._max_pending} waited in memory"
+                )
+            self._emit_internal(
+                SecurityEvent(
+                    action="events_dropped",
+                    category=Category.DELIVERY,
+                    severity=Severity.HIGH,
+                    message=message,
+                    types=("error",),
+                    details={"dropped": n, "reason": reason},
+                    timestamp=now,
+                )
+            )
+        pending, self._pending_drops = self._pending_drops, []
+        grouped: dict[tuple[str, str], list[Drop]] = {}
+        for consumer, drop in pending:
+            grouped.setdefault((consumer, drop.reason if drop.lost else "none"), []).append(drop)
+        for (consumer, reason), drops in grouped.items():
+            self._emit_internal(self._sink_drop_report(consumer, reason, drops, now))
+
+    def _sink_drop_report(
+        self, consumer: str, reason: str, drops: list[Drop], now: float
+    ) -> SecurityEvent:
+        where = [w for d in drops for w in d.where]
+        regions = [{"segment": p, "offset": o, "bytes": b} for p, o, b in where[:_WHERE_MAX]]
+        lost = sum(d.lost for d in drops)
+        if reason == "none":
+            return SecurityEvent(
+                action="spool_corrupt",
+                category=Category.DELIVERY,
+                severity=Severity.HIGH,
+                message=(
+                    f"spool: {len(where)} damaged region(s) skipped for {consumer}; no complete "
+                    f"event was lost (first at {where[0][0]} offset {where[0][1]})"
+                    if where
+                    else f"spool: damaged data skipped for {consumer}"
+                ),
+                types=("error",),
+                details={"sink": consumer, "dropped": 0, "regions": regions, "count": len(where)},
+                timestamp=now,
+            )
+        details: dict[str, Any] = {"sink": consumer, "dropped": lost, "reason": reason}
+        if reason == "spool_full":
+            details["spool_max_bytes"] = self.options.spool_max_bytes
+            message = f"spool full: {lost} event(s) for {consumer} were dropped, oldest first"
+        else:
+            details["regions"] = regions
+            details["count"] = len(where)
+            first = f" (first at {where[0][0]} offset {where[0][1]})" if where else ""
+            message = f"spool damaged: {lost} event(s) for {consumer} were lost{first}"
+        return SecurityEvent(
+            action="events_dropped",
+            category=Category.DELIVERY,
+            severity=Severity.HIGH,
+            message=message,
+            types=("error",),
+            details=details,
+            timestamp=now,
+        )
+
+    def _housekeeping(self) -> None:
+        now = system_clock.monotonic()
+        if now >= self._next_room:
+            self._next_room = now + _ROOM_EVERY
+            self._make_room()
+        self._report()
+
+    def _make_room(self) -> None:
+        """Keep the directory within its bound, and leave its filesystem room for a segment."""
+        opts = self.options
+        if self.directory.make_room(opts.spool_max_bytes, min_free=opts.segment_bytes):
+            self.spool.forget_sizes()
 
     # -- figures ---------------------------------------------------------------------------
     def stats(self) -> PipelineStats:
         """Counters since start."""
-        return PipelineStats(
-            accepted=self._accepted,
-            written=self.spool.lines_written,
-            overflowed=self._overflowed,
-            processing_errors=self._processing_errors,
-            sinks=tuple(
+        sinks = []
+        for w in self._workers:
+            by_reason = dict(self._sink_drops.get(w.sink.name, {}))
+            sinks.append(
                 SinkStats(
                     name=w.sink.name,
                     delivered=w.delivered,
                     failures=w.failures,
                     connected=w.connected,
                     down_since=w.down_since,
-                    dropped=self._dropped_by_sink.get(w.sink.name, 0),
+                    dropped=sum(by_reason.values()),
+                    dropped_by_reason=MappingProxyType(by_reason),
                 )
-                for w in self._workers
-            ),
+            )
+        return PipelineStats(
+            accepted=self._accepted,
+            written=self.spool.lines_written,
+            overflowed=self._overflowed,
+            processing_errors=self._processing_errors,
+            sinks=tuple(sinks),
+            dropped=MappingProxyType(dict(self._writer_drops)),
+            delivering=self._delivering,
         )
 
+    def receipts(self) -> dict[str, SinkReceipt]:
+        """Per sink: what it confirmed of the events this process emitted.
+
+        Read from the consumers' cursors (in memory when this process delivers, else from the
+        files the delivering process writes), so it counts what each sink confirmed, and the
+        events dropped on the way, never a figure derived from what is left.
+        """
+        first, end = self.spool.first_seq, self.spool.next_seq
+        own = [(a, a + n - 1) for a, n in self._own_seqs]
+        events = (end - first) - sum(b - a + 1 for a, b in own)
+        out: dict[str, SinkReceipt] = {}
+        for w in self._workers:
+            receipt = self._receipt(w.sink.name)
+            passed, _ = receipt.passed(first, end)
+            top = -1 if receipt.seq is None else min(receipt.seq, end - 1)
+            passed -= sum(_overlap(a, b, first, top) for a, b in own)
+            drops = dict(self._writer_drops)
+            for x, y, reason in receipt.dropped:
+                lo, hi = max(x, first), min(y, top)
+                n = hi - lo + 1 - sum(_overlap(a, b, lo, hi) for a, b in own) if hi >= lo else 0
+                if n > 0:
+                    drops[reason] = drops.get(reason, 0) + n
+            spooled_drops = sum(drops.values()) - sum(self._writer_drops.values())
+            out[w.sink.name] = SinkReceipt(
+                name=w.sink.name,
+                delivered=passed - spooled_drops,
+                dropped=MappingProxyType({k: v for k, v in drops.items() if v > 0}),
+                pending=events - passed,
+            )
+        return out
+
     def backlog(self) -> dict[str, int]:
-        """Lines each consumer has not yet had confirmed (reads the spool; not for hot paths)."""
-        return {w.sink.name: w.reader.backlog() for w in self._workers}
+        """Records each consumer has not yet had confirmed: in every slot when this process
+        delivers, else of this process (reads the spool; not for hot paths)."""
+        if self._delivering:
+            return {w.sink.name: w.reader.backlog() if w.reader else 0 for w in self._workers}
+        end = self.spool.next_seq
+        out: dict[str, int] = {}
+        for w in self._workers:
+            seq = self.spool.receipt(w.sink.name).seq
+            done = -1 if seq is None else seq
+            out[w.sink.name] = max(end - 1 - max(done, self.spool.first_seq - 1), 0)
+        return out

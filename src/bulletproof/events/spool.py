@@ -1,23 +1,42 @@
-"""A disk-backed, bounded, at-least-once queue between the emitter and each sink.
+"""A disk-backed, bounded, at-least-once queue shared by every process of one service.
 
 Layout of a spool directory::
 
-    DIR/slot-0/lock                       flock held by the process using this slot
-    DIR/slot-0/00000000000000000001.seg   JSON lines, appended by the writer, read by consumers
-    DIR/slot-0/cursor-<hash>.json         each consumer's committed position (segment, offset)
+    DIR/deliver.lock                      flock held by the one process that delivers for all
+    DIR/slot-0/lock                       flock held by the process writing this slot
+    DIR/slot-0/head                       the segment and sequence number of the last synced record
+    DIR/slot-0/00000000000000000001.seg   records, appended by the slot's writer
+    DIR/slot-0/cursor-<hash>.json         each consumer's committed position in this slot
 
-One process owns one slot; a second process on the same DIR takes the next free slot, so several
-workers of one server can share a spool directory, and a restarted worker picks its slot (and what
-was left in it) up again. Segments are deleted once every consumer has committed past them. When
-the spool holds more than ``max_bytes``, the oldest segments are dropped and each consumer that had
-not read them is told how many lines it lost (``on_drop``), so the pipeline can say so in an
-``events_dropped`` event. On disk the spool never holds more than ``max_bytes`` plus the segment
-being written (at most ``segment_bytes``, or one line when a single line is longer).
+**Writers.** Every process that emits events writes its own slot (:class:`Spool`): several
+workers of one server, a forked child, two runs of ``send-test``. A slot's writer never touches
+another slot, never deletes a file, and never reuses a segment number or a sequence number that
+a record or cursor of the slot may still name.
 
-A process that dies in the middle of a write leaves a torn last line; the next process to take
-the slot cuts it off (the complete lines before it are kept). A cursor file that cannot be read,
-or that points past the data, makes its consumer start again from the oldest segment: duplicates,
-never loss.
+**One deliverer.** The process holding ``deliver.lock`` (:class:`SpoolDirectory`, the *leader*)
+reads every slot, live or orphaned, for each consumer (:class:`SpoolConsumer`), commits what each
+sink confirmed in the slot's cursor file, deletes what every consumer has passed, and keeps the
+directory within its byte bound. When the leader exits or dies the kernel releases the lock and
+another process takes over, from the cursors on disk. So one sink is written by one process at a
+time (a rotating file sink is safe), no slot is left undelivered, and an alert engine fed by the
+leader counts the events of all processes.
+
+**Records.** Each record is one line::
+
+    CCCCCCCC SSSSSSSSSSSSSSSS {"@timestamp":...}\\n
+
+``S`` is the record's sequence number in its slot (16 hex digits, one more for each record, kept
+across processes that take the slot in turn) and ``C`` the CRC-32 of everything after it. A
+record that fails its check (random bytes, a torn write) is skipped and never reaches a sink;
+the sequence numbers of the next good record say exactly how many events were lost, and the
+``head`` file does the same for records missing at the end of a slot whose writer is gone. Each
+loss, with the segment and byte offset where it was found, is handed to the ``on_drop``
+callback of the directory, so the pipeline reports it in an ``events_dropped`` event.
+
+**Bounds.** When the directory holds more than ``max_bytes`` (or its filesystem runs out of
+room), the leader deletes whole segments, oldest first, and counts for every consumer the
+records it had not passed. A segment that a consumer has sent but not yet had confirmed is never
+deleted under it, so a record is either delivered or counted as dropped, never both.
 
 Added in 0.1.
 """
@@ -30,58 +49,304 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, NamedTuple
 
+from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import SpoolError
 
-__all__ = ["Position", "ReadBatch", "Spool", "SpoolReader"]
+__all__ = [
+    "Drop",
+    "Mark",
+    "Position",
+    "ReadBatch",
+    "Receipt",
+    "Spool",
+    "SpoolConsumer",
+    "SpoolDirectory",
+    "SpoolFullError",
+    "SpoolWriteError",
+    "frame_record",
+    "parse_record",
+]
 
 _SEG_SUFFIX: Final = ".seg"
 _MAX_SLOTS: Final = 256
-_TAIL_BLOCK: Final = 1 << 16
+_HEADER: Final = 26  # "CCCCCCCC SSSSSSSSSSSSSSSS "
+_HEAD_WIDTH: Final = 64
+_TAIL_SCAN: Final = 1 << 20
+_SCAN_LIMIT: Final = 4 << 20
+"""A run of bytes this long without a newline is no record: it is skipped as corrupt."""
+_MAX_DROP_RANGES: Final = 256
+_LIVENESS_TTL: Final = 1.0
+# The two calls a full disk fails, named so tests can fail them on purpose.
+_os_write = os.write
+_os_ftruncate = os.ftruncate
+_SLOT_RESCAN: Final = 0.5
+_SIZE_RESCAN: Final = 0.25
 
 
 class Position(NamedTuple):
-    """A place in the spool: the segment number and a byte offset in it. Added in 0.1."""
+    """A place in one slot: the segment number and a byte offset in it. Added in 0.1."""
 
     segment: int
     offset: int
 
 
 @dataclass(frozen=True, slots=True)
+class Drop:
+    """Records a consumer will never deliver: sequence numbers ``first..last`` of a slot.
+
+    ``reason`` is ``spool_full`` (deleted by the byte bound) or ``corrupt`` (failed their check
+    or went missing from disk); ``where`` names the segment files and byte offsets concerned.
+
+    Added in 0.1.
+    """
+
+    slot: int
+    first: int
+    last: int
+    reason: str
+    where: tuple[tuple[str, int, int], ...]
+
+    @property
+    def lost(self) -> int:
+        """How many records: ``last - first + 1`` (0 for a corrupt region that lost none)."""
+        return max(self.last - self.first + 1, 0)
+
+
+class Mark(NamedTuple):
+    """Where one read record ends, for committing it once its sink confirmed it.
+
+    ``loss`` is set on the first good record after lost ones: committing it commits the loss.
+
+    Added in 0.1.
+    """
+
+    slot: int
+    segment: int
+    offset: int
+    seq: int
+    loss: Drop | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReadBatch:
-    """Lines read for one consumer, and the position just after each. Added in 0.1."""
+    """Record payloads read for one consumer, and a :class:`Mark` for each. Added in 0.1."""
 
     lines: list[bytes]
-    ends: list[Position]
+    ends: list[Mark]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What one consumer has passed in one slot, as its cursor file says.
+
+    ``seq``: the sequence number of the last record passed (delivered or dropped), None when the
+    consumer has passed nothing yet; ``dropped``: the ranges ``(first, last, reason)`` it dropped.
+
+    Added in 0.1.
+    """
+
+    seq: int | None
+    dropped: tuple[tuple[int, int, str], ...] = ()
+
+    def passed(self, first: int, end: int) -> tuple[int, dict[str, int]]:
+        """Of the records ``first <= seq < end``: how many passed, and how many were dropped
+        by reason (so delivered = passed - sum of drops)."""
+        if self.seq is None or end <= first:
+            return 0, {}
+        top = min(self.seq, end - 1)
+        passed = max(top - first + 1, 0)
+        dropped: dict[str, int] = {}
+        for a, b, reason in self.dropped:
+            lo, hi = max(a, first), min(b, top)
+            if hi >= lo:
+                dropped[reason] = dropped.get(reason, 0) + hi - lo + 1
+        return passed, dropped
+
+
+class SpoolWriteError(SpoolError):
+    """A spool write failed (disk full, I/O error). ``written`` records of the batch are on
+    disk, the rest are not; ``errno`` is the operating system's error number. Added in 0.1."""
+
+    def __init__(self, message: str, *, written: int, errno_: int | None) -> None:
+        super().__init__(message)
+        self.written = written
+        self.errno = errno_
+
+
+class SpoolFullError(SpoolWriteError):
+    """The spool directory is over its byte bound and the deliverer has not made room yet.
+
+    Added in 0.1.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+# --------------------------------------------------------------------------------------------
+
+
+def frame_record(seq: int, payload: bytes) -> bytes:
+    """One spool record: checksum, sequence number, payload, newline.
+
+    >>> parse_record(frame_record(7, b'{"a":1}')[:-1])
+    (7, b'{"a":1}')
+
+    Added in 0.1.
+    """
+    head = b"%016x " % seq
+    return b"%08x " % zlib.crc32(payload, zlib.crc32(head)) + head + payload + b"\n"
+
+
+def parse_record(line: bytes) -> tuple[int, bytes] | None:
+    """``(seq, payload)`` of a record line (without its newline), or None if it fails its check.
+
+    >>> parse_record(b"00000000 0000000000000007 {}") is None
+    True
+
+    Added in 0.1.
+    """
+    if len(line) < _HEADER or line[8] != 0x20 or line[25] != 0x20:
+        return None
+    try:
+        crc = int(line[:8], 16)
+        seq = int(line[9:25], 16)
+    except ValueError:
+        return None
+    if zlib.crc32(line[9:]) != crc or seq < 0:
+        return None
+    return seq, line[_HEADER:]
 
 
 def _seg_name(n: int) -> str:
     return f"{n:020d}{_SEG_SUFFIX}"
 
 
-def _complete_length(path: Path, size: int) -> int:
-    """The length of ``path`` up to and including its last newline (0 when it has none)."""
-    with open(path, "rb") as f:
-        end = size
-        while end > 0:
-            start = max(end - _TAIL_BLOCK, 0)
+def _segments(slot_dir: Path) -> list[int]:
+    """Segment numbers present in a slot, ascending."""
+    found: list[int] = []
+    try:
+        names = os.listdir(slot_dir)
+    except OSError:
+        return found
+    for name in names:
+        if name.endswith(_SEG_SUFFIX) and len(name) == 20 + len(_SEG_SUFFIX):
+            with contextlib.suppress(ValueError):
+                found.append(int(name[:20]))
+    found.sort()
+    return found
+
+
+def _slot_dirs(root: Path) -> dict[int, Path]:
+    slots: dict[int, Path] = {}
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return slots
+    for name in names:
+        if name.startswith("slot-"):
+            with contextlib.suppress(ValueError):
+                n = int(name[5:])
+                if 0 <= n < _MAX_SLOTS:
+                    slots[n] = root / name
+    return slots
+
+
+def _read_head(slot_dir: Path) -> tuple[int, int] | None:
+    try:
+        text = (slot_dir / "head").read_bytes()[:_HEAD_WIDTH].decode("ascii").split()
+        return int(text[0]), int(text[1], 16)
+    except (OSError, ValueError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def _cursor_name(name: str) -> str:
+    return f"cursor-{hashlib.sha256(name.encode()).hexdigest()[:16]}.json"
+
+
+def _load_cursor(path: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _cursor_fields(data: Mapping[str, object] | None) -> tuple[Position, int | None, list[Drop]]:
+    """Position, last passed seq and dropped ranges of a cursor file (defaults when torn)."""
+    if data is None:
+        return Position(-1, 0), None, []
+    try:
+        seg, off = data["segment"], data["offset"]
+        if not isinstance(seg, int) or not isinstance(off, int) or seg < 0 or off < 0:
+            raise TypeError
+        pos = Position(seg, off)
+    except (KeyError, TypeError):
+        return Position(-1, 0), None, []
+    seq = data.get("seq")
+    last = seq if isinstance(seq, int) and seq >= 0 else None
+    drops: list[Drop] = []
+    raw = data.get("dropped")
+    if isinstance(raw, list):
+        drops.extend(
+            Drop(-1, item[0], item[1], item[2], ())
+            for item in raw
+            if isinstance(item, list)
+            and len(item) == 3
+            and isinstance(item[0], int)
+            and isinstance(item[1], int)
+            and isinstance(item[2], str)
+        )
+    return pos, last, drops
+
+
+def _last_seq_in(path: Path) -> int | None:
+    """The highest sequence number of a good record near the end of a segment file."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            start = max(size - _TAIL_SCAN, 0)
             f.seek(start)
-            block = f.read(end - start)
-            nl = block.rfind(b"\n")
-            if nl >= 0:
-                return start + nl + 1
-            end = start
-    return 0
+            data = f.read()
+    except OSError:
+        return None
+    lines = data.split(b"\n")
+    if start:
+        lines = lines[1:]  # the first piece may start mid-record
+    best: int | None = None
+    for line in lines:
+        rec = parse_record(line)
+        if rec is not None and (best is None or rec[0] > best):
+            best = rec[0]
+    return best
+
+
+def _try_flock(path: Path) -> int | None:
+    """An fd holding an exclusive flock on ``path``, or None when another holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+# --------------------------------------------------------------------------------------------
+# The writer: one slot per process
+# --------------------------------------------------------------------------------------------
 
 
 class Spool:
-    """The on-disk queue. One writer thread appends; each consumer has a :class:`SpoolReader`.
+    """This process's slot of a spool directory: appends records, never deletes any.
 
-    Added in 0.1.
+    One writer thread calls :meth:`append` and :meth:`sync`. The segment file is created on the
+    first append, so a process that never emits leaves only an empty slot. Added in 0.1.
     """
 
     def __init__(
@@ -91,7 +356,7 @@ class Spool:
         max_bytes: int = 256 * 1024 * 1024,
         segment_bytes: int = 8 * 1024 * 1024,
         fsync: bool = True,
-        on_drop: Callable[[str, int], None] | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         if segment_bytes < 4096:
             raise SpoolError(f"spool segment size {segment_bytes} is too small: use >= 4096 bytes")
@@ -104,27 +369,36 @@ class Spool:
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self.fsync = fsync
-        self._on_drop = on_drop
+        self._clock = clock
         self._lock = threading.RLock()
         self.new_data = threading.Condition(self._lock)
-        self._readers: dict[str, SpoolReader] = {}
-        self._lock_fd = -1
         self._closed = False
         self._dirty = False
+        self._torn = False
+        self._fd = -1
+        self._size = 0
+        self._last_segment = 0
         self.lines_written = 0
-        self.dir = self._acquire_slot()
+        self._others = 0
+        self._others_at = float("-inf")
+        self.on_full: Callable[[], object] | None = None
+        """Called (with the writer's lock held) when an append finds the directory over its
+        bound, before refusing: the deliverer's chance to make room."""
+        self.slot, self.dir, self._lock_fd = self._take_slot()
         try:
-            self._sizes: dict[int, int] = self._scan_segments()
-            # Never reuse a segment number a cursor may still name (the directory may be empty
-            # after every segment was delivered and deleted).
-            self._current = max(max(self._sizes, default=0), self._max_cursor_segment()) + 1
-            self._fd = self._open_segment(self._current)
-        except BaseException:
+            self._head_fd = os.open(self.dir / "head", os.O_RDWR | os.O_CREAT, 0o600)
+            self._current, self.next_seq = self._recover()
+        except OSError as exc:
             os.close(self._lock_fd)
-            raise
+            raise SpoolError(
+                f"cannot use spool slot {str(self.dir)!r}: {exc.strerror}; "
+                "check the permissions of events.spool_dir"
+            ) from None
+        self.first_seq = self.next_seq
+        self.first_segment = self._current
 
-    # -- slots -----------------------------------------------------------------------------
-    def _acquire_slot(self) -> Path:
+    # -- the slot ------------------------------------------------------------------------
+    def _take_slot(self) -> tuple[int, Path, int]:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -136,262 +410,278 @@ class Spool:
             slot = self.root / f"slot-{i}"
             try:
                 slot.mkdir(exist_ok=True)
-                fd = os.open(slot / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+                fd = _try_flock(slot / "lock")
             except OSError as exc:
                 raise SpoolError(
                     f"cannot use spool directory {str(slot)!r}: {exc.strerror}; "
                     "set events.spool_dir to a writable directory"
                 ) from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                continue
-            self._lock_fd = fd
-            return slot
+            if fd is not None:
+                return i, slot, fd
         raise SpoolError(f"all {_MAX_SLOTS} slots of spool {str(self.root)!r} are in use")
 
-    def _scan_segments(self) -> dict[int, int]:
-        """Sizes of the segments left in this slot, with any torn last line cut off."""
-        sizes: dict[int, int] = {}
-        for path in self.dir.glob(f"*{_SEG_SUFFIX}"):
-            try:
-                n = int(path.stem)
-                size = path.stat().st_size
-                if size:
-                    complete = _complete_length(path, size)
-                    if complete != size:
-                        # The process that wrote it died mid-line: keep the complete lines.
-                        os.truncate(path, complete)
-                        size = complete
-            except ValueError:
-                continue
-            except OSError as exc:
-                raise SpoolError(
-                    f"cannot read spool segment {str(path)!r}: {exc.strerror}; "
-                    "check the permissions of events.spool_dir"
-                ) from None
-            sizes[n] = size
-        return sizes
+    def _recover(self) -> tuple[int, int]:
+        """The first segment number and sequence number this writer may use.
 
-    def _max_cursor_segment(self) -> int:
-        highest = 0
+        Higher than any that a segment, the head file or a cursor of the slot names, so a
+        consumer's saved position can never point into what this writer appends.
+        """
+        segments = _segments(self.dir)
+        top_segment = segments[-1] if segments else 0
+        top_seq = -1
+        head = _read_head(self.dir)
+        if head is not None:
+            top_segment = max(top_segment, head[0])
+            top_seq = max(top_seq, head[1])
         for path in self.dir.glob("cursor-*.json"):
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                highest = max(highest, int(json.loads(path.read_text())["segment"]))
-        return highest
+            pos, seq, _ = _cursor_fields(_load_cursor(path))
+            top_segment = max(top_segment, pos.segment)
+            if seq is not None:
+                top_seq = max(top_seq, seq)
+        for n in reversed(segments[-3:]):
+            last = _last_seq_in(self.dir / _seg_name(n))
+            if last is not None:
+                top_seq = max(top_seq, last)
+                break
+        self._last_segment = top_segment
+        return top_segment + 1, top_seq + 1
 
-    def _open_segment(self, n: int) -> int:
-        path = self.dir / _seg_name(n)
+    # -- writing -------------------------------------------------------------------------
+    @property
+    def current_segment(self) -> int:
+        """The segment the writer appends to."""
+        return self._current
+
+    def segment_path(self, n: int) -> Path:
+        """Where segment ``n`` of this slot lives."""
+        return self.dir / _seg_name(n)
+
+    def total_bytes(self) -> int:
+        """Bytes held by the segments of every slot (other slots re-read at most 4 times a s)."""
+        now = self._clock.monotonic()
+        if now - self._others_at >= _SIZE_RESCAN:
+            self._others_at = now
+            total = 0
+            for slot_dir in _slot_dirs(self.root).values():
+                for n in _segments(slot_dir):
+                    if slot_dir == self.dir and n == self._current:
+                        continue
+                    with contextlib.suppress(OSError):
+                        total += os.stat(slot_dir / _seg_name(n)).st_size
+            self._others = total
+        return self._others + self._size
+
+    def append(self, lines: Sequence[bytes]) -> None:
+        """Append serialized events as records. Writer thread only.
+
+        Empty lines are skipped (and not counted in ``written``: pass none) and a newline inside
+        a line is escaped, so one item stays one record. A segment is never filled past
+        ``segment_bytes`` (unless one record alone is longer).
+
+        Raises :class:`SpoolWriteError` when a write fails: its ``written`` first items are on
+        disk, whole, and none of the others is (a partial record is cut off, or left torn and
+        skipped by readers), so retrying the rest never writes an event twice.
+        Raises :class:`SpoolFullError` (nothing written) while the directory is over
+        ``max_bytes`` by more than two segments: the deliverer has not made room yet.
+        """
+        with self._lock:
+            if self._closed:
+                raise SpoolError(f"spool {str(self.dir)!r} is closed")
+            try:
+                self._append_locked(lines)
+            finally:
+                self.new_data.notify_all()
+
+    def forget_sizes(self) -> None:
+        """Re-read the other slots' sizes at the next :meth:`total_bytes` (after a deletion)."""
+        self._others_at = float("-inf")
+
+    def _check_room(self, done: int) -> None:
+        """Before starting a segment: ask for room when over the bound, refuse if none came."""
+        cap = self.max_bytes + 2 * self.segment_bytes
+        if self.total_bytes() <= cap:
+            return
+        if self.on_full is not None:
+            with contextlib.suppress(Exception):
+                self.on_full()
+            self.forget_sizes()
+            if self.total_bytes() <= cap:
+                return
+        raise SpoolFullError(
+            f"spool {str(self.root)!r} holds more than events.spool_max_bytes "
+            f"({self.max_bytes} bytes) and its deliverer has not made room yet",
+            written=done,
+            errno_=None,
+        )
+
+    def _append_locked(self, lines: Sequence[bytes]) -> None:
+        self._check_room(0)
+        done = 0
+        records: list[bytes] = []
+        pending = 0
+        seq = self.next_seq
+        for raw in lines:
+            if not raw:
+                continue
+            line = raw.replace(b"\n", b"\\n") if b"\n" in raw else raw
+            rec = frame_record(seq, line)
+            if self._size + pending and self._size + pending + len(rec) > self.segment_bytes:
+                if records:
+                    done += self._write(records, done)
+                    records, pending = [], 0
+                self._rotate()
+                self._check_room(done)
+            records.append(rec)
+            pending += len(rec)
+            seq += 1
+        if records:
+            self._write(records, done)
+
+    def _write(self, records: list[bytes], done: int) -> int:
+        """Write whole records to the current segment; return how many.
+
+        On failure raise SpoolWriteError whose ``written`` is ``done`` plus the records of this
+        call that are on disk whole (none, unless the partial write could not be cut off).
+        """
+        prefix = b"\n" if self._torn else b""
+        data = prefix + b"".join(records)
+        written = 0
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            if self._fd < 0:
+                self._open_current()
+            view = memoryview(data)
+            while view:
+                n = _os_write(self._fd, view)
+                written += n
+                view = view[n:]
         except OSError as exc:
-            raise SpoolError(
-                f"cannot create spool segment {str(path)!r}: {exc.strerror}; "
-                "check the permissions and free space of events.spool_dir"
+            whole = self._after_failed_write(written, len(prefix), records)
+            self.next_seq += whole
+            self.lines_written += whole
+            if self._size:
+                # Finish this segment, so the deliverer may delete it to make room.
+                self._rotate()
+            raise SpoolWriteError(
+                f"cannot write to spool {str(self.dir)!r}: {exc.strerror or exc}; "
+                "check the free space of events.spool_dir",
+                written=done + whole,
+                errno_=exc.errno,
             ) from None
+        self._size += len(data)
+        self._torn = False
+        self._last_segment = self._current
+        self.next_seq += len(records)
+        self.lines_written += len(records)
+        self._dirty = True
+        return len(records)
+
+    def _after_failed_write(self, written: int, prefix: int, records: list[bytes]) -> int:
+        """Undo a partial write; return the records left on disk whole (0 when undone)."""
+        if written <= 0:
+            return 0
+        try:
+            _os_ftruncate(self._fd, self._size)
+        except OSError:
+            pass
+        else:
+            return 0
+        # The bytes stay: the whole records count as written; a torn one is ended by the next
+        # write's first byte, a newline, and readers skip it (its seq is written again).
+        self._size += written
+        self._last_segment = self._current
+        self._dirty = True
+        boundary = prefix
+        whole = 0
+        for rec in records:
+            if boundary + len(rec) > written:
+                break
+            boundary += len(rec)
+            whole += 1
+        self._torn = written > boundary
+        return whole
+
+    def _open_current(self) -> None:
+        path = self.dir / _seg_name(self._current)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._size = os.fstat(self._fd).st_size
         if self.fsync:
-            # Make the new file's name durable too (best effort: the data is fsynced anyway).
             with contextlib.suppress(OSError):
                 dir_fd = os.open(self.dir, os.O_RDONLY)
                 try:
                     os.fsync(dir_fd)
                 finally:
                     os.close(dir_fd)
-        self._sizes.setdefault(n, 0)
-        return fd
-
-    # -- writer side -----------------------------------------------------------------------
-    @property
-    def current_segment(self) -> int:
-        """The segment the writer appends to."""
-        return self._current
-
-    def append(self, lines: list[bytes]) -> None:
-        """Append serialized events. Writer thread only.
-
-        Empty lines are skipped and a newline inside a line is escaped, so one item stays one
-        line. A segment is never filled past ``segment_bytes`` (unless one line alone is longer):
-        a batch that does not fit continues in the next segment. Raises SpoolError when a write
-        fails; the lines of that write are then not in the spool (those before it are).
-        """
-        with self._lock:
-            if self._closed:
-                raise SpoolError(f"spool {str(self.dir)!r} is closed")
-            pending: list[bytes] = []
-            pending_bytes = 0
-            try:
-                for raw in lines:
-                    if not raw:
-                        continue
-                    line = raw.replace(b"\n", b"\\n") if b"\n" in raw else raw
-                    n = len(line) + 1
-                    used = self._sizes[self._current] + pending_bytes
-                    if used and used + n > self.segment_bytes:
-                        if pending:
-                            self._write(pending)
-                            pending, pending_bytes = [], 0
-                        self._rotate()
-                    pending.append(line)
-                    pending_bytes += n
-                if pending:
-                    self._write(pending)
-            finally:
-                self.new_data.notify_all()
-
-    def _write(self, lines: list[bytes]) -> None:
-        """Write whole lines to the current segment, then apply the size limit. Lock held."""
-        data = b"\n".join(lines) + b"\n"
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(self._fd, view) :]
-        except OSError as exc:
-            if len(view) != len(data):
-                # Part of the batch is on disk: cut it off so no torn line stays in the middle.
-                try:
-                    os.ftruncate(self._fd, self._sizes[self._current])
-                except OSError:
-                    # Keep the torn tail at the end of this segment (readers skip it there).
-                    with contextlib.suppress(OSError):
-                        self._sizes[self._current] = os.fstat(self._fd).st_size
-                    self._rotate()
-            raise SpoolError(
-                f"cannot write to spool {str(self.dir)!r}: {exc.strerror}; "
-                "check the free space of events.spool_dir"
-            ) from None
-        self._sizes[self._current] += len(data)
-        self.lines_written += len(lines)
-        self._dirty = True
-        if self.total_bytes() > self.max_bytes:
-            self._enforce_limit()
-
-    def sync(self) -> None:
-        """Make appended data durable (fsync) if the spool was built with ``fsync=True``."""
-        with self._lock:
-            if self._dirty and self.fsync and not self._closed:
-                os.fsync(self._fd)
-            self._dirty = False
 
     def _rotate(self) -> None:
-        if self.fsync:
-            with contextlib.suppress(OSError):
-                os.fsync(self._fd)
-        fd = self._open_segment(self._current + 1)
-        os.close(self._fd)
-        self._fd = fd
-        self._current += 1
-        self._dirty = False
-
-    def total_bytes(self) -> int:
-        """Bytes held on disk by all segments."""
-        return sum(self._sizes.values())
-
-    def _enforce_limit(self) -> None:
-        # Drop whole segments, oldest first, never the one being written.
-        while self.total_bytes() > self.max_bytes:
-            oldest = min(self._sizes)
-            if oldest >= self._current:
-                return
-            for reader in self._readers.values():
-                lost = reader._drop_segment(oldest)
-                if lost and self._on_drop is not None:
-                    with contextlib.suppress(Exception):
-                        self._on_drop(reader.name, lost)
-            self._delete_segment(oldest)
-
-    def _delete_segment(self, n: int) -> None:
-        self._sizes.pop(n, None)
-        with contextlib.suppress(FileNotFoundError):
-            (self.dir / _seg_name(n)).unlink()
-
-    def _collect(self) -> None:
-        """Delete segments every consumer has committed past. Caller holds the lock."""
-        if not self._readers:
-            return
-        low = min(r.committed.segment for r in self._readers.values())
-        for n in sorted(self._sizes):
-            if n >= low or n >= self._current:
-                break
-            self._delete_segment(n)
-
-    def _normalize(self, pos: Position) -> Position:
-        """Move a position at the end of a finished segment to the next segment. Lock held.
-
-        So a consumer that has delivered everything has a committed position equal to
-        :meth:`end`, also when what it delivered sat in older segments (after a restart).
-        """
-        while pos.segment < self._current:
-            size = self._sizes.get(pos.segment)
-            if size is not None and pos.offset < size:
-                break
-            nxt = self.next_segment(pos.segment)
-            pos = Position(nxt if nxt is not None else self._current, 0)
-        return pos
-
-    # -- consumers -------------------------------------------------------------------------
-    def reader(self, name: str) -> SpoolReader:
-        """The reader for consumer ``name``, resuming from its saved cursor."""
-        with self._lock:
-            if name in self._readers:
-                return self._readers[name]
-            reader = SpoolReader(self, name)
-            self._readers[name] = reader
-            return reader
-
-    def forget_other_consumers(self) -> list[str]:
-        """Remove cursor files of consumers not opened in this process; return their names."""
-        removed: list[str] = []
-        with self._lock:
-            known = {r.cursor_path.name for r in self._readers.values()}
-            for path in sorted(self.dir.glob("cursor-*.json")):
-                if path.name not in known:
-                    try:
-                        removed.append(str(json.loads(path.read_text()).get("name", path.name)))
-                    except (OSError, ValueError, AttributeError):
-                        removed.append(path.name)
-                    path.unlink(missing_ok=True)
-            self._collect()
-        return removed
-
-    def segment_path(self, n: int) -> Path:
-        """Where segment ``n`` lives."""
-        return self.dir / _seg_name(n)
-
-    def segment_size(self, n: int) -> int | None:
-        """Bytes in segment ``n`` so far, or None when it does not exist."""
-        return self._sizes.get(n)
-
-    def next_segment(self, n: int) -> int | None:
-        """The first existing segment after ``n``."""
-        later = [m for m in self._sizes if m > n]
-        return min(later) if later else None
-
-    def oldest_segment(self) -> int:
-        """The oldest segment still on disk."""
-        return min(self._sizes, default=self._current)
-
-    def end(self) -> Position:
-        """The position just after the last appended line."""
-        with self._lock:
-            return Position(self._current, self._sizes[self._current])
-
-    def close(self) -> None:
-        """Sync, save every cursor and release the slot."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        if self._fd >= 0:
             if self.fsync:
                 with contextlib.suppress(OSError):
                     os.fsync(self._fd)
-            os.close(self._fd)
-            for reader in self._readers.values():
-                reader._save()
-            if self._sizes.get(self._current) == 0:
-                self._delete_segment(self._current)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+            self._write_head()
+        if self._size:
+            self._current += 1
+            self._others += self._size  # a finished segment: counted until the next re-read
+        self._size = 0
+        self._torn = False
+        self._dirty = False
+
+    def _write_head(self) -> None:
+        last = self.next_seq - 1
+        if last < 0:
+            return
+        body = f"{self._last_segment} {last:x}\n".encode().ljust(_HEAD_WIDTH)
+        with contextlib.suppress(OSError):
+            os.pwrite(self._head_fd, body, 0)
+
+    def sync(self) -> None:
+        """Make appended records durable (fsync, when enabled) and record them in ``head``."""
+        with self._lock:
+            if not self._dirty or self._closed:
+                return
+            if self.fsync and self._fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.fsync(self._fd)
+            self._write_head()
+            self._dirty = False
+
+    # -- receipts ------------------------------------------------------------------------
+    def receipt(self, consumer: str) -> Receipt:
+        """What ``consumer`` has passed in this slot, read from its cursor file."""
+        _, seq, drops = _cursor_fields(_load_cursor(self.dir / _cursor_name(consumer)))
+        return Receipt(seq, tuple((d.first, d.last, d.reason) for d in drops))
+
+    # -- the end -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Sync and release the slot."""
+        with self._lock:
+            if self._closed:
+                return
+            self.sync()
+            self._closed = True
+            if self._fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
+            self._write_head()
+            with contextlib.suppress(OSError):
+                os.close(self._head_fd)
             self.new_data.notify_all()
-            os.close(self._lock_fd)
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+
+    def abandon(self) -> None:
+        """In a forked child: drop the parent's slot without touching its files or locks.
+
+        Closing the inherited descriptors releases nothing (the parent still holds them).
+        """
+        self._closed = True
+        for fd in (self._fd, self._head_fd, self._lock_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._fd = self._head_fd = self._lock_fd = -1
 
     @property
     def closed(self) -> bool:
@@ -399,203 +689,648 @@ class Spool:
         return self._closed
 
 
-class SpoolReader:
-    """One consumer's view of the spool: read ahead, commit what was delivered, rewind on failure.
+# --------------------------------------------------------------------------------------------
+# The deliverer: every slot, for each consumer
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _SlotState:
+    """One consumer's place in one slot."""
+
+    slot: int
+    dir: Path
+    cursor_path: Path
+    committed: Position
+    committed_seq: int | None
+    read_pos: Position
+    read_seq: int | None
+    dropped: list[Drop]
+    saved: tuple[Position, int | None, int] | None = None
+    fd: int = -1
+    fd_segment: int = -1
+    where: list[tuple[str, int, int]] = field(default_factory=list)
+    end_checked: tuple[int, int] | None = None
+
+    def close_fd(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+        self.fd = -1
+        self.fd_segment = -1
+
+
+class SpoolDirectory:
+    """The delivering process's view of a spool directory: all slots, every consumer.
+
+    :meth:`lead` takes ``deliver.lock``; only the holder may read, commit and delete. ``on_drop``
+    is called (with the directory's lock held: only count there) for each :class:`Drop` a
+    consumer commits, with the consumer's name.
 
     Added in 0.1.
     """
 
-    def __init__(self, spool: Spool, name: str) -> None:
-        self.spool = spool
+    def __init__(
+        self,
+        root: Path,
+        *,
+        local: Spool | None = None,
+        on_drop: Callable[[str, Drop], None] | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.root = Path(root)
+        self.local = local
+        self._on_drop = on_drop
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._consumers: dict[str, SpoolConsumer] = {}
+        self._lead_fd = -1
+        self._slots: dict[int, Path] = {}
+        self._slots_at = float("-inf")
+        self._alive: dict[int, tuple[float, bool]] = {}
+
+    # -- leadership ----------------------------------------------------------------------
+    def lead(self) -> bool:
+        """Try to become the deliverer (non-blocking); True when this process is."""
+        if self._lead_fd >= 0:
+            return True
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = _try_flock(self.root / "deliver.lock")
+        except OSError:
+            return False
+        if fd is None:
+            return False
+        self._lead_fd = fd
+        return True
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process holds ``deliver.lock``."""
+        return self._lead_fd >= 0
+
+    def release(self) -> None:
+        """Save every cursor, close every file and give up ``deliver.lock``."""
+        with self._lock:
+            for consumer in self._consumers.values():
+                for st in consumer._states.values():
+                    consumer._save(st)
+                    st.close_fd()
+            if self._lead_fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(self._lead_fd)
+                self._lead_fd = -1
+
+    def abandon(self) -> None:
+        """In a forked child: forget the parent's leadership and files without releasing them."""
+        for consumer in self._consumers.values():
+            for st in consumer._states.values():
+                st.close_fd()
+        if self._lead_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._lead_fd)
+            self._lead_fd = -1
+
+    # -- slots ---------------------------------------------------------------------------
+    def slots(self) -> dict[int, Path]:
+        """The slot directories (re-listed at most twice a second)."""
+        now = self._clock.monotonic()
+        if now - self._slots_at >= _SLOT_RESCAN:
+            self._slots = _slot_dirs(self.root)
+            self._slots_at = now
+        return self._slots
+
+    def alive(self, slot: int, slot_dir: Path) -> bool:
+        """Whether a process holds the slot's lock (its last segment may still grow)."""
+        local = self.local
+        if local is not None and not local.closed and local.slot == slot:
+            return True
+        now = self._clock.monotonic()
+        cached = self._alive.get(slot)
+        if cached is not None and now - cached[0] < _LIVENESS_TTL:
+            return cached[1]
+        try:
+            fd = _try_flock(slot_dir / "lock")
+        except OSError:
+            alive = True  # cannot tell: assume its writer may still append
+        else:
+            alive = fd is None
+            if fd is not None:
+                os.close(fd)  # closing releases the test lock at once
+        self._alive[slot] = (now, alive)
+        return alive
+
+    # -- consumers -----------------------------------------------------------------------
+    def consumer(self, name: str) -> SpoolConsumer:
+        """The consumer ``name``, resuming in every slot from its saved cursor."""
+        with self._lock:
+            found = self._consumers.get(name)
+            if found is None:
+                found = self._consumers[name] = SpoolConsumer(self, name)
+            return found
+
+    def forget_other_consumers(self) -> list[str]:
+        """Remove the cursor files of consumers this process does not deliver to."""
+        removed: list[str] = []
+        with self._lock:
+            known = {_cursor_name(name) for name in self._consumers}
+            for slot_dir in _slot_dirs(self.root).values():
+                for path in sorted(slot_dir.glob("cursor-*.json")):
+                    if path.name in known:
+                        continue
+                    data = _load_cursor(path)
+                    label = data.get("name") if data else None
+                    text = label if isinstance(label, str) else path.name
+                    if text not in removed:
+                        removed.append(text)
+                    path.unlink(missing_ok=True)
+        return removed
+
+    # -- deleting ------------------------------------------------------------------------
+    def collect(self, slot: int | None = None) -> None:
+        """Delete segments every consumer has passed (in one slot, or in all)."""
+        with self._lock:
+            if not self._consumers:
+                return
+            slots = self.slots()
+            targets = [slot] if slot is not None else list(slots)
+            for n in targets:
+                slot_dir = slots.get(n)
+                if slot_dir is None:
+                    continue
+                self._collect_slot(n, slot_dir)
+
+    def _collect_slot(self, slot: int, slot_dir: Path) -> None:
+        states = [c._state(slot, slot_dir) for c in self._consumers.values()]
+        low = min(st.committed for st in states)
+        segments = _segments(slot_dir)
+        for seg in segments:
+            if seg < low.segment:
+                self._delete(slot_dir, seg, states)
+        if segments and low.segment == segments[-1] and not self.alive(slot, slot_dir):
+            # The last segment of a slot whose writer is gone: delete once everyone read it all.
+            path = slot_dir / _seg_name(low.segment)
+            try:
+                size = os.stat(path).st_size
+            except OSError:
+                return
+            if low.offset >= size:
+                self._delete(slot_dir, low.segment, states)
+
+    def _delete(self, slot_dir: Path, seg: int, states: Sequence[_SlotState]) -> None:
+        for st in states:
+            if st.fd_segment == seg:
+                st.close_fd()
+        with contextlib.suppress(FileNotFoundError):
+            (slot_dir / _seg_name(seg)).unlink()
+
+    def make_room(self, max_bytes: int, *, min_free: int = 0) -> int:
+        """Delete whole segments, oldest first, until the directory holds at most ``max_bytes``
+        and its filesystem has at least ``min_free`` bytes free. Returns bytes deleted.
+
+        Only finished segments go (one a writer still appends to stays), and never one that a
+        consumer has sent part of and not had confirmed: that waits for the next call. Every
+        record a consumer had not passed is committed as a ``spool_full`` :class:`Drop`.
+        """
+        freed = 0
+        with self._lock:
+            if not self._consumers:
+                return 0
+            files: list[tuple[float, int, int, Path, int]] = []
+            total = 0
+            for slot, slot_dir in self.slots().items():
+                segments = _segments(slot_dir)
+                alive = None
+                for i, seg in enumerate(segments):
+                    try:
+                        st = os.stat(slot_dir / _seg_name(seg))
+                    except OSError:
+                        continue
+                    total += st.st_size
+                    last = i == len(segments) - 1
+                    if last:
+                        alive = self.alive(slot, slot_dir) if alive is None else alive
+                        if alive:
+                            continue
+                    files.append((st.st_mtime, slot, seg, slot_dir, st.st_size))
+            need = total - max_bytes
+            if min_free > 0:
+                try:
+                    vfs = os.statvfs(self.root)
+                    need = max(need, min_free - vfs.f_bavail * vfs.f_frsize)
+                except OSError:
+                    pass
+            if need <= 0:
+                return 0
+            files.sort()
+            for _, slot, seg, slot_dir, size in files:
+                if freed >= need:
+                    break
+                states = [c._state(slot, slot_dir) for c in self._consumers.values()]
+                if any(st.read_pos > st.committed and st.committed.segment <= seg for st in states):
+                    break  # in flight: keep oldest-first, try again on the next call
+                self._drop_segment(slot, slot_dir, seg, states)
+                freed += size
+        return freed
+
+    def _drop_segment(self, slot: int, slot_dir: Path, seg: int, states: list[_SlotState]) -> None:
+        path = slot_dir / _seg_name(seg)
+        records: list[tuple[int, int]] = []  # (end offset, seq)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b""
+        start = 0
+        while True:
+            nl = data.find(b"\n", start)
+            if nl < 0:
+                break
+            rec = parse_record(data[start:nl])
+            if rec is not None:
+                records.append((nl + 1, rec[0]))
+            start = nl + 1
+        nxt = next((n for n in _segments(slot_dir) if n > seg), None)
+        after = Position(nxt, 0) if nxt is not None else Position(seg + 1, 0)
+        for consumer, st in zip(self._consumers.values(), states, strict=True):
+            if st.committed >= after:
+                continue
+            if st.committed.segment == seg:
+                left = [s for end, s in records if end > st.committed.offset]
+            else:
+                left = [s for _, s in records]
+            if left:
+                first = min(left)
+                seen = st.committed_seq
+                if st.committed.segment == seg and seen is not None and seen + 1 < first:
+                    first = seen + 1  # corrupt records between the commit point and ``left``
+                drop = Drop(slot, first, max(left), "spool_full", ((str(path), 0, len(data)),))
+                consumer._record_drop(st, drop)
+                st.committed_seq = drop.last if seen is None else max(seen, drop.last)
+            st.committed = after
+            st.read_pos = after
+            st.read_seq = st.committed_seq
+            st.where.clear()
+            consumer._save(st)
+        self._delete(slot_dir, seg, states)
+
+
+class SpoolConsumer:
+    """One consumer (sink) reading every slot of a directory: read ahead, commit what was
+    delivered, rewind on failure. Only the deliverer uses it. Added in 0.1.
+    """
+
+    def __init__(self, directory: SpoolDirectory, name: str) -> None:
+        self.directory = directory
         self.name = name
-        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-        self.cursor_path = spool.dir / f"cursor-{digest}.json"
-        self._save_lock = threading.Lock()
-        start = Position(spool.oldest_segment(), 0)
-        saved = self._load()
-        if saved is not None and saved >= start and self._valid(saved):
-            start = saved
-        self.committed = spool._normalize(start)
-        self.read_pos = self.committed
-        self._saved = saved
+        self._cursor = _cursor_name(name)
+        self._states: dict[int, _SlotState] = {}
+        self._turn = 0
         self.dropped = 0
 
-    def _load(self) -> Position | None:
-        try:
-            data = json.loads(self.cursor_path.read_text())
-            return Position(int(data["segment"]), int(data["offset"]))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError):
-            # A torn cursor file: start from the oldest segment (duplicates, never loss).
-            return None
+    def _state(self, slot: int, slot_dir: Path) -> _SlotState:
+        st = self._states.get(slot)
+        if st is not None and st.dir == slot_dir:
+            return st
+        cursor = slot_dir / self._cursor
+        pos, seq, drops = _cursor_fields(_load_cursor(cursor))
+        segments = _segments(slot_dir)
+        oldest = Position(segments[0], 0) if segments else Position(0, 0)
+        if pos.segment < 0 or not self._valid(slot_dir, pos, segments):
+            # No cursor, or a torn one: from the oldest segment (duplicates, never loss).
+            pos, seq = oldest, None
+        pos = max(pos, oldest) if pos.segment < oldest.segment else pos
+        st = _SlotState(
+            slot=slot,
+            dir=slot_dir,
+            cursor_path=cursor,
+            committed=pos,
+            committed_seq=seq,
+            read_pos=pos,
+            read_seq=seq,
+            dropped=[Drop(slot, d.first, d.last, d.reason, ()) for d in drops],
+        )
+        st.saved = (pos, seq, len(st.dropped))
+        self._states[slot] = st
+        return st
 
-    def _valid(self, pos: Position) -> bool:
-        """Whether a saved position is the start of a line of an existing segment (or past it)."""
-        spool = self.spool
-        if pos.offset < 0 or pos > Position(spool.current_segment, 0):
-            return False
-        size = spool.segment_size(pos.segment)
-        if size is None or pos.offset == 0:
-            # A deleted segment is stepped over; offset 0 is always a line start.
-            return True
-        if pos.offset > size:
-            return False
+    @staticmethod
+    def _valid(slot_dir: Path, pos: Position, segments: list[int]) -> bool:
+        if pos.offset == 0 or pos.segment not in segments:
+            return True  # offset 0 is a record start; a deleted segment is stepped over
         try:
-            with open(spool.segment_path(pos.segment), "rb") as f:
+            with open(slot_dir / _seg_name(pos.segment), "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if pos.offset > size:
+                    return False
                 f.seek(pos.offset - 1)
                 return f.read(1) == b"\n"
         except OSError:
             return False
 
-    def _save(self) -> None:
-        with self._save_lock:
-            committed = self.committed
-            if committed == self._saved:
-                return
-            tmp = self.cursor_path.with_suffix(".tmp")
-            body = {"name": self.name, "segment": committed.segment, "offset": committed.offset}
-            try:
-                tmp.write_text(json.dumps(body))
-                os.replace(tmp, self.cursor_path)
-                self._saved = committed
-            except OSError:
-                # The next commit tries again; at worst the consumer sees duplicates after a
-                # restart.
-                return
-
+    # -- reading -------------------------------------------------------------------------
     def read(self, max_lines: int = 1000, max_bytes: int = 1 << 20) -> ReadBatch:
-        """Up to ``max_lines`` complete lines from the read position; empty when caught up.
+        """Up to ``max_lines`` records from one slot (the slots take turns); empty when caught
+        up everywhere. A single record longer than ``max_bytes`` is still returned (alone)."""
+        d = self.directory
+        with d._lock:
+            slots = d.slots()
+            order = sorted(slots)
+            if not order:
+                return ReadBatch([], [])
+            start = self._turn % len(order)
+            for i in range(len(order)):
+                slot = order[(start + i) % len(order)]
+                st = self._state(slot, slots[slot])
+                batch = self._read_slot(st, max_lines, max_bytes)
+                if batch.lines:
+                    self._turn = start + i + 1
+                    return batch
+            return ReadBatch([], [])
 
-        A single line longer than ``max_bytes`` is still returned (alone).
-        """
-        spool = self.spool
-        with spool._lock:
-            if self.read_pos <= self.committed:
-                # Nothing in flight: step over finished segments at once, so that committed
-                # reaches the end of the spool when everything was delivered.
-                self._advance(spool._normalize(self.committed))
-        while True:
-            batch, again = self._read_once(max_lines, max_bytes)
-            if not again:
-                return batch
-
-    def _read_once(self, max_lines: int, max_bytes: int) -> tuple[ReadBatch, bool]:
-        lines: list[bytes] = []
-        ends: list[Position] = []
-        spool = self.spool
-        with spool._lock:
-            pos = max(self.read_pos, self.committed)
-            size = spool.segment_size(pos.segment)
-            if size is None:
-                nxt = spool.next_segment(pos.segment)
-                if nxt is None:
-                    return ReadBatch(lines, ends), False
-                pos = Position(nxt, 0)
-                size = spool.segment_size(nxt) or 0
-            final = pos.segment < spool.current_segment
-            path = spool.segment_path(pos.segment)
-        remaining = size - pos.offset
-        if remaining <= 0:
-            if final:
-                with spool._lock:
-                    nxt = spool.next_segment(pos.segment)
-                if nxt is not None:
-                    self.read_pos = Position(nxt, 0)
-                    return ReadBatch(lines, ends), True
-            self.read_pos = pos
-            return ReadBatch(lines, ends), False
-        budget = min(max_bytes, remaining)
+    def _open(self, st: _SlotState, seg: int) -> bool:
+        if st.fd_segment == seg and st.fd >= 0:
+            return True
+        st.close_fd()
         try:
-            with open(path, "rb") as f:
-                f.seek(pos.offset)
-                chunk = f.read(budget)
-                while b"\n" not in chunk and len(chunk) < remaining:
-                    # One line longer than max_bytes: read on until its end.
-                    more = f.read(min(max(len(chunk), 4096), remaining - len(chunk)))
-                    if not more:
-                        break
-                    chunk += more
-        except FileNotFoundError:
-            # Dropped by the size limit meanwhile: continue after it.
-            self.read_pos = Position(pos.segment + 1, 0)
-            return ReadBatch(lines, ends), True
-        offset = pos.offset
-        start = 0
-        while len(lines) < max_lines:
-            nl = chunk.find(b"\n", start)
-            if nl < 0:
+            st.fd = os.open(st.dir / _seg_name(seg), os.O_RDONLY)
+        except OSError:
+            return False
+        st.fd_segment = seg
+        return True
+
+    def _read_slot(self, st: _SlotState, max_lines: int, max_bytes: int) -> ReadBatch:
+        lines: list[bytes] = []
+        ends: list[Mark] = []
+        for _ in range(10_000):  # segments stepped over in one call (bounded work)
+            pos = st.read_pos
+            if not self._open(st, pos.segment):
+                # Deleted (delivered, dropped, or by someone else: seq numbers will tell).
+                nxt = self._next_segment(st, pos.segment)
+                if nxt is None:
+                    break
+                st.read_pos = Position(nxt, 0)
+                continue
+            try:
+                size = os.fstat(st.fd).st_size
+            except OSError:
+                st.close_fd()
                 break
-            line = chunk[start:nl]
-            offset += nl - start + 1
+            if pos.offset >= size:
+                nxt = self._next_segment(st, pos.segment)
+                if nxt is None:
+                    self._check_end(st, pos, size)
+                    break
+                if pos.offset > size or size == 0:
+                    # Cut short under us, or emptied: writers never leave an empty segment.
+                    st.where.append((str(st.dir / _seg_name(pos.segment)), size, 0))
+                st.read_pos = Position(nxt, 0)
+                continue
+            chunk = self._chunk(st, pos, size, max_bytes)
+            if chunk is None:
+                break
+            last_nl = chunk.rfind(b"\n")
+            if last_nl < 0:
+                finished = self._next_segment(st, pos.segment) is not None or not (
+                    self.directory.alive(st.slot, st.dir)
+                )
+                if finished or len(chunk) >= _SCAN_LIMIT:
+                    # A torn tail, or bytes that can be no record: skip them.
+                    st.where.append((str(st.dir / _seg_name(pos.segment)), pos.offset, len(chunk)))
+                    st.read_pos = Position(pos.segment, pos.offset + len(chunk))
+                    continue
+                break  # a record still being written
+            self._parse(st, chunk, last_nl, pos, lines, ends, max_lines)
+            if lines:
+                break
+        return ReadBatch(lines, ends)
+
+    @staticmethod
+    def _chunk(st: _SlotState, pos: Position, size: int, max_bytes: int) -> bytes | None:
+        """Bytes from ``pos``: up to ``max_bytes``, or on to the first newline (bounded)."""
+        left = size - pos.offset
+        try:
+            chunk = os.pread(st.fd, min(max_bytes, left), pos.offset)
+            while b"\n" not in chunk and len(chunk) < min(left, _SCAN_LIMIT):
+                want = min(max(len(chunk), 4096), left - len(chunk))
+                more = os.pread(st.fd, want, pos.offset + len(chunk))
+                if not more:
+                    break
+                chunk += more
+        except OSError:
+            st.close_fd()
+            return None
+        return chunk
+
+    def _parse(
+        self,
+        st: _SlotState,
+        chunk: bytes,
+        last_nl: int,
+        pos: Position,
+        lines: list[bytes],
+        ends: list[Mark],
+        max_lines: int,
+    ) -> None:
+        start = 0
+        offset = pos.offset
+        seg = pos.segment
+        bad_from = -1
+        while start <= last_nl and len(lines) < max_lines:
+            nl = chunk.find(b"\n", start)
+            rec = parse_record(chunk[start:nl]) if nl > start else None
+            if rec is None:
+                # An empty line only ends a torn record (the torn bytes are the region).
+                if nl > start and bad_from < 0:
+                    bad_from = start
+            else:
+                if bad_from >= 0:
+                    st.where.append(
+                        (str(st.dir / _seg_name(seg)), offset + bad_from, start - bad_from)
+                    )
+                    bad_from = -1
+                seq, payload = rec
+                loss = self._loss(st, seq, seg, offset + start)
+                st.read_seq = seq
+                lines.append(payload)
+                ends.append(Mark(st.slot, seg, offset + nl + 1, seq, loss))
             start = nl + 1
-            if line:
-                lines.append(line)
-                ends.append(Position(pos.segment, offset))
-        if not lines and start == 0 and final and len(chunk) == remaining:
-            # A torn last line in a finished segment (a failed write): skip it.
-            self.read_pos = Position(pos.segment, size)
-            return ReadBatch(lines, ends), True
-        self.read_pos = Position(pos.segment, offset)
-        return ReadBatch(lines, ends), False
+        if bad_from >= 0:
+            st.where.append((str(st.dir / _seg_name(seg)), offset + bad_from, start - bad_from))
+        st.read_pos = Position(seg, offset + start)
 
-    def _advance(self, position: Position) -> None:
-        """Set the committed position (forward only) and delete what nobody needs. Lock held."""
-        if position <= self.committed:
+    def _loss(self, st: _SlotState, seq: int, seg: int, offset: int) -> Drop | None:
+        """The loss the record ``seq`` reveals: the seq numbers skipped since the last one."""
+        expected = None if st.read_seq is None else st.read_seq + 1
+        where = tuple(st.where)
+        st.where.clear()
+        if expected is not None and seq > expected:
+            if not where:
+                where = ((str(st.dir / _seg_name(seg)), offset, 0),)
+            return Drop(st.slot, expected, seq - 1, "corrupt", where)
+        if where:
+            return Drop(st.slot, 0, -1, "corrupt", where)
+        return None
+
+    def _next_segment(self, st: _SlotState, seg: int) -> int | None:
+        return next((n for n in _segments(st.dir) if n > seg), None)
+
+    def _check_end(self, st: _SlotState, pos: Position, size: int) -> None:
+        """At the end of a slot whose writer is gone: count records its head names but the
+        segments lack (a truncated or deleted tail). Only with nothing in flight."""
+        if st.read_seq != st.committed_seq or st.end_checked == (pos.segment, size):
+            return  # records in flight: checked once they are confirmed
+        d = self.directory
+        if d.alive(st.slot, st.dir):
             return
-        self.committed = position
-        if self.read_pos < position:
-            self.read_pos = position
-        self.spool._collect()
+        st.end_checked = (pos.segment, size)
+        head = _read_head(st.dir)
+        where = tuple(st.where)
+        st.where.clear()
+        last = st.committed_seq
+        if head is not None and last is not None and head[1] > last:
+            drop = Drop(st.slot, last + 1, head[1], "corrupt", where)
+        elif where:
+            drop = Drop(st.slot, 0, -1, "corrupt", where)
+        else:
+            return
+        self._record_drop(st, drop)
+        if drop.lost:
+            st.committed_seq = st.read_seq = drop.last
+        self._save(st)
 
-    def commit(self, position: Position) -> None:
-        """Everything before ``position`` was delivered."""
-        with self.spool._lock:
-            self._advance(self.spool._normalize(position))
-        self._save()
+    # -- committing ----------------------------------------------------------------------
+    def commit(self, marks: Sequence[Mark]) -> None:
+        """Everything up to and including these marks was delivered (or is counted dropped)."""
+        d = self.directory
+        touched: dict[int, _SlotState] = {}
+        with d._lock:
+            for mark in marks:
+                st = self._states.get(mark.slot)
+                if st is None:
+                    continue
+                position = Position(mark.segment, mark.offset)
+                if position <= st.committed:
+                    continue
+                if mark.loss is not None:
+                    self._record_drop(st, mark.loss)
+                st.committed = position
+                st.committed_seq = mark.seq
+                if st.read_pos < position:
+                    st.read_pos = position
+                    st.read_seq = mark.seq
+                touched[mark.slot] = st
+            for slot, st in touched.items():
+                self._save(st)
+                d.collect(slot)
+
+    def _record_drop(self, st: _SlotState, drop: Drop) -> None:
+        if drop.lost:
+            ranges = st.dropped
+            if ranges and ranges[-1].reason == drop.reason and ranges[-1].last + 1 == drop.first:
+                prev = ranges[-1]
+                ranges[-1] = Drop(st.slot, prev.first, drop.last, drop.reason, ())
+            else:
+                ranges.append(Drop(st.slot, drop.first, drop.last, drop.reason, ()))
+            del ranges[:-_MAX_DROP_RANGES]
+            self.dropped += drop.lost
+        callback = self.directory._on_drop
+        if callback is not None:
+            with contextlib.suppress(Exception):
+                callback(self.name, drop)
 
     def rewind(self) -> None:
-        """Read again from the last committed position (after a delivery failure)."""
-        with self.spool._lock:
-            self.read_pos = self.committed
+        """Read again from the last committed positions (after a delivery failure)."""
+        with self.directory._lock:
+            for st in self._states.values():
+                st.read_pos = st.committed
+                st.read_seq = st.committed_seq
+                st.where.clear()
+
+    def _save(self, st: _SlotState) -> None:
+        key = (st.committed, st.committed_seq, len(st.dropped))
+        if key == st.saved:
+            return
+        body = {
+            "name": self.name,
+            "segment": st.committed.segment,
+            "offset": st.committed.offset,
+            "seq": st.committed_seq,
+            "dropped": [[r.first, r.last, r.reason] for r in st.dropped],
+        }
+        tmp = st.cursor_path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(body, separators=(",", ":")))
+            os.replace(tmp, st.cursor_path)
+        except OSError:
+            # A full disk: the next commit tries again; a restart may send duplicates.
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            return
+        st.saved = key
+
+    # -- figures -------------------------------------------------------------------------
+    def receipt(self, slot: int) -> Receipt:
+        """What this consumer has passed in ``slot`` (from memory)."""
+        with self.directory._lock:
+            st = self._states.get(slot)
+            if st is None:
+                return Receipt(None)
+            return Receipt(st.committed_seq, tuple((d.first, d.last, d.reason) for d in st.dropped))
+
+    def caught_up(self, *, live: bool = True) -> bool:
+        """Whether every record of every slot was passed (committed).
+
+        ``live=False`` leaves out slots that another live process writes: their writer is
+        still there to see them delivered by whoever delivers next.
+        """
+        d = self.directory
+        local = d.local
+        with d._lock:
+            for slot, slot_dir in d.slots().items():
+                if not live and (local is None or slot != local.slot) and d.alive(slot, slot_dir):
+                    continue
+                st = self._state(slot, slot_dir)
+                if st.read_pos > st.committed:
+                    return False
+                pos = st.committed
+                for n in _segments(slot_dir):
+                    if n >= pos.segment and self._size(slot_dir, n) > (
+                        pos.offset if n == pos.segment else 0
+                    ):
+                        return False
+            return True
+
+    @staticmethod
+    def _size(slot_dir: Path, seg: int) -> int:
+        try:
+            return os.stat(slot_dir / _seg_name(seg)).st_size
+        except OSError:
+            return 0
 
     def backlog(self) -> int:
-        """How many lines are not yet committed (counts by reading the spool)."""
-        spool = self.spool
-        with spool._lock:
-            pos = self.committed
-            segments = sorted(n for n in spool._sizes if n >= pos.segment)
-            sizes = {n: spool._sizes[n] for n in segments}
+        """Records not yet passed, in all slots (counts lines on disk; not for hot paths)."""
+        d = self.directory
+        with d._lock:
+            plan = [
+                (slot_dir, self._state(slot, slot_dir).committed)
+                for slot, slot_dir in d.slots().items()
+            ]
         count = 0
-        for n in segments:
-            try:
-                with open(spool.segment_path(n), "rb") as f:
-                    start = pos.offset if n == pos.segment else 0
-                    f.seek(start)
-                    left = sizes[n] - start
-                    while left > 0 and (block := f.read(min(1 << 20, left))):
-                        count += block.count(b"\n")
-                        left -= len(block)
-            except FileNotFoundError:
-                continue
+        for slot_dir, pos in plan:
+            for n in _segments(slot_dir):
+                if n < pos.segment:
+                    continue
+                count += _count_lines(
+                    slot_dir / _seg_name(n), pos.offset if n == pos.segment else 0
+                )
         return count
 
-    def _drop_segment(self, n: int) -> int:
-        """Segment ``n`` is being deleted by the size limit. Caller holds the spool lock."""
-        if self.committed.segment > n:
-            return 0
-        lost = 0
-        try:
-            with open(self.spool.segment_path(n), "rb") as f:
-                if self.committed.segment == n:
-                    f.seek(self.committed.offset)
-                while block := f.read(1 << 20):
-                    lost += block.count(b"\n")
-        except FileNotFoundError:
-            lost = 0
-        nxt = self.spool.next_segment(n)
-        self.committed = Position(nxt if nxt is not None else n + 1, 0)
-        if self.read_pos < self.committed:
-            self.read_pos = self.committed
-        self.dropped += lost
-        return lost
+
+def _count_lines(path: Path, start: int) -> int:
+    count = 0
+    with contextlib.suppress(OSError), open(path, "rb") as f:
+        f.seek(start)
+        while block := f.read(1 << 20):
+            count += block.count(b"\n")
+    return count
