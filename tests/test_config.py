@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
 import shutil
 import textwrap
 import threading
@@ -212,6 +213,109 @@ def test_tool_bulletproof_must_be_a_table(tmp_path: Path) -> None:
     write(tmp_path, "[tool]\nbulletproof = 3\n", "pyproject.toml")
     with pytest.raises(ConfigError, match=r"tool\.bulletproof is a whole number; expected a table"):
         load_config(tmp_path, env={})
+
+
+needs_mkfifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+
+
+def _config_error(path: Path | None, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env=env or {})
+    return str(info.value)
+
+
+@pytest.mark.parametrize("name", ["bulletproof.toml", "pyproject.toml"])
+def test_config_file_that_is_a_directory_is_an_error(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).mkdir()
+    msg = _config_error(tmp_path)  # found in the project directory: not silently skipped
+    assert f"config file '{tmp_path / name}' is a directory; it must be a regular file" in msg
+    assert "\n" not in msg
+    msg = _config_error(tmp_path / name)  # given directly: not taken for a project directory
+    assert f"config path '{tmp_path / name}' is a directory holding neither" in msg
+    assert "a config file must be a regular file" in msg
+    msg = _config_error(None, {"BULLETPROOF_CONFIG": str(tmp_path)})
+    assert f"'{tmp_path / name}' (from BULLETPROOF_CONFIG) is a directory; it must be" in msg
+
+
+@needs_mkfifo
+@pytest.mark.parametrize("name", ["bulletproof.toml", "pyproject.toml"])
+def test_config_file_that_is_a_fifo_is_an_error_without_waiting(tmp_path: Path, name: str) -> None:
+    fifo = tmp_path / name
+    os.mkfifo(fifo)  # nobody writes to it: opening it to read would wait for ever
+    expected = f"config file '{fifo}' is a FIFO (named pipe); it must be a regular file"
+    assert expected in _config_error(tmp_path)
+    assert expected in _config_error(fifo)
+    env_msg = _config_error(None, {"BULLETPROOF_CONFIG": str(fifo)})
+    assert f"'{fifo}' (from BULLETPROOF_CONFIG) is a FIFO (named pipe)" in env_msg
+
+
+def test_other_non_regular_config_files_are_errors(tmp_path: Path) -> None:
+    if Path(os.devnull).exists() and os.name == "posix":
+        msg = _config_error(Path(os.devnull))
+        assert f"config file '{os.devnull}' is a character device; it must be a regular" in msg
+    (tmp_path / "bulletproof.toml").symlink_to(tmp_path / "gone.toml")
+    msg = _config_error(tmp_path)
+    assert f"'{tmp_path}/bulletproof.toml' is a symbolic link to a missing file" in msg
+    # A regular file reached through a link is fine.
+    write(tmp_path / "real", 'service_name = "linked"\n')
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "bulletproof.toml").symlink_to(tmp_path / "real" / "bulletproof.toml")
+    assert load_config(tmp_path / "linked", env={}).service_name == "linked"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        pytest.param("a = " + "[" * 5000 + "]" * 5000 + "\n", "", id="arrays"),
+        pytest.param("a = " + "{b = " * 5000 + "1" + "}" * 5000 + "\n", "", id="inline-tables"),
+        pytest.param("a = " + "[{b = " * 2500 + "1" + "}]" * 2500 + "\n", "", id="mixed"),
+        pytest.param("[headers]\nx = " + "[" * 65 + "]" * 65 + "\n", "", id="just-too-deep"),
+        pytest.param("[headers]\n" + "a." * 5000 + "a = 1\n", ", line 2", id="dotted-key"),
+        pytest.param("[" + ".".join(['"a"'] * 5000) + "]\n", ", line 1", id="table-header"),
+        pytest.param("x = { " + "a . " * 5000 + "a = 1 }\n", ", line 1", id="inline-dotted"),
+        pytest.param(
+            "[" + ".".join(["t"] * 40) + "]\n" + ".".join(["k"] * 30) + " = 1\n", "", id="tables"
+        ),
+    ],
+)
+def test_deeply_nested_toml_is_a_one_line_error(tmp_path: Path, text: str, where: str) -> None:
+    msg = error(tmp_path, text)
+    assert msg.startswith(f"{tmp_path}/bulletproof.toml{where}: nested too deeply: ")
+    assert "may nest at most 64 levels; flatten the structure" in msg
+    assert "\n" not in msg
+
+
+def test_nesting_up_to_the_limit_reaches_the_usual_checks(tmp_path: Path) -> None:
+    msg = error(tmp_path, "a = " + "[" * 64 + "]" * 64 + "\n")
+    assert "unknown key 'a'" in msg
+    msg = error(tmp_path, "[headers]\n" + "a." * 63 + "a = 1\n")
+    assert "nested too deeply" not in msg
+    msg = error(tmp_path, "[headers]\n" + "a." * 64 + "a = 1\n")  # 65 parts
+    assert "nested too deeply" in msg
+
+
+def test_deeply_nested_json_from_the_environment_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"SINKS\[0\] = \[\.\.\.\] \(1 items\) is a list"):
+        load_config(tmp_path, env={"BULLETPROOF_EVENTS__SINKS": "[" * 64 + "]" * 64})
+    for depth in (65, 5000, 100_000):
+        with pytest.raises(ConfigError) as info:
+            load_config(tmp_path, env={"BULLETPROOF_EVENTS__SINKS": "[" * depth + "]" * depth})
+        assert str(info.value) == (
+            "environment variable BULLETPROOF_EVENTS__SINKS: nested too deeply: tables and arrays "
+            "(inline tables included) may nest at most 64 levels; flatten the structure "
+            "(bulletproof's settings need only a few)."
+        )
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(ConfigError, match=r"^argument 'events\.sinks': nested too deeply"):
+        load_config(tmp_path, env={}, overrides={"events.sinks": cycle})
+
+
+def test_number_with_too_many_digits_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    msg = error(tmp_path, "[events]\nmax_pending = " + "9" * 5000 + "\n")
+    assert msg.startswith(f"{tmp_path}/bulletproof.toml: a number has too many digits")
+    assert "write a sensible value" in msg
+    assert "set_int_max_str_digits" not in msg
 
 
 # --------------------------------------------------------------------------------------------
@@ -459,6 +563,115 @@ def test_size_ranges(tmp_path: Path) -> None:
     assert "max_pending = 0 is out of range" in msg
     msg = error(tmp_path, 'service_name = "a\\nb"\n')
     assert "service_name = 'a\\nb' is out of range" in msg
+
+
+SIZE_RANGE = "is out of range: use a size from 0 to 1024TiB (1125899906842624 bytes)"
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ('"99999999999999999999999999TiB"', "'99999999999999999999999999TiB'"),
+        ('"1025TiB"', "'1025TiB'"),
+        (str((1 << 50) + 1), str((1 << 50) + 1)),
+        ("9" * 4000, "(a number of more than 30 digits)"),
+        ('"' + "9" * 10_000 + '"', "'" + "9" * 37 + "...'"),  # more than int() takes
+        ('"' + "1" * 100_000 + 'KiB"', "'" + "1" * 37 + "...'"),
+    ],
+)
+def test_absurd_sizes_are_out_of_range(tmp_path: Path, written: str, shown: str) -> None:
+    msg = error(tmp_path, f"[events]\nspool_max_bytes = {written}\n")
+    assert msg == f"{tmp_path}/bulletproof.toml: [events] spool_max_bytes = {shown} {SIZE_RANGE}"
+
+
+def test_size_limit_applies_to_sink_options_and_env(tmp_path: Path) -> None:
+    cfg = load(tmp_path, '[events]\nspool_max_bytes = "1024TiB"\nsegment_bytes = "512TiB"\n')
+    assert (cfg.events.spool_max_bytes, cfg.events.segment_bytes) == (1 << 50, 1 << 49)
+    msg = error(tmp_path, '[events]\nsinks = ["file:e.jsonl?max_bytes=' + "7" * 5000 + '"]\n')
+    assert "[events] sinks[0]: sink URL 'file:e.jsonl?max_bytes=" in msg
+    assert f"max_bytes = '{'7' * 37}...' {SIZE_RANGE}" in msg
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "empty", env={"BULLETPROOF_EVENTS__SEGMENT_BYTES": "2000TB"})
+    assert str(info.value) == (
+        f"environment variable BULLETPROOF_EVENTS__SEGMENT_BYTES = '2000TB' {SIZE_RANGE}"
+    )
+
+
+DURATION_RANGE = "is out of range: use a duration from 0 to 365d (31536000 seconds)."
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ('"366d"', "'366d'"),
+        ("1e300", "1e+300"),
+        ("31536001", "31536001"),
+        ("1" * 400, "(a number of more than 30 digits)"),  # float() of it overflows
+        ('"' + "1" * 10_000 + '"', "'" + "1" * 77 + "...'"),
+        ('"' + "9" * 400 + '.5ms"', "'" + "9" * 77 + "...'"),
+    ],
+)
+def test_absurd_durations_are_out_of_range(tmp_path: Path, written: str, shown: str) -> None:
+    msg = error(tmp_path, f"[events]\ndurability_lag = {written}\n")
+    assert msg == f"{tmp_path}/bulletproof.toml: [events] durability_lag = {shown} {DURATION_RANGE}"
+
+
+def test_duration_limit_applies_to_rules_and_parse_duration(tmp_path: Path) -> None:
+    msg = error(
+        tmp_path,
+        """
+        [alerts.notifiers]
+        n = "webhook+https://hooks.example.com/x"
+        [[alerts.rules]]
+        name = "r"
+        threshold = 5
+        within = "400d"
+        notify = ["n"]
+        """,
+    )
+    assert f"[alerts] rules[0].within = '400d' {DURATION_RANGE}" in msg
+    assert parse_duration("365d", "x") == 31_536_000.0
+    for bad in (10**400, "9" * 5000, 31_536_000.5):
+        with pytest.raises(ConfigError, match=r"^x = .* is out of range: use a duration from 0"):
+            parse_duration(bad, "x")
+    with pytest.raises(ConfigError, match="is not a duration"):
+        parse_duration(-(10**400), "x")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[events]\nmax_pending = 1000000000000000000000000000000\n",
+            "[events] max_pending = (a number of more than 30 digits) is out of range: use from "
+            "1 to 10000000 (events waiting in memory for the spool writer).",
+        ),
+        (
+            "[events]\nmax_pending = 10000001\n",
+            "[events] max_pending = 10000001 is out of range: use from 1 to 10000000",
+        ),
+        (
+            "[events]\nmax_field_chars = 16777217\n",
+            "[events] max_field_chars = 16777217 is out of range: use from 16 to 16777216",
+        ),
+    ],
+)
+def test_absurd_whole_numbers_are_out_of_range(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in error(tmp_path, text)
+
+
+def test_long_whole_numbers_from_the_environment_are_out_of_range(tmp_path: Path) -> None:
+    cfg = load_config(tmp_path, env={"BULLETPROOF_EVENTS__MAX_PENDING": "0" * 5000 + "10000000"})
+    assert cfg.events.max_pending == 10_000_000
+    for value in ("9" * 10_000, "+" + "9" * 31):
+        with pytest.raises(ConfigError) as info:
+            load_config(tmp_path, env={"BULLETPROOF_EVENTS__MAX_PENDING": value})
+        assert str(info.value) == (
+            "environment variable BULLETPROOF_EVENTS__MAX_PENDING = (a number of more than 30 "
+            "digits) is out of range: use from 1 to 10000000 (events waiting in memory for the "
+            "spool writer)."
+        )
 
 
 # --------------------------------------------------------------------------------------------

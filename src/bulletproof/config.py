@@ -54,6 +54,8 @@ import json
 import math
 import os
 import re
+import stat
+import sys
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -327,6 +329,15 @@ _DURATION_UNITS: Final[Mapping[str, float]] = {
     "h": 3600.0,
     "d": 86400.0,
 }
+_DIGITS: Final = re.compile(r"[+-]?[0-9]+")
+"""A whole number as an environment variable or argument string usually gives it."""
+_MAX_PENDING: Final = 10_000_000
+"""The largest ``events.max_pending``: more events than that waiting in memory is no bound."""
+_MAX_FIELD_CHARS: Final = 1 << 24
+"""The largest ``events.max_field_chars``: an event is at most 16MiB anyway."""
+_MAX_DURATION: Final = 365 * 86400.0
+"""The longest duration :func:`parse_duration` accepts: a year. Longer is a mistake, and far
+longer ones would overflow the waits of threads and sockets."""
 _VAR_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WHOLE_REF: Final = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
 _USERINFO: Final = re.compile(r"^([a-z][a-z0-9+.\-]*://)([^@/?#]*)@", re.IGNORECASE)
@@ -341,7 +352,8 @@ def _is_secret(name: str) -> bool:
 
 def parse_duration(value: str | float, what: str) -> float:
     """Seconds from a number of seconds or a string like ``"250ms"``, ``"5s"``, ``"2m"``,
-    ``"1h"``, ``"1d"`` (a bare number string is seconds). Raises ConfigError naming ``what``.
+    ``"1h"``, ``"1d"`` (a bare number string is seconds), from 0 to 365 days. Raises
+    ConfigError naming ``what``.
 
     >>> parse_duration("250ms", "durability_lag"), parse_duration("2m", "cooldown")
     (0.25, 120.0)
@@ -351,16 +363,24 @@ def parse_duration(value: str | float, what: str) -> float:
     number: float | None = None
     if isinstance(value, bool):
         number = None
-    elif isinstance(value, int | float):
-        number = float(value)
+    elif isinstance(value, int):
+        # Clamped first: float() of a huge int raises OverflowError.
+        number = float(max(-1, min(value, int(_MAX_DURATION) + 1)))
+    elif isinstance(value, float):
+        number = value if math.isfinite(value) else None
     elif isinstance(value, str):
         m = _DURATION.match(value)
-        if m:
+        if m:  # float() takes linear time; a long digit string becomes inf: out of range
             number = float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "s").lower()]
-    if number is None or not math.isfinite(number) or number < 0:
+    if number is None or number < 0:
         raise ConfigError(
-            f"{what} = {value!r} is not a duration: use a number of seconds >= 0 or a value "
-            "like '250ms', '5s', '2m', '1h' or '1d'."
+            f"{what} = {_brief('', value)} is not a duration: use a number of seconds >= 0 or a "
+            "value like '250ms', '5s', '2m', '1h' or '1d'."
+        )
+    if number > _MAX_DURATION:
+        raise ConfigError(
+            f"{what} = {_brief('', value)} is out of range: use a duration from 0 to 365d "
+            f"({int(_MAX_DURATION)} seconds)."
         )
     return number
 
@@ -431,6 +451,8 @@ def _brief(name: str, value: object) -> str:
         return repr(text)
     if _is_secret(name) and not isinstance(value, bool):
         return "'***'"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return "(a number of more than 30 digits)"
     if isinstance(value, bool | int | float):
         return repr(value)
     if isinstance(value, Mapping):
@@ -603,15 +625,100 @@ def _freeze(value: object) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+_MAX_DEPTH: Final = 64
+"""How many levels tables and arrays may nest in a config (bulletproof's settings need a few)."""
+
+_KEY_PART: Final = r"""(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
+_LONG_KEY: Final = re.compile(
+    r"(?:^|(?<=[{,\[]))[ \t]*+"
+    + _KEY_PART
+    + r"(?:[ \t]*+\.[ \t]*+"
+    + _KEY_PART
+    + rf"){{{_MAX_DEPTH},}}",
+    re.MULTILINE,
+)
+"""A dotted key (``a.b.c = 1``, ``[a.b.c]``) of more than ``_MAX_DEPTH`` parts: each part is a
+level of tables, and tomllib takes quadratic time in the number of parts of one key, so such keys
+are refused before parsing. Linear: it is tried only where a key can start (a line's start, after
+``[``, ``{`` or ``,``), gives up there after at most ``_MAX_DEPTH`` parts (possessive, so without
+backtracking into them), and the first match ends the search."""
+
+_SPECIAL_FILES: Final = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _not_regular(label: str, mode: int, origin: str) -> ConfigError:
+    kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "not a regular file")
+    return ConfigError(
+        f"config file {label!r}{origin} is {kind}; it must be a regular file (TOML text): "
+        "replace it with one, or remove or rename it."
+    )
+
+
+def _too_deep(where: str, what: str = "tables and arrays (inline tables included)") -> ConfigError:
+    return ConfigError(
+        f"{where}: nested too deeply: {what} may nest at most {_MAX_DEPTH} levels; flatten the "
+        "structure (bulletproof's settings need only a few)."
+    )
+
+
+def _nesting_exceeds(value: object, limit: int) -> bool:
+    """Whether tables and lists nest more than ``limit`` levels below ``value``.
+
+    Iterative, so that a deep document cannot exhaust the stack here; linear in its size. The
+    code that walks a config (interpolation, freezing, display) recurses once per level, so
+    documents are checked with this before any of it runs.
+    """
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _present(path: Path) -> bool:
+    """Whether anything (a file, a directory, a FIFO, a dangling link...) is at ``path``."""
+    return os.path.lexists(path)
+
+
+def _read_toml(path: Path, origin: str = "") -> dict[str, Any]:
     label = str(path)
     try:
-        data = path.read_bytes()
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(label, mode, origin)
+        # O_NONBLOCK: should the file have become a FIFO since the stat, open() does not wait
+        # for a writer (and fstat refuses it).
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise _not_regular(label, mode, origin)
+            data = file.read()
     except FileNotFoundError:
-        raise ConfigError(f"config file {label!r} does not exist.") from None
+        if path.is_symlink():
+            raise ConfigError(
+                f"config file {label!r}{origin} is a symbolic link to a missing file; point it "
+                "at a TOML file, or remove it."
+            ) from None
+        raise ConfigError(f"config file {label!r}{origin} does not exist.") from None
     except OSError as exc:
         raise ConfigError(
-            f"cannot read config file {label!r}: {exc.strerror or exc}; check its permissions."
+            f"cannot read config file {label!r}{origin}: {exc.strerror or exc}; check its "
+            "permissions."
         ) from None
     try:
         text = data.decode("utf-8")
@@ -619,8 +726,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{label}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8."
         ) from None
+    long_key = _LONG_KEY.search(text)
+    if long_key is not None:
+        line = text.count("\n", 0, long_key.start()) + 1
+        raise _too_deep(f"{label}, line {line}", "the parts of a dotted key (a level each)")
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)", message)
@@ -632,6 +743,19 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{where}: TOML syntax error: {message}. Fix the syntax there (see https://toml.io)."
         ) from None
+    except RecursionError:  # tomllib recurses once or more per level of arrays and inline tables
+        raise _too_deep(label) from None
+    except ValueError as exc:  # tomllib lets int()'s refusal of over 4300 digits through
+        if "digits" not in str(exc):  # pragma: no cover - no other ValueError is known
+            raise ConfigError(f"{label}: TOML syntax error: {exc}.") from None
+        raise ConfigError(
+            f"{label}: a number has too many digits (whole numbers of at most "
+            f"{sys.get_int_max_str_digits()} digits can be read, and no setting takes one near "
+            "that); write a sensible value."
+        ) from None
+    if _nesting_exceeds(doc, _MAX_DEPTH):  # dotted keys nest without recursing in tomllib
+        raise _too_deep(label)
+    return doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -675,12 +799,21 @@ def _locate(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> _Fou
         root = given.resolve()
         own = given / "bulletproof.toml"
         pyproject = given / "pyproject.toml"
-        project_doc = _read_toml(pyproject) if pyproject.is_file() else None
-        if own.is_file():
+        # Anything at these names is read, so that a directory or FIFO there is an error rather
+        # than silently ignored.
+        if given.suffix.lower() == ".toml" and not _present(own) and not _present(pyproject):
+            raise ConfigError(
+                f"config path {str(given)!r}{origin} is a directory holding neither "
+                "bulletproof.toml nor pyproject.toml; a config file must be a regular file: give "
+                "the TOML file itself, or the project directory."
+            )
+        project_doc = _read_toml(pyproject, origin) if _present(pyproject) else None
+        if _present(own):
             source = str(own)
             if project_doc is not None and _tool_table(project_doc, str(pyproject)) is not None:
                 source += f" ({pyproject} [tool.bulletproof] ignored)"
-            return _Found(root, str(own), _read_toml(own), (), _project_name(project_doc), source)
+            doc = _read_toml(own, origin)
+            return _Found(root, str(own), doc, (), _project_name(project_doc), source)
         if project_doc is not None:
             table = _tool_table(project_doc, str(pyproject))
             if table is not None:
@@ -693,9 +826,9 @@ def _locate(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> _Fou
                     f"{pyproject} [tool.bulletproof]",
                 )
         return _Found(root, str(given), None, (), _project_name(project_doc), "defaults")
-    if given.is_file():
+    if _present(given):  # a file, or something else that _read_toml refuses by name
+        doc = _read_toml(given, origin)
         root = given.resolve().parent
-        doc = _read_toml(given)
         if given.name == "pyproject.toml":
             table = _tool_table(doc, str(given))
             if table is None:
@@ -709,7 +842,7 @@ def _locate(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> _Fou
                 f"{given} [tool.bulletproof]",
             )
         beside = root / "pyproject.toml"
-        project_doc = _read_toml(beside) if beside.is_file() else None
+        project_doc = _read_toml(beside, origin) if _present(beside) else None
         return _Found(root, str(given), doc, (), _project_name(project_doc), str(given))
     raise ConfigError(
         f"config path {str(given)!r}{origin} does not exist; give a directory holding "
@@ -793,6 +926,8 @@ def _arg_layer(overrides: Mapping[str, Any]) -> dict[str, _Given]:
                 f"argument {key!r} is not a setting.{did_you_mean(str(key), _KINDS)} "
                 f"Known settings: {', '.join(_KINDS)}."
             )
+        if _nesting_exceeds(value, _MAX_DEPTH - 1):  # a cycle, too, nests without end
+            raise _too_deep(f"argument {key!r}")
         out[key] = _Given(value, _Loc("argument", key), "arg")
     return out
 
@@ -985,8 +1120,16 @@ class _Builder:
             return value
         if kind == "int":
             if isinstance(value, str) and lenient:
+                text = value.strip()
+                if _DIGITS.fullmatch(text):
+                    # More than 30 digits is beyond any range: skip int(), which takes more
+                    # than linear time on long digit strings (and refuses over 4300 digits);
+                    # the range check that follows names the key and the accepted range.
+                    sign = -1 if text.startswith("-") else 1
+                    core = text.lstrip("+-").lstrip("0") or "0"
+                    return sign * (10**30 if len(core) > 30 else int(core))
                 try:
-                    return int(value.strip())
+                    return int(text)
                 except ValueError:
                     raise ConfigError(
                         f"{loc} = {_brief(loc.name, value)} is not {expected}."
@@ -1027,6 +1170,10 @@ class _Builder:
                     f"{loc}: not a valid JSON array ({exc.msg} at character {exc.pos}). Write "
                     f"a JSON array such as {example}, or the items separated by {sep}."
                 ) from None
+            except RecursionError:
+                raise _too_deep(str(loc)) from None
+            if _nesting_exceeds(items, _MAX_DEPTH - 1):  # the array is a level itself
+                raise _too_deep(str(loc))
             return items
         pattern = r"\s+" if sep == "whitespace" else r"[\s,]+"
         return [item for item in re.split(pattern, stripped) if item]
@@ -1313,8 +1460,20 @@ def load_config(
         ),
         ("events.durability_lag", durability_lag, durability_lag > 0, "use more than 0s"),
         ("events.max_pending", max_pending, max_pending >= 1, "use at least 1"),
+        (
+            "events.max_pending",
+            max_pending,
+            max_pending <= _MAX_PENDING,
+            f"use from 1 to {_MAX_PENDING} (events waiting in memory for the spool writer)",
+        ),
         ("events.backoff_max", backoff_max, backoff_max >= 0.1, "use at least 100ms"),
         ("events.max_field_chars", max_field_chars, max_field_chars >= 16, "use at least 16"),
+        (
+            "events.max_field_chars",
+            max_field_chars,
+            max_field_chars <= _MAX_FIELD_CHARS,
+            f"use from 16 to {_MAX_FIELD_CHARS} (16Mi characters)",
+        ),
     ]
     for key, value, ok, rule in checks:
         if not ok:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -192,6 +193,28 @@ def test_missing_project_directory_exits_2(tmp_path: Path) -> None:
     run = invoke("check", str(tmp_path / "nowhere"))
     assert run.exit_code == 2, run.text
     assert "nowhere" in run.text
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_config_file_that_is_not_a_regular_file_is_invalid_not_defaults(
+    tmp_path: Path, kind: str
+) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    config = project / "bulletproof.toml"
+    if kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("needs os.mkfifo")
+        os.mkfifo(config)  # nobody writes to it: reading it would wait
+    else:
+        config.mkdir()
+    for target in (project, config):  # found in the project, and given directly
+        run = invoke("check", str(target))
+        assert run.exit_code == 2, run.text
+        assert "valid (defaults)" not in run.stdout
+        assert f"'{config}' is a " in run.stdout
+        assert "must be a regular file" in run.stdout
+        assert run.stdout.splitlines()[-1] == "result: invalid configuration"
 
 
 def test_example_shop_is_clean(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,75 @@ def test_broken_toml_exits_2_naming_the_file(
     run = invoke("config", "show")
     assert run.exit_code == 2
     assert "pyproject.toml" in run.stderr
+
+
+def _directory_as_config(directory: Path) -> None:
+    (directory / "bulletproof.toml").mkdir(parents=True)
+
+
+def _fifo_as_config(directory: Path) -> None:
+    directory.mkdir()
+    os.mkfifo(directory / "pyproject.toml")  # nobody writes to it: reading it would wait
+
+
+def _deep_project(directory: Path) -> None:
+    make_project(directory, "[tool.bulletproof.headers]\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+
+
+def _events_project(body: str) -> Callable[[Path], object]:
+    return lambda directory: make_project(directory, f"[tool.bulletproof.events]\n{body}\n")
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        pytest.param(
+            _directory_as_config,
+            "bulletproof.toml' is a directory; it must be a regular file",
+            id="directory",
+        ),
+        pytest.param(
+            _fifo_as_config,
+            "pyproject.toml' is a FIFO (named pipe); it must be a regular file",
+            id="fifo",
+            marks=pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo"),
+        ),
+        pytest.param(_deep_project, "pyproject.toml: nested too deeply: ", id="nesting"),
+        pytest.param(
+            _events_project('sinks = ["syslog+tcp://h:0"]'),
+            "'syslog+tcp://h:0' is malformed: port 0 is out of range; use a port from 1 to 65535",
+            id="port",
+        ),
+        pytest.param(
+            _events_project('spool_max_bytes = "99999999999999999999999999TiB"'),
+            "is out of range: use a size from 0 to 1024TiB (1125899906842624 bytes)",
+            id="size",
+        ),
+        pytest.param(
+            _events_project('durability_lag = "' + "1" * 10_000 + '"'),
+            "is out of range: use a duration from 0 to 365d (31536000 seconds).",
+            id="duration",
+        ),
+        pytest.param(
+            _events_project("max_pending = " + str(10**30)),
+            "is out of range: use from 1 to 10000000",
+            id="whole-number",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    setup: Callable[[Path], object],
+    expected: str,
+) -> None:
+    clean_env(monkeypatch)
+    directory = tmp_path / "app"
+    setup(directory)
+    monkeypatch.chdir(directory)
+    run = invoke("config", "show")  # invoke() fails the test on any traceback
+    assert run.exit_code == 2, run.text
+    assert run.stdout == ""
+    assert run.stderr.startswith("bulletproof: error: ")
+    assert run.stderr.count("\n") == 1, run.stderr  # one line
+    assert expected in run.stderr

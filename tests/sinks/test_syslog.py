@@ -18,7 +18,7 @@ import pytest
 from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.events.base import Sink
 from bulletproof.events.model import Category, Outcome, SecurityEvent, Severity
-from bulletproof.sinks import sink_from_url
+from bulletproof.sinks import notifier_from_url, sink_from_url
 from bulletproof.sinks.base import SinkSpec
 from bulletproof.sinks.syslog import FACILITIES, SyslogSink, create, truncate_utf8
 from bulletproof.testing import FakeClock
@@ -452,6 +452,57 @@ def test_bad_urls_are_config_errors_naming_the_url(url: str, expect: str) -> Non
         sink_from_url(url)
     assert url in str(info.value)
     assert expect in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "expect"),
+    [
+        ("syslog+tcp://h:0", "port 0 is out of range; use a port from 1 to 65535."),
+        ("syslog+udp://h:0", "port 0 is out of range; use a port from 1 to 65535."),
+        ("syslog+tls://[::1]:0", "port 0 is out of range; use a port from 1 to 65535."),
+        ("syslog+tcp://h:00000", "port 00000 is out of range; use a port from 1 to 65535."),
+        ("syslog+tcp://h:65536", "port 65536 is out of range; use a port from 1 to 65535."),
+        ("syslog+tcp://h:" + "9" * 5000, "port 999999999... is out of range; use a port from 1"),
+        ("syslog+tcp://h:abc", "port 'abc' is not a number; use a port from 1 to 65535."),
+        ("syslog+tcp://h:-1", "port '-1' is not a number; use a port from 1 to 65535."),
+        ("syslog+tcp://h:+514", "port '+514' is not a number; use a port from 1 to 65535."),
+        (
+            "syslog+tcp://h:\u0665\u0661\u0664",
+            "port '\u0665\u0661\u0664' is not a number; use a port",
+        ),
+        ("logstash://127.0.0.1:0", "port 0 is out of range; use a port from 1 to 65535."),
+        ("https://logs.example.com:0/in", "port 0 is out of range; use a port from 1 to 65535."),
+    ],
+)
+def test_bad_ports_are_config_errors_with_the_accepted_range(url: str, expect: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        sink_from_url(url)
+    message = str(info.value)
+    assert message.startswith(f"sink URL {url!r} is malformed: {expect}")
+    assert "Accepted forms:" in message
+    assert "\n" not in message
+
+
+def test_port_range_edges_for_sinks_and_notifiers() -> None:
+    assert _sink("syslog+tcp://h:1")._where == "h:1"
+    assert _sink("syslog+tcp://h:65535")._where == "h:65535"
+    assert _sink("syslog+tcp://h:0514")._where == "h:514"
+    assert SinkSpec.parse("syslog+tcp://u:p@[::1]:6514").port == 6514
+    for url in (
+        "smtp://mail.example.com:0?from=a@example.com&to=b@example.com",
+        "webhook+https://hooks.example.com:0/services/x",
+        "sms+twilio://AC0123456789abcdef:tok@api.twilio.com:0?from=+15550001111&to=+15550002222",
+    ):
+        with pytest.raises(
+            ConfigError, match=r"port 0 is out of range; use a port from 1 to 65535"
+        ):
+            notifier_from_url(url)
+    with pytest.raises(ConfigError) as info:
+        SinkSpec.parse("syslog+tcp://bob:hunter2@h:0")
+    assert str(info.value) == (
+        "sink URL 'syslog+tcp://bob:***@h:0' is malformed: port 0 is out of range; use a port from "
+        "1 to 65535."
+    )
 
 
 def test_all_facilities_map_to_rfc5424_codes() -> None:

@@ -20,6 +20,7 @@ from bulletproof.errors import ConfigError
 __all__ = ["SinkSpec", "mask_url"]
 
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.\-]*://)([^@/?#]*)@", re.IGNORECASE)
+_MAX_PORT = 65535
 
 
 def mask_url(url: str, *, hide_path: bool = False) -> str:
@@ -60,6 +61,34 @@ def mask_url(url: str, *, hide_path: bool = False) -> str:
                 parts[i] = f"{name}=***"
         query = "&".join(parts)
     return f"{head}{qmark}{query}"
+
+
+def _port(netloc: str, url: str, accepted: str) -> int | None:
+    """The port of ``netloc`` (None when it has none); ConfigError unless it is 1 to 65535.
+
+    The port text is found as :func:`urllib.parse.urlsplit` finds it (after the last ``@``, after
+    the ``]`` of an IPv6 address), but checked here so that port 0 is refused too and a long
+    digit string costs linear time and gets a message naming the URL and the accepted range.
+    """
+    hostinfo = netloc.rpartition("@")[2]
+    _, bracket, rest = hostinfo.partition("[")
+    text = rest.partition("]")[2].partition(":")[2] if bracket else hostinfo.partition(":")[2]
+    if not text:
+        return None
+    shown = text if len(text) <= 12 else text[:9] + "..."
+    if not (text.isascii() and text.isdigit()):
+        raise ConfigError(
+            f"sink URL {mask_url(url)!r} is malformed: port {shown!r} is not a number; use a "
+            f"port from 1 to {_MAX_PORT}.{accepted}"
+        )
+    digits = text.lstrip("0") or "0"
+    port = int(digits) if len(digits) <= 5 else _MAX_PORT + 1  # no int() of a long string
+    if not 1 <= port <= _MAX_PORT:
+        raise ConfigError(
+            f"sink URL {mask_url(url)!r} is malformed: port {shown} is out of range; use a port "
+            f"from 1 to {_MAX_PORT}.{accepted}"
+        )
+    return port
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +133,11 @@ class SinkSpec:
             )
         try:
             parts = urlsplit(url)
-            port = parts.port
         except ValueError as exc:
             raise ConfigError(
                 f"sink URL {mask_url(url)!r} is malformed ({exc}).{accepted}"
             ) from None
+        port = _port(parts.netloc, url, accepted)
         if not parts.scheme:
             raise ConfigError(f"sink URL {mask_url(url)!r} has no scheme.{accepted}")
         query: dict[str, str] = {}

@@ -64,6 +64,8 @@ _UNITS: Final = {
     "tib": 1024**4,
     "ti": 1024**4,
 }
+_MAX_SIZE: Final = 1 << 50
+"""The largest size :func:`parse_size` accepts: 1024TiB (1PiB)."""
 _ROTATE: Final = {"never": 0, "hourly": 3600, "daily": 86400}
 # NAME.20261129T101500Z[-N][.gz]: the stamp, then a counter when several rotations share a second.
 _ROTATED: Final = re.compile(r"(.+)\.(\d{8}T\d{6}Z)(?:-(\d+))?(?:\.gz)?")
@@ -71,18 +73,33 @@ _FORMS: Final = " Accepted: file:///abs/path.jsonl, file:relative/path.jsonl, st
 
 
 def parse_size(text: str | int, what: str) -> int:
-    """``"100MiB"`` -> 104857600. Raises ConfigError naming ``what``. Added in 0.1."""
+    """``"100MiB"`` -> 104857600: a number of bytes from 0 to 1024TiB (1PiB, ``1 << 50``), or a
+    string of digits with an optional unit (``k``/``kb``/``kib``, ``m``..., ``g``..., ``t``...).
+    Raises ConfigError naming ``what``. Added in 0.1.
+    """
+    in_range = f"use a size from 0 to 1024TiB ({_MAX_SIZE} bytes)"
     if isinstance(text, int) and not isinstance(text, bool):
+        shown = repr(text) if abs(text) < 10**30 else "(a number of more than 30 digits)"
         if text < 0:
-            raise ConfigError(f"{what} = {text!r}: a size cannot be negative")
+            raise ConfigError(f"{what} = {shown}: a size cannot be negative; {in_range}")
+        if text > _MAX_SIZE:
+            raise ConfigError(f"{what} = {shown} is out of range: {in_range}")
         return text
-    m = _SIZE.match(str(text))
+    value = str(text)
+    shown = repr(value) if len(value) <= 40 else repr(value[:37] + "...")
+    m = _SIZE.match(value)
     if not m or (m.group(2) or "").lower() not in _UNITS:
         raise ConfigError(
-            f"{what} = {text!r} is not a size: use a number of bytes or a value like "
+            f"{what} = {shown} is not a size: use a number of bytes or a value like "
             "'512KiB', '100MiB', '1GB'"
         )
-    return int(m.group(1)) * _UNITS[(m.group(2) or "").lower()]
+    # Decide on the digit count first: int() of a long digit string costs more than linear
+    # time (and refuses more than 4300 digits); 1024TiB has 16 digits.
+    digits = m.group(1).lstrip("0") or "0"
+    size = int(digits) * _UNITS[(m.group(2) or "").lower()] if len(digits) <= 17 else None
+    if size is None or size > _MAX_SIZE:
+        raise ConfigError(f"{what} = {shown} is out of range: {in_range}")
+    return size
 
 
 def _join_lines(lines: Sequence[bytes]) -> bytes:
