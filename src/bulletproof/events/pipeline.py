@@ -47,6 +47,7 @@ import atexit
 import collections
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import math
@@ -265,9 +266,39 @@ class SinkReceipt:
     pending: int
 
 
+@dataclass(slots=True)
+class _Owed:
+    """Drops one sink has still to be told about, for one (consumer, reason)."""
+
+    lost: int = 0
+    where: list[tuple[str, int, int]] = field(default_factory=list)
+    regions: int = 0
+    own: int = 0
+
+    def add(self, lost: int, where: Sequence[tuple[str, int, int]] = (), own: int = 0) -> None:
+        self.lost += lost
+        self.own += own
+        self.regions += len(where)
+        room = _WHERE_MAX - len(self.where)
+        if room > 0:
+            self.where.extend(where[:room])
+
+
 def _overlap(a: int, b: int, lo: int, hi: int) -> int:
     """How many integers ``[a, b]`` and ``[lo, hi]`` share."""
     return max(min(b, hi) - max(a, lo) + 1, 0)
+
+
+def _carry(owed: dict[tuple[str, str], _Owed], payload: bytes) -> None:
+    """Owe again what a writer's ``events_dropped`` record (deleted unread) reported."""
+    try:
+        details = json.loads(payload)["bulletproof"]["details"]
+        lost, reason = details["dropped"], details["reason"]
+    except (ValueError, KeyError, TypeError):
+        return
+    if "sink" in details or type(lost) is not int or not isinstance(reason, str) or lost <= 0:
+        return
+    owed.setdefault(("", reason), _Owed()).add(lost)
 
 
 class _Worker:
@@ -277,7 +308,13 @@ class _Worker:
         self.pipeline = pipeline
         self.sink = sink
         self.reader: SpoolConsumer | None = None
-        self.inflight: collections.deque[Mark] = collections.deque()
+        # Marks of records sent and not yet confirmed; None stands for a report line.
+        self.inflight: collections.deque[Mark | None] = collections.deque()
+        # Drop reports owed to this sink (aggregated, guarded by the pipeline's _owed_lock),
+        # and the report lines made from them, resent as they are until confirmed.
+        self.owed: dict[tuple[str, str], _Owed] = {}
+        self.reports: collections.deque[bytes] = collections.deque()
+        self.reports_sent = 0
         self.connected = False
         self.delivered = 0
         self.failures = 0
@@ -299,9 +336,36 @@ class _Worker:
         n = len(self.inflight) - pending
         if n <= 0:
             return
-        marks = [self.inflight.popleft() for _ in range(n)]
-        self.delivered += n
-        reader.commit(marks)
+        marks: list[Mark] = []
+        for _ in range(n):
+            mark = self.inflight.popleft()
+            if mark is None:
+                self.reports.popleft()
+                self.reports_sent -= 1
+            else:
+                marks.append(mark)
+        # Count before committing: drain() returns as soon as the commit shows caught up.
+        self.delivered += len(marks)
+        if marks:
+            reader.commit(marks)
+
+    def _take_reports(self) -> list[bytes]:
+        """Report lines to send before the next batch: those not sent since the last failure,
+        or new ones made from what is owed once every earlier one was confirmed."""
+        p = self.pipeline
+        if not self.reports:
+            with p._owed_lock:
+                owed, self.owed = self.owed, {}
+            for key, what in owed.items():
+                self.reports.append(p._serialize(p._drop_report(self.sink.name, key, what)))
+        lines = list(itertools.islice(self.reports, self.reports_sent, None))
+        self.reports_sent = len(self.reports)
+        return lines
+
+    @property
+    def reported(self) -> bool:
+        """Whether every drop report owed to this sink was confirmed."""
+        return not self.reports and not self.owed
 
     def _fail(self, exc: BaseException) -> None:
         self.failures += 1
@@ -312,6 +376,7 @@ class _Worker:
         if self.reader is not None:
             self.reader.rewind()
         self.inflight.clear()
+        self.reports_sent = 0  # resend every unconfirmed report line, unchanged
         if self.down_since is None:
             self.down_since = self.pipeline.clock.monotonic()
             self.pipeline._emit_internal(
@@ -355,7 +420,9 @@ class _Worker:
         if reader is None:  # pragma: no cover - started only once a reader is set
             return
         while True:
-            if p._abort.is_set() or (stop.is_set() and p._own_passed() and p._orphans_passed()):
+            if p._abort.is_set() or (
+                stop.is_set() and p._own_passed() and p._orphans_passed() and self.reported
+            ):
                 break
             try:
                 if not self.connected:
@@ -365,14 +432,17 @@ class _Worker:
                     self._confirm()
                     p._abort.wait(opts.durability_lag)
                     continue
+                extra = self._take_reports()
                 batch = reader.read(opts.batch_lines, opts.batch_bytes)
-                if not batch.lines:
+                if not batch.lines and not extra:
                     self._confirm()
                     if not self.inflight:
                         self._recovered()
                     self._idle()
                     continue
-                self.sink.send(batch.lines)
+                self.sink.send(extra + batch.lines if extra else batch.lines)
+                if extra:
+                    self.inflight.extend(itertools.repeat(None, len(extra)))
                 self.inflight.extend(batch.ends)
                 # Report the recovery before committing, so drain() waits for the report too.
                 self._recovered()
@@ -480,7 +550,7 @@ class EventPipeline:
         self._writer_drops: dict[str, int] = {}
         self._unreported: dict[str, int] = {}
         self._sink_drops: dict[str, dict[str, int]] = {}
-        self._pending_drops: list[tuple[str, Drop]] = []
+        self._owed_lock = threading.Lock()
         self._own_seqs: list[tuple[int, int]] = []
         self._processing_errors = 0
         self._accepted = 0
@@ -556,12 +626,26 @@ class EventPipeline:
         self._wake.set()
 
     def _on_drop(self, consumer: str, drop: Drop) -> None:
-        # Called by the spool directory with its lock held: only count. The writer reports the
-        # drops once per round, so reports cannot fill the spool in place of events.
-        if drop.lost:
-            by_reason = self._sink_drops.setdefault(consumer, {})
-            by_reason[drop.reason] = by_reason.get(drop.reason, 0) + drop.lost
-        self._pending_drops.append((consumer, drop))
+        """A consumer will never get some records (the spool directory's lock is held).
+
+        Every sink is owed a report of it. The reports do not go through the spool, where the
+        byte bound that dropped the records could drop the reports too: each delivery thread
+        sends its sink what it is owed, aggregated, and resends the same lines until the sink
+        confirmed them. Writer-side reports (``memory_queue_full``...) that the bound deleted
+        before this consumer read them are owed to it again the same way.
+        """
+        with self._owed_lock:
+            if drop.lost:
+                by_reason = self._sink_drops.setdefault(consumer, {})
+                by_reason[drop.reason] = by_reason.get(drop.reason, 0) + drop.lost
+            key = (consumer, drop.reason if drop.lost else "none")
+            for worker in self._workers:
+                worker.owed.setdefault(key, _Owed()).add(drop.events, drop.where, drop.own)
+            if drop.reports:
+                mine = next((w for w in self._workers if w.sink.name == consumer), None)
+                if mine is not None:
+                    for payload in drop.reports:
+                        _carry(mine.owed, payload)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
@@ -667,7 +751,12 @@ class EventPipeline:
                 idle = (
                     not self._queue and not self._own and not self._retry and not self._writer_busy
                 )
-            if idle and self._own_passed() and self._orphans_passed():
+            if (
+                idle
+                and self._own_passed()
+                and self._orphans_passed()
+                and (not self._delivering or all(w.reported for w in self._workers))
+            ):
                 return True
             if system_clock.monotonic() >= deadline:
                 return False
@@ -954,19 +1043,25 @@ class EventPipeline:
                     timestamp=now,
                 )
             )
-        pending, self._pending_drops = self._pending_drops, []
-        grouped: dict[tuple[str, str], list[Drop]] = {}
-        for consumer, drop in pending:
-            grouped.setdefault((consumer, drop.reason if drop.lost else "none"), []).append(drop)
-        for (consumer, reason), drops in grouped.items():
-            self._emit_internal(self._sink_drop_report(consumer, reason, drops, now))
 
-    def _sink_drop_report(
-        self, consumer: str, reason: str, drops: list[Drop], now: float
-    ) -> SecurityEvent:
-        where = [w for d in drops for w in d.where]
-        regions = [{"segment": p, "offset": o, "bytes": b} for p, o, b in where[:_WHERE_MAX]]
-        lost = sum(d.lost for d in drops)
+    def _drop_report(self, to: str, key: tuple[str, str], owed: _Owed) -> SecurityEvent:
+        """The report sent to sink ``to`` of what ``key`` = (consumer, reason) lost."""
+        consumer, reason = key
+        now = self.clock.time()
+        where = owed.where
+        regions = [{"segment": p, "offset": o, "bytes": b} for p, o, b in where]
+        lost = owed.lost
+        if not consumer:  # a writer's report, deleted by the byte bound before ``to`` read it
+            return SecurityEvent(
+                action="events_dropped",
+                category=Category.DELIVERY,
+                severity=Severity.HIGH,
+                message=f"{lost} event(s) dropped ({reason}); the original report of this was "
+                "itself deleted from the full spool before this sink read it",
+                types=("error",),
+                details={"dropped": lost, "reason": reason, "resent": True},
+                timestamp=now,
+            )
         if reason == "none":
             return SecurityEvent(
                 action="spool_corrupt",
@@ -979,16 +1074,18 @@ class EventPipeline:
                     else f"spool: damaged data skipped for {consumer}"
                 ),
                 types=("error",),
-                details={"sink": consumer, "dropped": 0, "regions": regions, "count": len(where)},
+                details={"sink": consumer, "dropped": 0, "regions": regions, "count": owed.regions},
                 timestamp=now,
             )
         details: dict[str, Any] = {"sink": consumer, "dropped": lost, "reason": reason}
+        if owed.own:
+            details["own_reports_dropped"] = owed.own  # bulletproof's own, not emitted events
         if reason == "spool_full":
             details["spool_max_bytes"] = self.options.spool_max_bytes
             message = f"spool full: {lost} event(s) for {consumer} were dropped, oldest first"
         else:
             details["regions"] = regions
-            details["count"] = len(where)
+            details["count"] = owed.regions
             first = f" (first at {where[0][0]} offset {where[0][1]})" if where else ""
             message = f"spool damaged: {lost} event(s) for {consumer} were lost{first}"
         return SecurityEvent(

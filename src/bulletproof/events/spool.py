@@ -59,6 +59,7 @@ from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import SpoolError
 
 __all__ = [
+    "OWN_ACTIONS",
     "Drop",
     "Mark",
     "Position",
@@ -111,6 +112,17 @@ class Drop:
     last: int
     reason: str
     where: tuple[tuple[str, int, int], ...]
+    reports: tuple[bytes, ...] = ()
+    """Payloads of ``events_dropped`` records among the dropped ones (the byte bound deleted
+    them before this consumer read them): their counts must still reach it."""
+    own: int = 0
+    """How many of the dropped records were bulletproof's own reports, not emitted events
+    (known for the byte bound, which reads what it deletes; 0 for corruption: unknowable)."""
+
+    @property
+    def events(self) -> int:
+        """Emitted events among the lost records: ``lost - own``."""
+        return self.lost - self.own
 
     @property
     def lost(self) -> int:
@@ -324,6 +336,34 @@ def _last_seq_in(path: Path) -> int | None:
         if rec is not None and (best is None or rec[0] > best):
             best = rec[0]
     return best
+
+
+OWN_ACTIONS: Final = frozenset(
+    {
+        "sink_unavailable",
+        "sink_recovered",
+        "spool_write_failed",
+        "spool_recovered",
+        "spool_corrupt",
+        "events_dropped",
+        "notification_failed",
+        "notification_recovered",
+        "notification_abandoned",
+        "alert_engine_error",
+    }
+)
+"""The actions of the reports bulletproof makes about its own delivery."""
+
+
+def _is_own_report(payload: bytes) -> bool:
+    """Whether a record is one of bulletproof's own delivery reports (not an emitted event)."""
+    if b'"dataset":"bulletproof.delivery"' not in payload:
+        return False  # every own report has it; most events do not: no parse
+    try:
+        action = json.loads(payload)["event"]["action"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return action in OWN_ACTIONS
 
 
 def _try_flock(path: Path) -> int | None:
@@ -935,7 +975,8 @@ class SpoolDirectory:
 
     def _drop_segment(self, slot: int, slot_dir: Path, seg: int, states: list[_SlotState]) -> None:
         path = slot_dir / _seg_name(seg)
-        records: list[tuple[int, int]] = []  # (end offset, seq)
+        records: list[tuple[int, int, bool]] = []  # (end offset, seq, one of our own reports)
+        reports: list[tuple[int, bytes]] = []  # (end offset, payload) of events_dropped
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -948,23 +989,28 @@ class SpoolDirectory:
                 break
             rec = parse_record(data[start:nl])
             if rec is not None:
-                records.append((nl + 1, rec[0]))
+                is_own = _is_own_report(rec[1])
+                records.append((nl + 1, rec[0], is_own))
+                if is_own and b'"events_dropped"' in rec[1]:
+                    reports.append((nl + 1, rec[1]))
             start = nl + 1
         nxt = next((n for n in _segments(slot_dir) if n > seg), None)
         after = Position(nxt, 0) if nxt is not None else Position(seg + 1, 0)
         for consumer, st in zip(self._consumers.values(), states, strict=True):
             if st.committed >= after:
                 continue
-            if st.committed.segment == seg:
-                left = [s for end, s in records if end > st.committed.offset]
-            else:
-                left = [s for _, s in records]
+            skip = st.committed.offset if st.committed.segment == seg else 0
+            left = [s for end, s, _ in records if end > skip]
+            own = sum(1 for end, _, mine in records if end > skip and mine)
+            unread = tuple(payload for end, payload in reports if end > skip)
             if left:
                 first = min(left)
                 seen = st.committed_seq
                 if st.committed.segment == seg and seen is not None and seen + 1 < first:
                     first = seen + 1  # corrupt records between the commit point and ``left``
-                drop = Drop(slot, first, max(left), "spool_full", ((str(path), 0, len(data)),))
+                drop = Drop(
+                    slot, first, max(left), "spool_full", ((str(path), 0, len(data)),), unread, own
+                )
                 consumer._record_drop(st, drop)
                 st.committed_seq = drop.last if seen is None else max(seen, drop.last)
             st.committed = after
