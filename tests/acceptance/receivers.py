@@ -174,6 +174,8 @@ class EventStore:
     size: int = 0
     bad: list[bytes] = field(default_factory=list)
     torn_tails: int = 0
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    """The pipeline's own reports of losses: ``events_dropped``, ``spool_corrupt``, ..."""
 
     def add(self, docs: list[dict[str, Any]], bad: list[bytes], size: int) -> None:
         """Record one received chunk (caller holds the receiver's lock)."""
@@ -194,6 +196,8 @@ class EventStore:
                     self.mismatched.append((run, seq))
             else:
                 self.actions[str(event.get("action"))] += 1
+                if str(event.get("action")).startswith(("events_dropped", "spool_")):
+                    self.reports.append(doc)
 
     def distinct(self, run: str | None = None) -> int:
         """Distinct seqs of ``run`` (of all runs when None)."""
