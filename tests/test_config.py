@@ -561,6 +561,10 @@ def test_size_ranges(tmp_path: Path) -> None:
     assert "max_field_chars = 8 is out of range: use at least 16" in msg
     msg = error(tmp_path, "[events]\nmax_pending = 0\n")
     assert "max_pending = 0 is out of range" in msg
+    msg = error(tmp_path, "[events]\nmax_event_bytes = 100\n")
+    assert "max_event_bytes = 100 is out of range: use from 1KiB to 16MiB" in msg
+    msg = error(tmp_path, '[events]\nmax_event_bytes = "1GiB"\n')
+    assert "max_event_bytes = 1073741824 is out of range" in msg
     msg = error(tmp_path, 'service_name = "a\\nb"\n')
     assert "service_name = 'a\\nb' is out of range" in msg
 
@@ -1179,6 +1183,9 @@ def test_pipeline_options_and_alert_engine(tmp_path: Path) -> None:
     assert (opts.spool_max_bytes, opts.segment_bytes, opts.fsync) == (256 << 20, 4194304, False)
     assert (opts.durability_lag, opts.max_pending, opts.backoff_max) == (0.1, 5000, 30.0)
     assert (opts.service, opts.redact_fields, opts.max_field_chars) == ("shop-api", ("ssn",), 4096)
+    assert opts.max_event_bytes == 64 * 1024
+    big = load_config(tmp_path, env={**SECRETS, "BULLETPROOF_EVENTS__MAX_EVENT_BYTES": "256KiB"})
+    assert pipeline_options(big).max_event_bytes == 256 * 1024
     engine = build_alert_engine(cfg, None)
     assert isinstance(engine, AlertEngine)
     assert [r.name for r in engine.rules] == ["brute-force", "any-critical"]

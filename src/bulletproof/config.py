@@ -178,6 +178,7 @@ class EventsConfig:
     sinks: tuple[SinkConfig, ...] = ()
     redact_fields: tuple[str, ...] = ()
     max_field_chars: int = 8192
+    max_event_bytes: int = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +264,7 @@ _KINDS: Final[Mapping[str, _Kind]] = {
     "events.sinks": "sinks",
     "events.redact_fields": "names",
     "events.max_field_chars": "int",
+    "events.max_event_bytes": "size",
     "alerts.notifiers": "notifiers",
     "alerts.rules": "rules",
     "headers": "headers",
@@ -1450,6 +1452,7 @@ def load_config(
     max_pending: int = get("events.max_pending", 100_000)
     backoff_max: float = get("events.backoff_max", 10.0)
     max_field_chars: int = get("events.max_field_chars", 8192)
+    max_event_bytes: int = get("events.max_event_bytes", 64 * 1024)
     checks: list[tuple[str, object, bool, str]] = [
         ("events.segment_bytes", segment_bytes, segment_bytes >= 4096, "use at least 4KiB"),
         (
@@ -1474,6 +1477,12 @@ def load_config(
             max_field_chars <= _MAX_FIELD_CHARS,
             f"use from 16 to {_MAX_FIELD_CHARS} (16Mi characters)",
         ),
+        (
+            "events.max_event_bytes",
+            max_event_bytes,
+            1024 <= max_event_bytes <= 16 * _MIB,
+            "use from 1KiB to 16MiB (an event longer than that, serialized, is cut to it)",
+        ),
     ]
     for key, value, ok, rule in checks:
         if not ok:
@@ -1493,6 +1502,7 @@ def load_config(
         sinks=b.sinks(layers.get("events.sinks")),
         redact_fields=get("events.redact_fields", ()),
         max_field_chars=max_field_chars,
+        max_event_bytes=max_event_bytes,
     )
     notifier_configs, notifiers = b.notifiers(layers.get("alerts.notifiers"))
     alerts = AlertsConfig(
@@ -1593,6 +1603,7 @@ def config_as_dict(config: Config) -> dict[str, Any]:
             ],
             "redact_fields": list(ev.redact_fields),
             "max_field_chars": ev.max_field_chars,
+            "max_event_bytes": ev.max_event_bytes,
         },
         "app": config.app,
         "headers": _plain(config.headers.options),
@@ -1637,6 +1648,7 @@ def pipeline_options(config: Config) -> PipelineOptions:
         service=config.service_name,
         redact_fields=ev.redact_fields,
         max_field_chars=ev.max_field_chars,
+        max_event_bytes=ev.max_event_bytes,
     )
 
 

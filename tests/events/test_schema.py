@@ -122,6 +122,7 @@ def with_processor_fields(doc: Doc) -> Doc:
     out["service"] = {"name": "shop-api"}
     out["host"] = {"hostname": "web-1"}
     out["bulletproof"]["truncated"] = ["user_agent.original", "bulletproof.details.body"]
+    out["bulletproof"]["truncated_bytes"] = 70_000
     return out
 
 
@@ -330,6 +331,12 @@ def test_output_of_the_default_processor_chain_validates(validator: Draft202012V
     assert doc is not None
     out = json.loads(EventEncoder().encode(doc))
     assert_valid(validator, out)
+    # The same event, over the bound on one event: cut down, and still valid.
+    small = EventEncoder(max_event_bytes=4096).encode(copy.deepcopy(doc))
+    assert len(small) <= 4096
+    cut = json.loads(small)
+    assert_valid(validator, cut)
+    assert cut["bulletproof"]["truncated_bytes"] > 4096
     # The chain did run (otherwise this test would prove nothing about processor output).
     assert out["service"] == {"name": "shop-api"}
     assert out["host"] == {"hostname": "web-1"}
