@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from bulletproof.errors import ConfigError, SinkError
-from bulletproof.events.alerts import Alert, AlertEngine, AlertRule, group_key
+from bulletproof.events.alerts import (
+    Alert,
+    AlertEngine,
+    AlertRule,
+    Hit,
+    MemoryAlertCounter,
+    group_key,
+)
 from bulletproof.events.model import Category, SecurityEvent, Severity
 from bulletproof.testing import CapturingNotifier, FakeClock
 
@@ -788,3 +795,46 @@ def test_internal_error_is_reported_not_raised(
     engine.send([line(event(clock))])
     assert emitter.actions == ["alert_engine_error", "alert_engine_error"]
     assert emitter.events[0].details == {"where": "observe", "error": "bug"}
+
+
+# -- the counting seam ---------------------------------------------------------------------------
+
+
+def test_engines_sharing_a_counter_alert_once_for_an_attack_spread_over_them(
+    clock: FakeClock,
+) -> None:
+    """Two machines, one shared counter (here the in-memory one, standing in for Redis): a brute
+    force split between them alerts once; the other engine holds back and digests what it saw."""
+    shared = MemoryAlertCounter()
+    mails = [CapturingNotifier("a"), CapturingNotifier("b")]
+    engines = [engine_with(clock, mail, brute_force(), counter=shared) for mail in mails]
+    for i in range(20):
+        engines[i % 2].observe(event(clock))  # alternate: neither sees 5 within 60 s alone ...
+        clock.advance(1)
+    alerts = [a for mail in mails for a in mail.alerts]
+    assert [(a.count, a.digest) for a in alerts] == [(5, False)]  # ... together they alert once
+    clock.advance(600)
+    for engine in engines:
+        engine.tick()
+    digests = [a for mail in mails for a in mail.alerts if a.digest]
+    assert sum(d.suppressed for d in digests) == 15  # every later event is in one digest
+
+
+def test_memory_counter_is_bounded_and_restarts_its_count_once_it_fired() -> None:
+    counter = MemoryAlertCounter(max_keys=3)
+
+    def hit(key: str, ts: float, now: float = 0.0, cooldown: float = 60.0) -> Hit:
+        return counter.hit("r", key, ts, threshold=2, within=10.0, now=now, cooldown=cooldown)
+
+    assert hit("k", 0.0) == Hit()
+    assert hit("k", 5.0) == Hit(fired=True, first_seen=0.0, last_seen=5.0)
+    assert hit("k", 6.0, now=59.0) == Hit(cooling_until=60.0)  # held back: cooling
+    assert hit("k", 7.0, now=60.0) == Hit()  # the cooldown ended: a fresh count
+    for n in range(10):
+        hit(f"key{n}", 0.0)
+        hit(f"key{n}", 1.0)
+    assert len(counter._times) <= 3
+    assert len(counter._cooldowns) <= 3
+    assert hit("x", 0.0, cooldown=0) == Hit()
+    assert hit("x", 1.0, cooldown=0).fired
+    assert hit("x", 2.0, cooldown=0) == Hit()  # no cooldown: counting goes on at once

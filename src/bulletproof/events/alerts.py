@@ -38,7 +38,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError, SinkError, did_you_mean
@@ -51,7 +51,17 @@ from bulletproof.events.model import (
     format_timestamp,
 )
 
-__all__ = ["Alert", "AlertEngine", "AlertRule", "AlertStats", "clean_key", "group_key"]
+__all__ = [
+    "Alert",
+    "AlertCounter",
+    "AlertEngine",
+    "AlertRule",
+    "AlertStats",
+    "Hit",
+    "MemoryAlertCounter",
+    "clean_key",
+    "group_key",
+]
 
 MAX_THRESHOLD: Final = 10_000
 """The largest ``threshold`` a rule may have (it bounds the timestamps kept per key)."""
@@ -385,6 +395,104 @@ class AlertStats:
     skipped_lines: int
 
 
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What one matching event did to the count of its (rule, key).
+
+    ``fired``: ``threshold`` events fell within ``within`` seconds and this caller claimed the
+    cooldown, so it sends the alert (``first_seen``/``last_seen`` span those events);
+    ``cooling_until``: a cooldown started by anyone sharing the counter runs until then (wall
+    time), so the event is held back for the digest; neither: it was counted.
+
+    Added in 0.1.
+    """
+
+    fired: bool = False
+    cooling_until: float | None = None
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+
+
+class AlertCounter(Protocol):
+    """Where an :class:`AlertEngine` counts matching events per (rule, key).
+
+    On one machine the engine runs in the one process that delivers for the spool directory,
+    which every worker writes, so :class:`MemoryAlertCounter` counts the events of all of them.
+    Across machines, a counter their engines share (the Redis store of the behaviour rules; one
+    atomic script per call) makes one alert for an attack spread over them. Called with the
+    engine's lock held, from the delivery thread, never on a request's path.
+
+    Added in 0.1.
+    """
+
+    def hit(
+        self,
+        rule: str,
+        key: str,
+        timestamp: float,
+        *,
+        threshold: int,
+        within: float,
+        now: float,
+        cooldown: float,
+    ) -> Hit:
+        """Count one matching event (stamped ``timestamp``) at wall time ``now``, atomically:
+        held back while a cooldown runs; else counted, and when that makes ``threshold`` within
+        ``within`` seconds, the count restarts and a cooldown of ``cooldown`` seconds begins."""
+        ...
+
+
+class MemoryAlertCounter:
+    """:class:`AlertCounter` in this process's memory, for at most ``max_keys`` keys (the least
+    recently used go first). Added in 0.1.
+    """
+
+    __slots__ = ("_cooldowns", "_max_keys", "_times")
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._max_keys = max_keys
+        self._times: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
+        self._cooldowns: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def hit(
+        self,
+        rule: str,
+        key: str,
+        timestamp: float,
+        *,
+        threshold: int,
+        within: float,
+        now: float,
+        cooldown: float,
+    ) -> Hit:
+        """See :meth:`AlertCounter.hit`."""
+        k = (rule, key)
+        until = self._cooldowns.get(k)
+        if until is not None:
+            if now < until:
+                return Hit(cooling_until=until)
+            del self._cooldowns[k]
+        times = self._times.get(k)
+        if times is None or times.maxlen != threshold:
+            times = self._times[k] = deque(maxlen=threshold)
+            while len(self._times) > self._max_keys:
+                self._times.popitem(last=False)
+        else:
+            self._times.move_to_end(k)
+        times.append(timestamp)
+        if len(times) < threshold:
+            return Hit()
+        oldest, newest = min(times), max(times)
+        if newest - oldest > within:
+            return Hit()
+        del self._times[k]
+        if cooldown > 0:
+            self._cooldowns[k] = now + cooldown
+            while len(self._cooldowns) > self._max_keys:
+                self._cooldowns.popitem(last=False)
+        return Hit(fired=True, first_seen=oldest, last_seen=newest)
+
+
 class _KeyState:
     """What the engine remembers about one (rule, key)."""
 
@@ -396,11 +504,9 @@ class _KeyState:
         "max_severity",
         "newest",
         "suppressed",
-        "times",
     )
 
-    def __init__(self, threshold: int) -> None:
-        self.times: deque[float] = deque(maxlen=threshold)
+    def __init__(self) -> None:
         self.cooldown_until: float | None = None
         self.cooldown_seq = 0
         self.suppressed = 0
@@ -438,10 +544,12 @@ class AlertEngine:
 
     It is a :class:`~bulletproof.events.base.Sink` (named ``alerts``) that the delivery pipeline
     feeds with ECS JSON lines, and ``observe`` takes events directly. ``send``, ``observe`` and
-    ``tick`` never raise. Per rule and key it keeps at most ``threshold`` timestamps, and at most
-    ``max_keys`` (rule, key) states overall, evicting the least recently used (an evicted key's
-    pending digest is sent first). Failed notifications are retried after each of
-    ``retry_delays`` seconds in turn (at most ``max_pending_retries`` wait at once) and reported as
+    ``tick`` never raise. It counts through ``counter`` (a :class:`MemoryAlertCounter` by
+    default, which keeps at most ``threshold`` timestamps per rule and key; give a shared one to
+    count across machines), and keeps at most ``max_keys`` (rule, key) states overall, evicting
+    the least recently used (an evicted key's pending digest is sent first). Failed
+    notifications are retried after each of ``retry_delays`` seconds in turn (at most
+    ``max_pending_retries`` wait at once) and reported as
     ``notification_failed`` / ``notification_recovered`` / ``notification_abandoned`` events
     through ``emitter``. Rules do not match those ``delivery`` events unless they list the
     category.
@@ -462,6 +570,7 @@ class AlertEngine:
         max_keys: int = 100_000,
         retry_delays: Sequence[float] = (1, 2, 4, 8, 16, 32, 60),
         max_pending_retries: int = 10_000,
+        counter: AlertCounter | None = None,
     ) -> None:
         self._notifiers: dict[str, Notifier] = dict(notifiers)
         rule_list: list[AlertRule] = []
@@ -494,6 +603,7 @@ class AlertEngine:
         self._clock = clock
         self._max_keys = max_keys
         self._max_pending = max_pending_retries
+        self._counter: AlertCounter = counter or MemoryAlertCounter(max_keys)
 
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
@@ -712,30 +822,33 @@ class AlertEngine:
                                 self._digest_locked(old_rule, old_key, old),
                             )
                         )
-                state = _KeyState(rule.threshold)
+                state = _KeyState()
                 self._states[skey] = state
             else:
                 self._states.move_to_end(skey)
             ts = event.timestamp
             if state.cooldown_until is not None and now < state.cooldown_until:
-                if state.suppressed:
-                    state.first_seen = min(state.first_seen, ts)
-                    state.last_seen = max(state.last_seen, ts)
-                    state.max_severity = max(state.max_severity, event.severity)
-                else:
-                    state.first_seen = state.last_seen = ts
-                    state.max_severity = event.severity
-                state.suppressed += 1
-                state.newest = event
-                self._suppressed += 1
+                self._suppress_locked(state, event, ts)
                 continue
-            state.times.append(ts)
-            if len(state.times) < rule.threshold:
+            wall = self._clock.time()
+            hit = self._counter.hit(
+                rule.name,
+                key,
+                ts,
+                threshold=rule.threshold,
+                within=rule.within,
+                now=wall,
+                cooldown=rule.cooldown,
+            )
+            if hit.cooling_until is not None:
+                # Another engine sharing the counter alerted for this key: hold back like it,
+                # until its cooldown ends, and digest what was held back then.
+                self._start_cooldown_locked(rule, key, state, now, hit.cooling_until - wall)
+                self._suppress_locked(state, event, ts)
                 continue
-            oldest, newest = min(state.times), max(state.times)
-            if newest - oldest > rule.within:
+            if not hit.fired:
                 continue
-            state.times.clear()
+            oldest, newest = hit.first_seen, hit.last_seen
             self._alerts_sent += 1
             fired.append(
                 (
@@ -755,15 +868,34 @@ class AlertEngine:
             )
             self._start_cooldown_locked(rule, key, state, now)
 
+    def _suppress_locked(self, state: _KeyState, event: SecurityEvent, ts: float) -> None:
+        """Hold ``event`` back for the digest at the end of the cooldown."""
+        if state.suppressed:
+            state.first_seen = min(state.first_seen, ts)
+            state.last_seen = max(state.last_seen, ts)
+            state.max_severity = max(state.max_severity, event.severity)
+        else:
+            state.first_seen = state.last_seen = ts
+            state.max_severity = event.severity
+        state.suppressed += 1
+        state.newest = event
+        self._suppressed += 1
+
     def _start_cooldown_locked(
-        self, rule: AlertRule, key: str, state: _KeyState, now: float
+        self,
+        rule: AlertRule,
+        key: str,
+        state: _KeyState,
+        now: float,
+        length: float | None = None,
     ) -> None:
+        length = rule.cooldown if length is None else max(min(length, rule.cooldown), 0.001)
         if rule.cooldown <= 0:
             state.cooldown_until = None
             state.cooldown_seq = 0
             return
         seq = next(self._seq)
-        state.cooldown_until = now + rule.cooldown
+        state.cooldown_until = now + length
         state.cooldown_seq = seq
         heapq.heappush(self._cooldowns, (state.cooldown_until, seq, rule.name, key))
         if len(self._cooldowns) > 2 * len(self._states) + 64:
