@@ -610,3 +610,46 @@ def test_memory_stays_flat_while_the_only_sink_is_down(
     assert pipe.stats().written >= count
     assert disk_growth > 50 * 1024 * 1024  # the backlog grew on disk...
     assert growth < 30 * 1024 * 1024, f"RSS grew by {growth / 1e6:.1f} MB"  # ...not in memory
+
+
+def test_a_full_disk_is_said_once_retried_with_backoff_and_writes_nothing_twice(
+    tmp_path: Path, pipelines: list[EventPipeline], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from bulletproof.events import spool as spool_module
+
+    real_write = os.write
+    full = threading.Event()
+    attempts: list[int] = []
+
+    def write(fd: int, data: Any) -> int:
+        if full.is_set():
+            attempts.append(len(data))
+            if len(attempts) % 3 == 1 and len(data) > 10:  # sometimes part of it fits
+                return real_write(fd, bytes(data)[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(spool_module, "_os_write", write)
+    sink = CapturingSink()
+    pipe = start(pipelines, [sink], options=options(tmp_path))
+    sent = [event(i) for i in range(300)]
+    for ev in sent[:100]:
+        pipe.emit(ev)
+    assert pipe.drain(5)
+    full.set()
+    for ev in sent[100:]:
+        pipe.emit(ev)  # emit goes on: nothing waits for the disk
+    assert wait_until(lambda: len(attempts) >= 4)  # retried, with backoff
+    full.clear()
+    assert pipe.drain(10)
+    counts = collections.Counter(ids(sink))
+    assert [counts[ev.id] for ev in sent] == [1] * 300  # each once: no line written twice
+    acts = actions(sink)
+    assert acts.count("spool_write_failed") == 1  # said once for the whole episode
+    assert acts.count("spool_recovered") == 1
+    failed = next(d for d in sink.documents if d["event"]["action"] == "spool_write_failed")
+    assert failed["bulletproof"]["details"]["disk_full"] is True
+    assert pipe.stats().dropped == {}

@@ -138,6 +138,36 @@ def test_a_pipeline_started_before_fork_works_in_parent_and_child(
     assert set(got.values()) == {1}  # one deliverer: each event once
 
 
+def test_a_pipeline_built_but_not_started_before_fork_takes_its_own_slot_in_the_child(
+    paths: tuple[str, Path],
+) -> None:
+    spool, target = paths
+    done = run(
+        f"""
+        pipe = make({spool!r}, {str(target)!r})  # built at import, started later per worker
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            pipe.start()
+            for i in range(100):
+                pipe.emit(ev("child", i))
+            os.write(w, str(pipe.spool.slot).encode())
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        child_slot = int(os.read(r, 16))
+        pipe.start()
+        pipe.emit(ev("parent", 0))
+        assert pipe.close(timeout=10)
+        print(pipe.spool.slot, child_slot)
+        """
+    )
+    parent_slot, child_slot = done.stdout.split()
+    assert parent_slot != child_slot  # never two writers on one slot
+    got = ids(delivered(target))
+    assert set(got) == {f"child-{i}" for i in range(100)} | {"parent-0"}
+
+
 def test_a_multiprocessing_child_that_returns_loses_nothing(paths: tuple[str, Path]) -> None:
     spool, target = paths
     run(
