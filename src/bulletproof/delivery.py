@@ -111,6 +111,7 @@ def send_test_events(
     pipeline = EventPipeline([sink], options=opts, clock=clock).start()
     emitted = 0
     high_water = max(opts.max_pending // 2, 1)
+    deadline = start + timeout
     try:
         while emitted < count and not stop.is_set():
             chunk = min(1000, count - emitted)
@@ -126,9 +127,14 @@ def send_test_events(
                 )
             emitted += chunk
             # Keep the memory queue below half its bound so no test event is dropped.
-            while emitted - pipeline.stats().accepted > high_water and not stop.is_set():
+            # (Until the deadline: a spool that cannot be written makes the rest count as
+            # dropped rather than wait forever.)
+            while (
+                emitted - pipeline.stats().accepted > high_water
+                and not stop.is_set()
+                and clock.monotonic() < deadline
+            ):
                 pipeline.flush(0.05)
-        deadline = start + timeout
         while not stop.is_set():  # drain in slices so SIGTERM is honoured here too
             left = deadline - clock.monotonic()
             if pipeline.drain(min(0.2, max(left, 0.0))) or left <= 0:

@@ -135,6 +135,41 @@ def test_send_test_to_a_closed_port_exits_3(project: Path, tmp_path: Path) -> No
     assert "--spool" in text.stderr
 
 
+def test_send_test_on_a_spool_that_cannot_be_written_ends_at_its_timeout_and_counts_all(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from bulletproof.events import spool as spool_module
+
+    def full(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool_module, "_os_write", full)
+    monkeypatch.setenv("BULLETPROOF_EVENTS__MAX_PENDING", "100")
+    run = invoke(
+        "events",
+        "send-test",
+        "--to",
+        "file:out.jsonl",
+        "--count",
+        "1000",  # far more than the memory queue holds while the disk refuses everything
+        "--timeout",
+        "1",
+        "--spool",
+        str(tmp_path / "spool"),
+        "--format",
+        "json",
+    )
+    assert run.exit_code == 3, run.text
+    result = json.loads(run.stdout)
+    assert result["emitted"] == 1000
+    assert result["delivered"] == 0
+    assert sum(result["dropped"].values()) + result["pending"] == 1000
+    assert set(result["dropped"]) <= {"spool_write_failed", "memory_queue_full"}
+    assert result["seconds"] < 15  # the emit loop gave up waiting at the deadline
+
+
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
