@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -34,8 +35,10 @@ from bulletproof.events.model import Category, Severity
 from bulletproof.events.pipeline import EventPipeline, PipelineOptions
 from bulletproof.headers import secure_headers
 from bulletproof.headers.report import (
+    DROP_REASONS,
     MAX_REPORT_BYTES,
     CspReportEndpoint,
+    CspReportResult,
     parse_csp_report,
 )
 from bulletproof.testing import CapturingSink, FakeClock
@@ -163,9 +166,12 @@ def test_fields_are_bounded_and_typed() -> None:
 
 
 def test_a_batch_is_capped() -> None:
-    result = parse_csp_report(reporting_api(*[VIOLATION] * 50), REPORTS)
+    result = parse_csp_report(
+        reporting_api(*[VIOLATION] * 50, extra=[{"type": "deprecation", "body": {}}]), REPORTS
+    )
     assert len(result.events) == 20
-    assert result.ignored == 30
+    assert result.ignored == 31
+    assert result.capped == 30  # the CSP reports beyond the cap, not the deprecation report
 
 
 def test_old_browsers_violated_directive_names_the_rule() -> None:
@@ -208,13 +214,25 @@ def test_drop_events_at_most_once_a_minute_with_counts() -> None:
         endpoint.admit("a")
         clock.advance(1)
     assert emitter.actions() == ["csp_reports_dropped"]
-    assert emitter.events[0].details == {"dropped": 1, "dropped_total": 1}
+    assert emitter.events[0].details == {
+        "dropped": 1,
+        "dropped_total": 1,
+        "per_ip_limit": 1,
+        "global_limit": 0,
+        "batch_limit": 0,
+    }
+    assert emitter.events[0].source_ip == "a"
     clock.advance(60)
-    endpoint.admit("a")  # refilled: admitted
-    endpoint.admit("a")  # dropped: a minute since the last event, so a new one
+    endpoint.admit("a")  # refilled: admitted, and the 4 refused since the event are reported
+    endpoint.admit("a")  # dropped: a minute has not passed since that event
     assert emitter.actions() == ["csp_reports_dropped"] * 2
-    assert emitter.events[1].details == {"dropped": 5, "dropped_total": 6}
+    assert emitter.events[1].details["dropped"] == 4
+    assert emitter.events[1].details["dropped_total"] == 5
     assert emitter.events[1].category is Category.HEADERS
+    clock.advance(60)
+    assert endpoint.flush() == 1
+    assert [event.details["dropped"] for event in emitter.events] == [1, 4, 1]
+    assert endpoint.dropped == 6
 
 
 def test_tracked_ips_are_bounded() -> None:
@@ -224,6 +242,132 @@ def test_tracked_ips_are_bounded() -> None:
     for i in range(5000):
         endpoint.admit(f"2001:db8::{i:x}")
     assert endpoint.tracked_ips == 50
+
+
+def dropped_events(emitter: ListEmitter) -> list[Any]:
+    return [event for event in emitter.events if event.action == "csp_reports_dropped"]
+
+
+def reported(emitter: ListEmitter, key: str = "dropped") -> int:
+    """What the csp_reports_dropped events add up to (``key``: the total or one reason)."""
+    return sum(int(event.details[key]) for event in dropped_events(emitter))
+
+
+def test_a_flood_is_counted_exactly() -> None:
+    clock = FakeClock()
+    emitter = ListEmitter()
+    endpoint = CspReportEndpoint(emitter, clock=clock)
+    admitted = sum(endpoint.admit("198.51.100.7") for _ in range(5000))
+    assert (admitted, endpoint.dropped) == (10, 4990)
+    # the first refusal is reported at once, the 4,989 after it when the minute is over
+    assert [event.details["dropped"] for event in dropped_events(emitter)] == [1]
+    assert endpoint.pending_drops == 4989
+    clock.advance(59)
+    assert endpoint.flush() == 0
+    clock.advance(1)
+    assert endpoint.flush() == 4989
+    _, last = dropped_events(emitter)
+    assert last.details == {
+        "dropped": 4989,
+        "dropped_total": 4990,
+        "per_ip_limit": 4989,
+        "global_limit": 0,
+        "batch_limit": 0,
+    }
+    assert last.source_ip == "198.51.100.7"  # every refusal came from that client
+    assert last.message == "4989 CSP report(s) refused: 4989 over the per-IP limit (10/min)"
+    assert reported(emitter) == endpoint.dropped == 4990
+    assert endpoint.pending_drops == 0
+    assert endpoint.flush(force=True) == 0
+
+
+def test_a_long_mixed_flood_adds_up_in_one_event_a_minute() -> None:
+    clock = FakeClock()
+    emitter = ListEmitter()
+    endpoint = CspReportEndpoint(emitter, clock=clock)
+    batch = reporting_api(*[VIOLATION] * 25)  # 20 become events at most, 5 beyond the cap
+    refused = accepted = 0
+    for i in range(20_000):  # 10 minutes at 33 requests a second; one client sends half
+        client = "198.51.100.1" if i % 2 else f"203.0.113.{i % 50}"
+        if not endpoint.admit(client):
+            refused += 1
+        elif i % 7 == 0:
+            result = endpoint.receive(batch, REPORTS, client_ip=client)
+            refused += result.refused + result.capped
+            accepted += len(result.events)
+        else:
+            accepted += len(endpoint.receive(CSP_REPORT_BODY, CSP, client_ip=client).events)
+        clock.advance(0.03)
+    events = dropped_events(emitter)
+    assert 2 <= len(events) <= 11  # bounded: at most one a minute
+    stamps = [event.timestamp for event in events]
+    # (wall-clock stamps: a 1.7e9 base rounds each 0.03 s step a little)
+    assert all(later - earlier > 59.999 for earlier, later in itertools.pairwise(stamps))
+    clock.advance(60)
+    endpoint.flush()
+    assert reported(emitter) == refused == endpoint.dropped
+    assert emitter.actions().count("csp_violation") == accepted
+    for reason in DROP_REASONS:
+        assert reported(emitter, reason) == endpoint.dropped_by_reason[reason] > 0
+    assert all(event.source_ip is None for event in dropped_events(emitter)[1:])
+
+
+def test_a_batch_takes_one_token_per_report() -> None:
+    clock = FakeClock()
+    emitter = ListEmitter()
+    endpoint = CspReportEndpoint(emitter, clock=clock)
+    assert endpoint.admit("198.51.100.1")  # the client's 10 tokens: this takes the first
+    result = endpoint.receive(reporting_api(*[VIOLATION] * 20), REPORTS, client_ip="198.51.100.1")
+    assert isinstance(result, CspReportResult)
+    assert result.status == 204  # partly accepted: still a success
+    assert (len(result.events), result.refused, result.capped) == (10, 10, 0)
+    assert emitter.actions() == ["csp_violation"] * 10 + ["csp_reports_dropped"]
+    assert emitter.events[-1].details["dropped"] == 10
+    assert emitter.events[-1].details["per_ip_limit"] == 10
+    assert not endpoint.admit("198.51.100.1")  # nothing left: 429
+    assert endpoint.admit("198.51.100.2")  # another client is not affected
+    assert endpoint.dropped == 11
+    clock.advance(6)  # one token back
+    assert endpoint.admit("198.51.100.1")
+    two = reporting_api(VIOLATION, VIOLATION)
+    result = endpoint.receive(two, REPORTS, client_ip="198.51.100.1")
+    assert (result.status, len(result.events), result.refused) == (204, 1, 1)
+    assert endpoint.dropped_by_reason == {"per_ip_limit": 12, "global_limit": 0, "batch_limit": 0}
+
+
+def test_a_batch_takes_its_tokens_from_the_global_limit_too() -> None:
+    emitter = ListEmitter()
+    endpoint = CspReportEndpoint(
+        emitter, clock=FakeClock(), per_ip_per_minute=1000, total_per_minute=30
+    )
+    batch = reporting_api(*[VIOLATION] * 20)
+    assert endpoint.admit("192.0.2.1")
+    assert len(endpoint.receive(batch, REPORTS, client_ip="192.0.2.1").events) == 20
+    assert endpoint.admit("192.0.2.2")
+    result = endpoint.receive(batch, REPORTS, client_ip="192.0.2.2")
+    assert (result.status, len(result.events), result.refused) == (204, 10, 10)
+    assert not endpoint.admit("192.0.2.3")
+    assert endpoint.dropped_by_reason == {"per_ip_limit": 0, "global_limit": 11, "batch_limit": 0}
+    assert emitter.actions().count("csp_violation") == 30
+
+
+def test_reports_beyond_the_batch_cap_are_dropped_reports() -> None:
+    emitter = ListEmitter()
+    endpoint = CspReportEndpoint(emitter, clock=FakeClock(), per_ip_per_minute=100)
+    assert endpoint.admit("192.0.2.1")
+    result = endpoint.receive(reporting_api(*[VIOLATION] * 50), REPORTS, client_ip="192.0.2.1")
+    assert (len(result.events), result.capped, result.refused) == (20, 30, 0)
+    assert emitter.events[-1].details["batch_limit"] == 30
+    assert endpoint.dropped == 30
+
+
+def test_an_invalid_body_costs_its_token_but_is_no_dropped_report() -> None:
+    endpoint = CspReportEndpoint(ListEmitter(), clock=FakeClock(), per_ip_per_minute=1)
+    assert endpoint.admit("192.0.2.1")
+    assert endpoint.receive(b"{", CSP, client_ip="192.0.2.1").status == 400
+    assert endpoint.dropped == 0
+    assert not endpoint.admit("192.0.2.1")
+    assert endpoint.dropped == 1
 
 
 @pytest.mark.parametrize(
@@ -283,16 +427,24 @@ def post(client: Any, body: bytes, content_type: str = CSP) -> Any:
 
 
 @pytest.fixture(params=["asgi", "wsgi"])
-def endpoint_client(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any, ListEmitter]]:
+def report_app(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any, ListEmitter, FakeClock]]:
     emitter = ListEmitter()
     clock = FakeClock()
     if request.param == "asgi":
         client, app = asgi_client(emitter, clock)
-        yield client, app.csp_reports, emitter
+        yield client, app.csp_reports, emitter, clock
     else:
         client, extension = flask_client(emitter, clock)
         assert extension.middleware is not None
-        yield client, extension.middleware.csp_reports, emitter
+        yield client, extension.middleware.csp_reports, emitter, clock
+
+
+@pytest.fixture
+def endpoint_client(
+    report_app: tuple[Any, Any, ListEmitter, FakeClock],
+) -> tuple[Any, Any, ListEmitter]:
+    client, endpoint, emitter, _ = report_app
+    return client, endpoint, emitter
 
 
 def status(response: Any) -> int:
@@ -378,6 +530,65 @@ def test_flood_is_429_and_memory_stays_bounded(
     assert emitter.events[-1].details["dropped"] == 1
     # the app itself is still served
     assert status(client.get("/")) == 200
+
+
+def test_a_batch_over_the_limit_is_partly_accepted(
+    report_app: tuple[Any, Any, ListEmitter, FakeClock],
+) -> None:
+    client, endpoint, emitter, _ = report_app
+    assert status(post(client, reporting_api(*[VIOLATION] * 20), REPORTS)) == 204
+    assert emitter.actions() == ["csp_violation"] * 10 + ["csp_reports_dropped"]
+    assert emitter.events[-1].details["per_ip_limit"] == 10
+    assert status(post(client, CSP_REPORT_BODY)) == 429  # fully refused
+    assert endpoint.dropped == 11
+
+
+def test_the_end_of_a_flood_is_reported_by_the_next_request(
+    report_app: tuple[Any, Any, ListEmitter, FakeClock],
+) -> None:
+    client, endpoint, emitter, clock = report_app
+    codes = [status(post(client, CSP_REPORT_BODY)) for _ in range(30)]
+    assert codes.count(429) == 20
+    assert reported(emitter) == 1  # the first refusal, at once
+    assert status(client.get("/")) == 200
+    assert reported(emitter) == 1  # a minute has not passed
+    clock.advance(60)
+    assert status(client.get("/")) == 200  # any request reports what is pending
+    assert [event.details["dropped"] for event in dropped_events(emitter)] == [1, 19]
+    assert reported(emitter) == endpoint.dropped == 20
+
+
+def test_django_middleware_counts_reports_and_reports_the_end_of_a_flood() -> None:
+    from django.http import HttpResponse, HttpResponseBase
+    from django.test import RequestFactory
+    from tests.adapters import test_django  # noqa: F401  (it configures Django's settings)
+
+    from bulletproof.adapters.django import SecureHeadersMiddleware as DjangoMiddleware
+
+    emitter = ListEmitter()
+    clock = FakeClock()
+    middleware = DjangoMiddleware(
+        lambda request: HttpResponse(b"ok"),
+        policy=secure_headers(csp_report_path="/csp-report"),
+        emitter=emitter,
+        clock=clock,
+    )
+    factory = RequestFactory()
+
+    def answer(request: Any) -> int:
+        response = middleware(request)
+        assert isinstance(response, HttpResponseBase)
+        return response.status_code
+
+    batch = reporting_api(*[VIOLATION] * 20)
+    codes = [answer(factory.post("/csp-report", batch, content_type=REPORTS)) for _ in range(3)]
+    assert codes == [204, 429, 429]
+    assert emitter.actions() == ["csp_violation"] * 10 + ["csp_reports_dropped"]
+    clock.advance(60)
+    assert answer(factory.get("/")) == 200
+    assert [event.details["dropped"] for event in dropped_events(emitter)] == [10, 2]
+    assert middleware.csp_reports is not None
+    assert reported(emitter) == middleware.csp_reports.dropped == 12
 
 
 def test_asgi_declared_oversize_is_refused_before_reading() -> None:

@@ -155,9 +155,11 @@ class SecureHeadersMiddleware:
                 message["headers"] = merged
             await send(message)
 
-        if self.csp_reports is not None and scope.get("path") == self._report_path:
-            await self._answer_report(self.csp_reports, scope, receive, send_with_headers)
-            return
+        if self.csp_reports is not None:
+            if scope.get("path") == self._report_path:
+                await self._answer_report(self.csp_reports, scope, receive, send_with_headers)
+                return
+            self.csp_reports.flush()  # reports the end of a report flood; cheap when none
         await self.app(scope, receive, send_with_headers)
 
     def _render_failed(self, exc: Exception, scope: Scope) -> None:

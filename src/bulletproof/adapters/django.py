@@ -183,8 +183,10 @@ class SecureHeadersMiddleware:
                     content_type="text/plain; charset=utf-8",
                 )
                 return response, []
-        if self.csp_reports is not None and request.path == self._report_path:
-            return self._answer_report(self.csp_reports, request), headers
+        if self.csp_reports is not None:
+            if request.path == self._report_path:
+                return self._answer_report(self.csp_reports, request), headers
+            self.csp_reports.flush()  # reports the end of a report flood; cheap when none
         return None, headers
 
     def _after(

@@ -128,10 +128,10 @@ class SecureHeadersWSGIMiddleware:
             return start_response(status, merged, exc_info)
 
         wrapped: StartResponse = start_response_with_headers  # type: ignore[assignment]
-        if self.csp_reports is not None and self._report_path == (
-            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        ):
-            return self._answer_report(self.csp_reports, environ, wrapped)
+        if self.csp_reports is not None:
+            if self._report_path == environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""):
+                return self._answer_report(self.csp_reports, environ, wrapped)
+            self.csp_reports.flush()  # reports the end of a report flood; cheap when none
         return self.app(environ, wrapped)
 
     def _render_failed(self, exc: Exception, environ: WSGIEnvironment) -> None:
