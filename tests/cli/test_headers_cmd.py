@@ -18,9 +18,19 @@ from pathlib import Path
 import pytest
 import trustme
 from click.testing import CliRunner
-from tests.headers.test_fetch import HTML, Seen, SiteServer, closed_port, page, redirect
+from tests.headers.test_fetch import (
+    HTML,
+    SLOW_RESPONSE,
+    DripServer,
+    Seen,
+    SiteServer,
+    closed_port,
+    page,
+    redirect,
+)
 
 from bulletproof.cli.headers import headers
+from bulletproof.clock import system_clock
 from bulletproof.headers import Preset, secure_headers
 from bulletproof.headers.grade import TEST_NAMES
 
@@ -224,6 +234,24 @@ def test_timeout_exits_3() -> None:
         got = run("check", site.url, "--https-port", str(closed_port()), "--timeout", "0.3")
     assert got.exit_code == 3
     assert "timed out after 0.3 s" in got.stderr
+
+
+@pytest.mark.parametrize("drip_fed", ["direct", "after redirects"])
+def test_timeout_is_a_deadline_for_the_whole_fetch(drip_fed: str) -> None:
+    # Every read succeeds (a byte every 0.2 s for 8 s): only a deadline on the fetch stops it.
+    with DripServer(SLOW_RESPONSE) as slow, SiteServer({}) as site:
+        site.routes.update({"/": redirect("/next"), "/next": redirect(slow.url + "/slow")})
+        url = slow.url + "/slow" if drip_fed == "direct" else site.url + "/"
+        start = system_clock.monotonic()
+        got = run("check", url, "--https-port", str(closed_port()), "--timeout", "0.5")
+        elapsed = system_clock.monotonic() - start
+    assert got.exit_code == 3
+    assert elapsed < 0.5 + 3.0, f"ran {elapsed:.2f} s with --timeout 0.5"
+    assert got.stdout == ""
+    assert got.stderr.count("\n") == 1  # one line
+    assert got.stderr.startswith("bulletproof: error: could not fetch 127.0.0.1: https://")
+    assert f"; {slow.url}/slow: timed out after 0.5 s: " in got.stderr
+    assert "give a longer timeout (--timeout)" in got.stderr
 
 
 def test_ungradable_status_exits_3() -> None:

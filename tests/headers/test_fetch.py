@@ -1,6 +1,7 @@
 """The Observatory-style fetcher against real HTTP and HTTPS servers on 127.0.0.1.
 
-Also holds :class:`SiteServer`, which ``tests/cli/test_headers_cmd.py`` imports.
+Also holds :class:`SiteServer` and :class:`DripServer`, which ``tests/cli/test_headers_cmd.py``
+imports.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 import trustme
 
+from bulletproof.clock import system_clock
 from bulletproof.errors import ConfigError
 from bulletproof.headers.fetch import FetchError, fetch_chain, parse_target, scan_url
 from bulletproof.headers.grade import OBSERVATORY_ORIGIN, UngradableError, grade_scan
@@ -151,6 +153,99 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+class DripServer:
+    """A raw TCP server on 127.0.0.1 that answers slowly, for the deadline tests.
+
+    Each connection: read the request, send ``upfront`` at once, then ``drip`` one byte every
+    ``interval`` seconds, then close. With ``silent`` it reads the request and never answers.
+    With ``upstream`` (a port on 127.0.0.1) it is a proxy instead: requests pass through, and
+    what the upstream server sends (a TLS handshake included) is dripped, at most ``limit``
+    bytes. Every connection ends when the server is closed.
+    """
+
+    def __init__(
+        self,
+        drip: bytes = b"",
+        *,
+        upfront: bytes = b"",
+        interval: float = 0.2,
+        silent: bool = False,
+        upstream: int | None = None,
+        limit: int = 40,
+    ) -> None:
+        self.drip, self.upfront, self.interval = drip, upfront, interval
+        self.silent, self.upstream, self.limit = silent, upstream, limit
+        self.connections = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.02)
+        self.port: int = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> DripServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            try:
+                if self.upstream is not None:
+                    self._proxy(conn, self.upstream)
+                    return
+                conn.recv(65536)
+                if self.silent:
+                    self._stop.wait(30)
+                    return
+                conn.sendall(self.upfront)
+                self._send_slowly(conn, self.drip)
+            except OSError:
+                pass  # the client gave up: what the tests want
+
+    def _send_slowly(self, conn: socket.socket, data: bytes) -> None:
+        for i in range(len(data)):
+            if self._stop.wait(self.interval):
+                return
+            conn.sendall(data[i : i + 1])
+
+    def _proxy(self, conn: socket.socket, upstream: int) -> None:
+        with socket.create_connection(("127.0.0.1", upstream), timeout=5) as up:
+
+            def forward() -> None:
+                try:
+                    while data := conn.recv(65536):
+                        up.sendall(data)
+                except OSError:
+                    pass
+
+            threading.Thread(target=forward, daemon=True).start()
+            sent = 0
+            while sent < self.limit and not self._stop.is_set():
+                data = up.recv(65536)[: self.limit - sent]
+                if not data:
+                    return
+                self._send_slowly(conn, data)
+                sent += len(data)
 
 
 @pytest.fixture(scope="module")
@@ -387,6 +482,93 @@ def test_the_chain_deadline_uses_the_clock() -> None:
             fetch_chain(site.url + "/s0", timeout=9, clock=clock)
         # 4 s per hop against a 10 s deadline: the third hop never starts
         assert [s.path for s in site.seen] == ["/s0", "/s1", "/s2"]
+
+
+# -- the timeout is one deadline for the whole fetch ---------------------------------------------
+
+# A fetch must stop at its deadline; the margin only absorbs a loaded machine. Every slow server
+# below would keep a fetch with per-read timeouts going for 6 s or more (each read succeeds).
+MARGIN = 3.0
+SLOW_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"  # 40 bytes: 8 s at 0.2 s/byte
+SLOW_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 30\r\n\r\n"
+
+
+def fails_within(timeout: float, call: Callable[[], object]) -> str:
+    """Run ``call``: it must raise FetchError after at least ``timeout`` s and promptly then."""
+    start = system_clock.monotonic()
+    with pytest.raises(FetchError) as info:
+        call()
+    elapsed = system_clock.monotonic() - start
+    assert timeout * 0.9 <= elapsed < timeout + MARGIN, f"{elapsed:.2f} s for a {timeout} s one"
+    message = str(info.value)
+    assert f"timed out after {timeout:g} s" in message
+    assert "\n" not in message
+    return message
+
+
+def held(site: SiteServer, seconds: float) -> Callable[[Seen], None]:
+    """An ``on_request`` hook: every request waits ``seconds`` before it is answered."""
+
+    def hold(_seen: Seen) -> None:
+        site.release.wait(seconds)
+
+    return hold
+
+
+@pytest.mark.parametrize(
+    ("upfront", "drip"),
+    [(b"", SLOW_RESPONSE), (SLOW_HEAD, b"<p>one byte every 0.2 s...</p>")],
+    ids=["status-and-headers", "body"],
+)
+def test_a_drip_fed_response_stops_at_the_deadline(upfront: bytes, drip: bytes) -> None:
+    with DripServer(drip, upfront=upfront) as slow:
+        message = fails_within(1, lambda: fetch_chain(slow.url + "/", timeout=1))
+    assert message.startswith(f"{slow.url}/: timed out after 1 s: ")
+    assert "took longer than the deadline" in message
+    assert "--timeout" in message
+
+
+def test_redirects_to_a_slow_endpoint_share_the_deadline() -> None:
+    with DripServer(SLOW_RESPONSE) as slow, SiteServer({}) as site:
+        site.routes.update({f"/r{i}": redirect(f"/r{i + 1}") for i in range(3)})
+        site.routes["/r3"] = redirect(slow.url + "/slow")
+        site.on_request = held(site, 0.1)  # a slowish site, too
+        message = fails_within(1, lambda: fetch_chain(site.url + "/r0", timeout=1))
+    assert [s.path for s in site.seen] == ["/r0", "/r1", "/r2", "/r3"]
+    assert message.startswith(f"{slow.url}/slow: timed out after 1 s")
+
+
+def test_hops_each_within_the_timeout_add_up_to_the_deadline() -> None:
+    # 0.3 s per hop, 1 s in all: the fourth hop is cut short, the fifth never starts.
+    routes: dict[str, Route] = {f"/h{i}": redirect(f"/h{i + 1}", 307) for i in range(5)}
+    routes["/h5"] = page()
+    with SiteServer(routes) as site:
+        site.on_request = held(site, 0.3)
+        message = fails_within(1, lambda: fetch_chain(site.url + "/h0", timeout=1))
+    assert [s.path for s in site.seen] == ["/h0", "/h1", "/h2", "/h3"]
+    assert message.startswith(f"{site.url}/h3: timed out after 1 s")
+
+
+def test_a_server_that_accepts_and_never_answers_stops_at_the_deadline() -> None:
+    with DripServer(silent=True) as silent:
+        fails_within(0.5, lambda: fetch_chain(silent.url + "/", timeout=0.5))
+    assert silent.connections == 1
+
+
+def test_a_drip_fed_tls_handshake_stops_at_the_deadline(ca: trustme.CA, ca_file: str) -> None:
+    with SiteServer({"/": page()}, tls=ca) as site, DripServer(upstream=site.port) as proxy:
+        url = f"https://127.0.0.1:{proxy.port}/"
+        message = fails_within(1, lambda: fetch_chain(url, cafile=ca_file, timeout=1))
+        assert site.seen == []  # the handshake never finished
+    assert message.startswith(f"{url}: timed out after 1 s")
+
+
+def test_scan_url_gives_each_fetch_the_deadline() -> None:
+    with DripServer(SLOW_RESPONSE) as slow:
+        url = slow.url + "/"
+        message = fails_within(0.5, lambda: scan_url(url, https_port=closed_port(), timeout=0.5))
+    assert message.startswith("could not fetch 127.0.0.1: https://127.0.0.1:")
+    assert f"; {url}: timed out after 0.5 s" in message
 
 
 def test_bad_options_are_config_errors(tmp_path: Path) -> None:

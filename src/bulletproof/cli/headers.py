@@ -123,7 +123,8 @@ def _render_text(target: str, scan: Scan, result: GradeResult, assumed: tuple[st
     type=click.FloatRange(min=0, min_open=True, max=300),
     default=DEFAULT_TIMEOUT,
     show_default=True,
-    help="Seconds per request (a redirect chain gets one more second in all).",
+    help="Deadline in seconds for each fetch (the https chain, the http chain, the CORS "
+    "preflight), every redirect, connecting and reading included.",
 )
 @click.option(
     "--cafile",

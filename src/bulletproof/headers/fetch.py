@@ -4,8 +4,11 @@ Two redirect chains are followed, one from ``https://host/path`` and one from ``
 (the scheme in the given URL only says which scheme an explicit port belongs to; the other scheme
 uses its default port unless told otherwise). Each chain: ``GET``, at most 10 redirects (301, 302,
 303, 307 and 308, always followed with ``GET``), every response recorded, cookies kept in a jar
-and sent back, one overall deadline. TLS certificates are verified; on a certificate error the
-chain is fetched again without verification and marked unverified (the grade then says so). The
+and sent back, one deadline for the whole chain (``timeout`` seconds from its start for every
+name lookup, connection, TLS handshake, request and response, headers and body, of every hop:
+a server that answers a byte at a time cannot stretch it). TLS certificates are verified; on a
+certificate error the chain is fetched again without verification, within the same deadline,
+and marked unverified (the grade then says so). The
 response the tests read is the HTTPS chain's when HTTPS was reachable, else the HTTP chain's.
 Then a CORS preflight (``OPTIONS`` with the Observatory's ``Origin``) goes to the final URL.
 
@@ -19,11 +22,14 @@ Added in 0.1.
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
+import socket
 import ssl
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import quote, urljoin, urlsplit
 
 from bulletproof.clock import Clock, system_clock
@@ -37,6 +43,9 @@ from bulletproof.headers.grade import (
     Scan,
     Session,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -54,7 +63,7 @@ MAX_REDIRECTS: Final = 10
 """Redirects followed per chain (so at most 11 responses). Added in 0.1."""
 
 DEFAULT_TIMEOUT: Final = 9.0
-"""Seconds per request; each chain also gets one second more as its overall deadline.
+"""Seconds for one fetch: connecting, TLS, sending, reading and every redirect, together.
 
 Added in 0.1.
 """
@@ -226,16 +235,165 @@ def _charset(headers: Sequence[tuple[str, str]]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Limits:
-    timeout: float
+    """One fetch's deadline (shared by every hop and the unverified retry) and body cap."""
+
+    timeout: float  # as given, for messages
     deadline: float  # on the clock's monotonic scale
     clock: Clock
     max_body: int
 
-    def remaining(self) -> float:
+    def left(self) -> float:
+        """Seconds until the deadline; TimeoutError once it has passed."""
         left = self.deadline - self.clock.monotonic()
         if left <= 0:
-            raise _ChainError("gave up: the redirect chain took longer than the deadline")
-        return min(self.timeout, left)
+            raise TimeoutError("the deadline passed")
+        return left
+
+    def timed_out(self, url: str) -> _ChainError:
+        return _ChainError(
+            f"{url}: timed out after {self.timeout:g} s: the fetch (connecting, TLS, sending, "
+            "reading and every redirect, together) took longer than the deadline; give a "
+            "longer timeout (--timeout) to wait more"
+        )
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads from a socket, the timeout of every recv set to the time left.
+
+    A server that drips one byte at a time makes every recv succeed at once: the deadline is
+    checked before each one, so a response that takes too long fails however it trickles in.
+    """
+
+    def __init__(self, owner: _DeadlineSocket) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        sock = self._owner.sock
+        sock.settimeout(self._owner.limits.left())
+        return sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            self._owner.release()
+
+
+class _DeadlineSocket:
+    """What :mod:`http.client` uses of a socket (sendall, makefile, close), deadline-bound.
+
+    Like a socket, it closes only once every file made from it is closed too: http.client
+    closes the connection of a ``Connection: close`` response before reading its body.
+    """
+
+    __slots__ = ("_closed", "_files", "limits", "sock")
+
+    def __init__(self, sock: socket.socket, limits: _Limits) -> None:
+        self.sock = sock
+        self.limits = limits
+        self._files = 0
+        self._closed = False
+
+    def sendall(self, data: ReadableBuffer) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            self.sock.settimeout(self.limits.left())
+            view = view[self.sock.send(view) :]
+
+    def makefile(self, mode: str = "rb") -> io.BufferedReader:
+        if mode != "rb":
+            raise ValueError(f"makefile mode {mode!r}: only 'rb' is supported")
+        self._files += 1
+        return io.BufferedReader(_DeadlineReader(self))
+
+    def release(self) -> None:
+        self._files -= 1
+        if self._closed and self._files <= 0:
+            self.sock.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._files <= 0:
+            self.sock.close()
+
+
+def _addresses(host: str, port: int, limits: _Limits) -> list[tuple[Any, ...]]:
+    """``getaddrinfo`` within the deadline (a name lookup is not bound by socket timeouts)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    found: list[tuple[Any, ...]] = []
+    failed: list[Exception] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            found.extend(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as exc:
+            failed.append(exc)
+        finally:
+            done.set()
+
+    # A lookup still running at the deadline is left to finish on its own (daemon thread).
+    threading.Thread(target=lookup, name="bulletproof-headers-dns", daemon=True).start()
+    if not done.wait(limits.left()):
+        raise TimeoutError("the name lookup did not finish before the deadline")
+    if failed:
+        raise failed[0]
+    return found
+
+
+def _open(host: str, port: int, context: ssl.SSLContext | None, limits: _Limits) -> socket.socket:
+    """A connected socket (TLS done when ``context`` is given), every step within the deadline."""
+    error: OSError = OSError(f"getaddrinfo for {host!r} returned no address")
+    for family, kind, proto, _name, address in _addresses(host, port, limits):
+        left = limits.left()
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left)
+            sock.connect(address)
+        except TimeoutError:
+            sock.close()
+            raise
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if context is None:
+                return sock
+            # CPython bounds the whole handshake (every record it reads) by the socket timeout.
+            sock.settimeout(limits.left())
+            return context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+    raise error
+
+
+class _Connection(http.client.HTTPConnection):
+    """HTTP or HTTPS whose connect, TLS, send and every read share one deadline."""
+
+    def __init__(
+        self, host: str, port: int | None, context: ssl.SSLContext | None, limits: _Limits
+    ) -> None:
+        default = 80 if context is None else 443
+        super().__init__(host, port if port is not None else default)
+        self.default_port = default  # the Host header carries the port only when not default
+        self._context = context
+        self._limits = limits
+
+    def connect(self) -> None:
+        sock = _open(self.host, self.port, self._context, self._limits)
+        # http.client calls only sendall, makefile and close on it
+        self.sock = cast(socket.socket, _DeadlineSocket(sock, self._limits))
 
 
 def _request(
@@ -246,16 +404,13 @@ def _request(
     limits: _Limits,
 ) -> FetchedResponse:
     parts = urlsplit(url)
-    host = parts.hostname or ""
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(
-            host, parts.port, timeout=limits.remaining(), context=context
-        )
-    else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=limits.remaining())
+    conn = _Connection(
+        parts.hostname or "", parts.port, context if parts.scheme == "https" else None, limits
+    )
+    response: http.client.HTTPResponse | None = None
     try:
+        limits.left()  # no hop starts after the deadline
         conn.putrequest(method, target, skip_accept_encoding=True)
         for name, value in headers.items():
             conn.putheader(name, value)
@@ -268,8 +423,6 @@ def _request(
         chunks: list[bytes] = []
         size = 0
         while size < limits.max_body:
-            if conn.sock is not None:
-                conn.sock.settimeout(limits.remaining())
             chunk = response.read(min(65536, limits.max_body - size))
             if not chunk:
                 break
@@ -280,11 +433,13 @@ def _request(
     except ssl.SSLCertVerificationError as exc:
         raise _CertError(f"{url}: certificate did not verify: {exc.verify_message}") from None
     except TimeoutError:
-        raise _ChainError(f"{url}: timed out after {limits.timeout:g} s") from None
+        raise limits.timed_out(url) from None
     except (OSError, http.client.HTTPException, ValueError) as exc:
         detail = _one_line(str(exc)) or type(exc).__name__
         raise _ChainError(f"{url}: {detail}") from None
     finally:
+        if response is not None:
+            response.close()
         conn.close()
 
 
@@ -321,8 +476,11 @@ def fetch_chain(
     """Follow redirects from ``url`` and return every response as a :class:`Session`.
 
     ``GET`` for every hop; with ``method="OPTIONS"`` the method is kept except after a 303.
-    ``url`` must already be checked (see :func:`parse_target`). Raises :class:`FetchError`
-    with a one-line reason when the chain cannot be completed.
+    ``url`` must already be checked (see :func:`parse_target`). ``timeout`` is one deadline in
+    seconds for the whole chain: every hop, and the unverified retry after a certificate error,
+    connecting, TLS, sending and reading included. Raises :class:`FetchError` with a one-line
+    reason when the chain cannot be completed (``timed out after ... s`` once the deadline has
+    passed; the fetch stops then, however slowly the server is still sending).
 
     Added in 0.1.
     """
@@ -351,7 +509,9 @@ def _fetch(
     max_redirects: int = MAX_REDIRECTS,
     max_body: int = MAX_BODY_BYTES,
 ) -> Session:
-    options = (method, extra, timeout, jar, clock, max_redirects, max_body)
+    # One deadline from the start, shared by every hop and by the unverified retry.
+    limits = _Limits(timeout, clock.monotonic() + timeout, clock, max_body)
+    options = (method, extra, jar, limits, max_redirects)
     try:
         try:
             return _chain(url, context, True, *options)
@@ -367,13 +527,10 @@ def _chain(
     verified: bool,
     method: str,
     extra: Mapping[str, str],
-    timeout: float,
     jar: CookieJar,
-    clock: Clock,
+    limits: _Limits,
     max_redirects: int,
-    max_body: int,
 ) -> Session:
-    limits = _Limits(timeout, clock.monotonic() + timeout + 1.0, clock, max_body)
     responses: list[FetchedResponse] = []
     redirects = 0
     while True:
@@ -412,8 +569,10 @@ def scan_url(
     """Fetch ``url`` over HTTPS and plain HTTP plus the CORS preflight; return the :class:`Scan`.
 
     An explicit port in ``url`` belongs to the URL's scheme; ``http_port``/``https_port`` set
-    the port for a scheme explicitly. Raises ConfigError for a bad URL or option and
-    :class:`FetchError` (exit 3) when neither scheme could be reached.
+    the port for a scheme explicitly. ``timeout`` is the deadline of each of the three fetches
+    (the HTTPS chain, the HTTP chain, the preflight), as in :func:`fetch_chain`; a chain that
+    times out counts as unreachable, like one refused. Raises ConfigError for a bad URL or
+    option and :class:`FetchError` (exit 3) when neither scheme could be reached.
 
     Added in 0.1.
     """
