@@ -653,3 +653,125 @@ def test_a_full_disk_is_said_once_retried_with_backoff_and_writes_nothing_twice(
     failed = next(d for d in sink.documents if d["event"]["action"] == "spool_write_failed")
     assert failed["bulletproof"]["details"]["disk_full"] is True
     assert pipe.stats().dropped == {}
+
+
+# -- what review found ---------------------------------------------------------------------------
+
+
+def test_a_drop_report_not_yet_confirmed_when_the_deliverer_stopped_is_sent_by_the_next(
+    tmp_path: Path,
+) -> None:
+    from bulletproof.events.spool import Spool
+
+    root = tmp_path / "spool"
+    gone = Spool(root, max_bytes=1 << 20, segment_bytes=1 << 16, fsync=False)
+    gone.append([json.dumps({"event": {"action": "e", "id": str(i)}}).encode() for i in range(10)])
+    seg = gone.segment_path(gone.current_segment)
+    gone.close()
+    records = seg.read_bytes().split(b"\n")
+    for i in (3, 4):  # two records damaged on disk
+        records[i] = b"X" + records[i][1:]
+    seg.write_bytes(b"\n".join(records))
+
+    class TakesOneBatch(CapturingSink):
+        def send(self, lines: Sequence[bytes]) -> None:
+            if self.lines:
+                raise OSError("down")
+            super().send(lines)
+
+    first = TakesOneBatch("capture:")
+    pipe = EventPipeline([first], options=options(root.parent, spool_dir=root))
+    pipe.start()
+    assert first.wait_for(8)
+    assert not pipe.close(timeout=0.3)  # the report of the 2 lost is still owed
+    second = CapturingSink("capture:")
+    with EventPipeline([second], options=options(root.parent, spool_dir=root)) as again:
+        assert again.drain(5)
+    reports = [d for d in second.documents if d["event"]["action"] == "events_dropped"]
+    assert [r["bulletproof"]["details"]["dropped"] for r in reports] == [2]
+    third = CapturingSink("capture:")
+    with EventPipeline([third], options=options(root.parent, spool_dir=root)) as later:
+        assert later.drain(5)
+    assert "events_dropped" not in actions(third)  # reported once, then marked so
+
+
+def test_a_delivery_thread_left_in_send_after_close_commits_nothing(tmp_path: Path) -> None:
+    stuck = BlockingSink("capture:")
+    first = EventPipeline([stuck], options=options(tmp_path)).start()
+    sent = [event(i) for i in range(50)]
+    for ev in sent:
+        first.emit(ev)
+    assert stuck.entered.wait(5)
+    first.close(timeout=0.2)  # gives up the lead while its thread is still inside send()
+    after = CapturingSink("capture:")
+    second = EventPipeline([after], options=options(tmp_path)).start()
+    try:
+        assert second.drain(5)
+        stuck.gate.set()  # the old thread comes back and must not commit or delete anything
+        first._workers[0].thread.join(5)
+        third = event(99)
+        second.emit(third)
+        assert second.drain(5)
+        assert set(ids(after)) >= {ev.id for ev in sent} | {third.id}
+        assert second.stats().sinks[0].dropped == 0
+        assert "events_dropped" not in actions(after)
+    finally:
+        second.close()
+
+
+def test_an_event_larger_than_the_old_scan_limit_arrives(tmp_path: Path) -> None:
+    sink = CapturingSink()
+    opts = options(
+        tmp_path,
+        max_event_bytes=16 << 20,
+        max_field_chars=8 << 20,
+        segment_bytes=32 << 20,
+        spool_max_bytes=128 << 20,
+    )
+    with EventPipeline([sink], options=opts) as pipe:
+        pipe.emit(SecurityEvent(action="big", category=Category.AUTH, message="m" * (5 << 20)))
+        pipe.emit(SecurityEvent(action="small", category=Category.AUTH))
+        assert pipe.drain(20)
+    assert actions(sink) == ["big", "small"]
+
+
+def test_a_long_spool_outage_keeps_reports_bounded_and_exact(
+    tmp_path: Path, pipelines: list[EventPipeline], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from bulletproof.events import spool as spool_module
+
+    real_write = spool_module._os_write
+    full = threading.Event()
+
+    def write(fd: int, data: Any) -> int:
+        if full.is_set():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(spool_module, "_os_write", write)
+    sink = CapturingSink()
+    pipe = start(
+        pipelines,
+        [sink],
+        options=options(tmp_path, durability_lag=0.002, max_pending=10, backoff_max=0.005),
+    )
+    full.set()
+    emitted = 0
+    deadline = system_clock.monotonic() + 0.5
+    while system_clock.monotonic() < deadline:  # hundreds of writer rounds, all failing
+        for _ in range(100):
+            pipe.emit(event(emitted))
+            emitted += 1
+        time.sleep(0.001)
+    assert len(pipe._own) <= 2  # no report per round piling up while nothing can be written
+    full.clear()
+    assert pipe.drain(10)
+    got = sum(1 for a in actions(sink) if a == "login_failed")
+    dropped = sum(
+        d["bulletproof"]["details"]["dropped"]
+        for d in sink.documents
+        if d["event"]["action"] == "events_dropped"
+    )
+    assert got + dropped == emitted

@@ -299,3 +299,40 @@ def test_a_waiting_process_takes_over_when_the_deliverer_is_killed(
     assert follower.returncode == 0, err
     assert out.split() == ["done", "True"]  # it took over, within its close timeout
     assert set(ids(delivered(target))) == {f"follower-{i}" for i in range(200)}
+
+
+def test_a_child_forked_while_the_parent_closes_does_not_keep_the_locks(
+    paths: tuple[str, Path],
+) -> None:
+    spool, _ = paths
+    done = run(
+        f"""
+        import fcntl, threading, time
+        pipe = make({spool!r}, "/nonexistent-dir/blocked/" + "x.jsonl").start()  # a sink down
+        pipe.emit(ev("e", 0))
+        assert pipe.flush(5)
+        closer = threading.Thread(target=pipe.close, kwargs={{"timeout": 1.0}})
+        closer.start()
+        time.sleep(0.3)  # close() is draining now
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(3)
+            os._exit(0)
+        closer.join()
+
+        def free(name):
+            fd = os.open(os.path.join({spool!r}, name), os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except OSError:
+                return False
+            finally:
+                os.close(fd)
+
+        print(free("deliver.lock"), free("slot-0/lock"))
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        """
+    )
+    assert done.stdout.split() == ["True", "True"]  # the child dropped its copies at once

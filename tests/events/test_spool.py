@@ -611,3 +611,193 @@ def test_bad_sizes_and_unusable_directory(tmp_path: Path) -> None:
 
 def test_position_orders_by_segment_then_offset() -> None:
     assert Position(1, 900) < Position(2, 0)
+
+
+# -- what review found: each of these lost or double-counted records before ------------------
+
+
+def test_a_torn_tail_of_a_dead_slot_neither_blocks_room_nor_delivery(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    mine = Spool(root, max_bytes=8 * SEG, segment_bytes=SEG, fsync=False)
+    other = Spool(root, max_bytes=8 * SEG, segment_bytes=SEG, fsync=False)
+    other.append(lines_of(5))
+    last = other.segment_path(other.current_segment)
+    other.close()
+    with open(last, "ab") as f:  # its process was killed in the middle of a write
+        f.write(frame_record(5, b'{"torn":"half"}')[:20])
+    d = SpoolDirectory(root, local=mine)
+    assert d.lead()
+    try:
+        reader = d.consumer("up")
+        assert drain(reader) == lines_of(5)
+        assert reader.caught_up(live=False)  # the skipped bytes are committed past
+        d.consumer("down")  # a second sink that reads nothing
+        mine.on_full = lambda: d.make_room(8 * SEG)
+        for i in range(300):  # the bound keeps working: nothing refused
+            mine.append(lines_of(1, start=i, width=200))
+            reader.commit(reader.read().ends)
+    finally:
+        d.release()
+        mine.close()
+
+
+def test_an_undeletable_segment_neither_fails_the_commit_nor_counts_a_loss_twice(
+    d: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = Spool(d.spool.root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    other.append(lines_of(10))
+    seg = other.segment_path(other.current_segment)
+    other.close()
+    records = seg.read_bytes().split(b"\n")
+    records[4] = b"X" + records[4][1:]
+    seg.write_bytes(b"\n".join(records))
+    d.spool.append(lines_of(60, width=100))
+    real_unlink = Path.unlink
+
+    def refuse(self: Path, missing_ok: bool = False) -> None:
+        if self.suffix == ".seg":
+            raise PermissionError(13, "Permission denied", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    reader = d.dir.consumer("r")
+    got = drain(reader)  # commits every batch; deleting fails, and is only said
+    assert len(got) == 69
+    assert [(x.first, x.last) for _, x in d.drops] == [(4, 4)]
+
+
+def test_a_segment_that_cannot_be_opened_now_is_read_later_not_skipped(
+    d: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d.spool.append(lines_of(100, width=100))
+    reader = d.dir.consumer("r")
+    first = reader.read()
+    reader.commit(first.ends)
+    real_open = os.open
+    failed: list[str] = []
+
+    def too_many(path: Any, flags: int, *args: Any) -> int:
+        if str(path).endswith(".seg") and not failed:
+            failed.append(str(path))
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(spool_module, "_os_open", too_many)
+    assert reader.read().lines == []  # could not open: tried again later
+    monkeypatch.setattr(spool_module, "_os_open", real_open)
+    assert first.lines + drain(reader) == lines_of(100, width=100)
+    assert failed
+    assert d.drops == []
+
+
+def test_make_room_goes_by_each_slots_order_not_by_file_times(tmp_path: Path) -> None:
+    s = Directory(tmp_path / "spool", max_bytes=8 * SEG)
+    try:
+        s.spool.append(lines_of(100, width=100))
+        s.spool.close()  # a dead slot: all its segments are finished
+        segs = segments(s.spool.dir)
+        older = segs[1].stat()
+        os.utime(segs[2], (older.st_atime - 3600, older.st_mtime - 3600))  # clock stepped back
+        reader = s.dir.consumer("r")
+        got = drain_n(reader, 1)
+        s.dir.make_room(disk_bytes(s.spool.root) - 1)
+        assert not segs[0].exists()  # the slot's lowest went, not the one that looked older
+        assert segs[2].exists()
+        got += drain(reader)
+        lost = sum(x.lost for _, x in s.drops)
+        data = lines_of(100, width=100)
+        assert len(got) + lost == 100  # every record delivered or counted, none skipped
+        assert got == sorted(got, key=data.index)
+    finally:
+        s.dir.release()
+
+
+def drain_n(reader: SpoolConsumer, batches: int) -> list[bytes]:
+    out: list[bytes] = []
+    for _ in range(batches):
+        batch = reader.read(max_lines=30)
+        out.extend(batch.lines)
+        reader.commit(batch.ends)
+    return out
+
+
+def test_a_trim_whose_cursor_cannot_be_saved_is_not_counted_again_after_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "spool"
+    writer = Spool(root, max_bytes=8 * SEG, segment_bytes=SEG, fsync=False)
+    writer.append(lines_of(100, width=100))
+    writer.close()
+    drops: list[tuple[str, Drop]] = []
+    first = SpoolDirectory(root, on_drop=lambda name, x: drops.append(("first", x)))
+    assert first.lead()
+    reader = first.consumer("s")
+    reader.commit(reader.read(max_lines=10).ends)  # a cursor exists
+
+    def full(self: Path, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    first.make_room(SEG)  # the disk is full: the oldest goes, the cursor is rewritten in place
+    monkeypatch.undo()
+    first.abandon()  # the deliverer dies without releasing anything
+    second = SpoolDirectory(root, on_drop=lambda name, x: drops.append(("second", x)))
+    assert second.lead()
+    try:
+        got = drain(second.consumer("s"))
+        trimmed = sum(x.lost for who, x in drops if who == "first")
+        assert trimmed > 0
+        assert [who for who, x in drops if x.lost] == ["first"] * len(drops)
+        assert 10 + trimmed + len(got) == 100
+    finally:
+        second.release()
+
+
+def test_damage_before_the_first_record_a_new_consumer_reads_is_counted(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    writer = Spool(root, max_bytes=1 << 20, segment_bytes=1 << 16, fsync=False)
+    writer.append(lines_of(5))
+    seg = writer.segment_path(writer.current_segment)
+    writer.close()
+    records = seg.read_bytes().split(b"\n")
+    records[0] = b"X" + records[0][1:]
+    records[1] = b"X" + records[1][1:]
+    seg.write_bytes(b"\n".join(records))
+    drops: list[Drop] = []
+    d = SpoolDirectory(root, on_drop=lambda name, x: drops.append(x))
+    assert d.lead()
+    try:
+        got = drain(d.consumer("s"))
+        assert got == lines_of(5)[2:]
+        assert [(x.first, x.last, x.lost) for x in drops] == [(0, 1, 2)]  # the index knew seq 0
+    finally:
+        d.release()
+
+
+def test_a_slot_taken_again_is_not_mistaken_for_dead(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    mine = Spool(root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    gone = Spool(root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    gone.append([b'{"n":0}'])
+    gone.close()
+    drops: list[Drop] = []
+    d = SpoolDirectory(root, local=mine, on_drop=lambda name, x: drops.append(x))
+    assert d.lead()
+    try:
+        reader = d.consumer("s")
+        assert drain(reader) == [b'{"n":0}']  # the slot is dead now, and was seen so
+        again = Spool(root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+        assert again.slot == gone.slot  # a respawned worker takes it within the second
+        record = frame_record(again.next_seq, b'{"n":1,"big":"' + b"y" * 3000 + b'"}')
+        path = again.segment_path(again.current_segment)
+        with open(path, "ab") as f:
+            f.write(record[:2000])  # what a reader sees of a write in progress
+        assert reader.read().lines == []  # waited for, not skipped as a torn tail
+        with open(path, "ab") as f:
+            f.write(record[2000:])
+        assert len(drain(reader)) == 1
+        assert drops == []
+        again.close()
+    finally:
+        d.release()
+        mine.close()

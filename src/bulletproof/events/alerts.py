@@ -618,6 +618,11 @@ class AlertEngine:
         self._failures = 0
         self._skipped = 0
 
+    def _after_fork(self) -> None:
+        """In a forked child: a lock of its own (the parent's may be held by a thread that did
+        not follow the fork)."""
+        self._lock = threading.Lock()
+
     # -- Sink protocol ------------------------------------------------------------------------
 
     @property

@@ -274,6 +274,13 @@ class _Owed:
     where: list[tuple[str, int, int]] = field(default_factory=list)
     regions: int = 0
     own: int = 0
+    covers: dict[int, int] = field(default_factory=dict)
+    """For a sink's own drops: per slot, the highest dropped seq this report covers (marked
+    reported in the cursor once the sink confirmed it, so a new deliverer does not owe it)."""
+
+    def cover(self, slot: int, seq: int) -> None:
+        if seq > self.covers.get(slot, -1):
+            self.covers[slot] = seq
 
     def add(self, lost: int, where: Sequence[tuple[str, int, int]] = (), own: int = 0) -> None:
         self.lost += lost
@@ -313,7 +320,7 @@ class _Worker:
         # Drop reports owed to this sink (aggregated, guarded by the pipeline's _owed_lock),
         # and the report lines made from them, resent as they are until confirmed.
         self.owed: dict[tuple[str, str], _Owed] = {}
-        self.reports: collections.deque[bytes] = collections.deque()
+        self.reports: collections.deque[tuple[bytes, dict[int, int]]] = collections.deque()
         self.reports_sent = 0
         self.connected = False
         self.delivered = 0
@@ -340,8 +347,10 @@ class _Worker:
         for _ in range(n):
             mark = self.inflight.popleft()
             if mark is None:
-                self.reports.popleft()
+                _line, covers = self.reports.popleft()
                 self.reports_sent -= 1
+                for slot, seq in covers.items():
+                    reader.mark_reported(slot, seq)
             else:
                 marks.append(mark)
         # Count before committing: drain() returns as soon as the commit shows caught up.
@@ -357,8 +366,9 @@ class _Worker:
             with p._owed_lock:
                 owed, self.owed = self.owed, {}
             for key, what in owed.items():
-                self.reports.append(p._serialize(p._drop_report(self.sink.name, key, what)))
-        lines = list(itertools.islice(self.reports, self.reports_sent, None))
+                line = p._serialize(p._drop_report(self.sink.name, key, what))
+                self.reports.append((line, what.covers))
+        lines = [line for line, _ in itertools.islice(self.reports, self.reports_sent, None)]
         self.reports_sent = len(self.reports)
         return lines
 
@@ -518,20 +528,23 @@ class EventPipeline:
         self._closed = False
         self._started = False
         self.spool, self.directory = self._open_spool()
+        _pipelines.add(self)  # from here on, a fork rebuilds it in the child
+        self.removed_consumers: list[str] = []
         try:
             # Consumers of earlier runs that this configuration lost are forgotten (and said
             # so) when no other process delivers; the delivery lock is taken again at start.
-            self.removed_consumers: list[str] = []
-            if self.directory.lead():
-                for sink in consumers:
-                    self.directory.consumer(sink.name)
-                self.removed_consumers = self.directory.forget_other_consumers()
-                self.directory.release()
-                self.directory = self._new_directory(self.spool)
+            probe = self._new_directory(self.spool)
+            if probe.lead():
+                try:
+                    for sink in consumers:
+                        probe.consumer(sink.name)
+                    self.removed_consumers = probe.forget_other_consumers()
+                finally:
+                    probe.release()
         except BaseException:
+            _pipelines.discard(self)
             self.spool.close()
             raise
-        _pipelines.add(self)
 
     def _reset_state(self) -> None:
         """Everything that belongs to one process (built again in a forked child)."""
@@ -580,12 +593,20 @@ class EventPipeline:
         return spool, self._new_directory(spool)
 
     def _new_directory(self, spool: Spool) -> SpoolDirectory:
-        return SpoolDirectory(spool.root, local=spool, on_drop=self._on_drop)
+        return SpoolDirectory(
+            spool.root,
+            local=spool,
+            on_drop=self._on_drop,
+            on_unreported=self._on_unreported,
+            max_record_bytes=self.options.max_event_bytes,
+        )
 
     def _after_fork(self) -> None:
         """In a forked child: a slot, a queue and threads of its own; the parent keeps its."""
         self.spool.abandon()
         self.directory.abandon()
+        if self.alerts is not None:
+            self.alerts._after_fork()  # its lock may have been held by a thread that is gone
         was_running = self._started and not self._closed
         self._reset_state()
         if self._closed:
@@ -640,12 +661,25 @@ class EventPipeline:
                 by_reason[drop.reason] = by_reason.get(drop.reason, 0) + drop.lost
             key = (consumer, drop.reason if drop.lost else "none")
             for worker in self._workers:
-                worker.owed.setdefault(key, _Owed()).add(drop.events, drop.where, drop.own)
+                owed = worker.owed.setdefault(key, _Owed())
+                owed.add(drop.events, drop.where, drop.own)
+                if drop.lost and worker.sink.name == consumer:
+                    owed.cover(drop.slot, drop.last)
             if drop.reports:
                 mine = next((w for w in self._workers if w.sink.name == consumer), None)
                 if mine is not None:
                     for payload in drop.reports:
                         _carry(mine.owed, payload)
+
+    def _on_unreported(self, consumer: str, drop: Drop) -> None:
+        """A cursor holds drops its consumer was never told of (a deliverer died first)."""
+        with self._owed_lock:
+            mine = next((w for w in self._workers if w.sink.name == consumer), None)
+            if mine is None or drop.lost <= 0:
+                return
+            owed = mine.owed.setdefault((consumer, drop.reason), _Owed())
+            owed.add(drop.lost)
+            owed.cover(drop.slot, drop.last)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
@@ -670,15 +704,20 @@ class EventPipeline:
         directory = self.directory
         if not directory.lead():
             return
+        try:
+            for worker in self._workers:
+                worker.reader = directory.consumer(worker.sink.name)
+            removed = directory.forget_other_consumers()
+            if removed:
+                self.removed_consumers = sorted(set(self.removed_consumers) | set(removed))
+            for worker in self._workers:
+                worker.thread.start()
+        except Exception:  # never hold the lock without delivering
+            logger.exception("bulletproof: could not start delivering; another process may")
+            directory.release()
+            return
         self._delivering = True
-        for worker in self._workers:
-            worker.reader = directory.consumer(worker.sink.name)
-        removed = directory.forget_other_consumers()
-        if removed:
-            self.removed_consumers = sorted(set(self.removed_consumers) | set(removed))
         self.spool.on_full = self._make_room
-        for worker in self._workers:
-            worker.thread.start()
 
     @property
     def delivering(self) -> bool:
@@ -777,7 +816,6 @@ class EventPipeline:
             self.start()
         self._closed = True
         _running.discard(self)
-        _pipelines.discard(self)
         deadline = system_clock.monotonic() + timeout
 
         def left() -> float:
@@ -811,6 +849,7 @@ class EventPipeline:
             )
         self.directory.release()
         self.spool.close()
+        _pipelines.discard(self)  # only now: a child forked while closing drops the locks too
         return caught_up and lost <= 0
 
     # -- the writer thread -----------------------------------------------------------------
@@ -1022,6 +1061,10 @@ class EventPipeline:
             self._reported_overflow = self._overflowed
         if lost:
             self._count_writer_drop(self._failing or "memory_queue_full", lost)
+        if self._failing is not None:
+            # A report now could only wait in memory: keep the counts, one report per reason
+            # once the spool takes writes again (so a long outage costs no memory here).
+            return
         unreported, self._unreported = self._unreported, {}
         now = self.clock.time()
         for reason, n in unreported.items():

@@ -47,6 +47,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import threading
 import zlib
@@ -57,6 +58,8 @@ from typing import Final, NamedTuple
 
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import SpoolError
+
+logger = logging.getLogger("bulletproof.events")
 
 __all__ = [
     "OWN_ACTIONS",
@@ -86,6 +89,7 @@ _LIVENESS_TTL: Final = 1.0
 # The two calls a full disk fails, named so tests can fail them on purpose.
 _os_write = os.write
 _os_ftruncate = os.ftruncate
+_os_open = os.open  # and the reader's open, which too many open files fails
 _SLOT_RESCAN: Final = 0.5
 _SIZE_RESCAN: Final = 0.25
 
@@ -317,6 +321,52 @@ def _cursor_fields(data: Mapping[str, object] | None) -> tuple[Position, int | N
     return pos, last, drops
 
 
+_INDEX_KEEP: Final = 256
+_INDEX_READ: Final = 64 * 1024
+
+
+def _note_first_seq(slot_dir: Path, segment: int, seq: int) -> None:
+    """Append ``segment first-seq`` to the slot's index (kept short), so that a consumer that
+    starts in a segment without a cursor knows what seq its first record must have."""
+    path = slot_dir / "index"
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, b"%d %x\n" % (segment, seq))
+            big = os.fstat(fd).st_size > _INDEX_READ
+        finally:
+            os.close(fd)
+        if big:  # rewrite with the newest entries only (writer side, rare)
+            keep = sorted(_first_seqs(slot_dir).items())[-_INDEX_KEEP:]
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(b"".join(b"%d %x\n" % item for item in keep))
+            os.replace(tmp, path)
+
+
+def _first_seqs(slot_dir: Path) -> dict[int, int]:
+    """Segment -> the seq of its first record, from the slot's index (what is readable)."""
+    found: dict[int, int] = {}
+    try:
+        with open(slot_dir / "index", "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(max(size - _INDEX_READ, 0))
+            data = f.read(_INDEX_READ)
+    except OSError:
+        return found
+    for line in data.split(b"\n"):
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit():
+            with contextlib.suppress(ValueError):
+                found[int(parts[0])] = int(parts[1], 16)
+    return found
+
+
+def _cursor_reported(data: Mapping[str, object] | None) -> int | None:
+    """The seq through which a cursor's own drops were reported to its consumer."""
+    value = data.get("reported") if data is not None else None
+    return value if isinstance(value, int) and value >= 0 else None
+
+
 def _last_seq_in(path: Path) -> int | None:
     """The highest sequence number of a good record near the end of a segment file."""
     try:
@@ -435,7 +485,6 @@ class Spool:
                 "check the permissions of events.spool_dir"
             ) from None
         self.first_seq = self.next_seq
-        self.first_segment = self._current
 
     # -- the slot ------------------------------------------------------------------------
     def _take_slot(self) -> tuple[int, Path, int]:
@@ -650,6 +699,8 @@ class Spool:
         path = self.dir / _seg_name(self._current)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._size = os.fstat(self._fd).st_size
+        if not self._size:
+            _note_first_seq(self.dir, self._current, self.next_seq)
         if self.fsync:
             with contextlib.suppress(OSError):
                 dir_fd = os.open(self.dir, os.O_RDONLY)
@@ -752,7 +803,8 @@ class _SlotState:
     read_pos: Position
     read_seq: int | None
     dropped: list[Drop]
-    saved: tuple[Position, int | None, int] | None = None
+    reported: int | None = None
+    saved: tuple[Position, int | None, int, int | None] | None = None
     fd: int = -1
     fd_segment: int = -1
     where: list[tuple[str, int, int]] = field(default_factory=list)
@@ -771,7 +823,9 @@ class SpoolDirectory:
 
     :meth:`lead` takes ``deliver.lock``; only the holder may read, commit and delete. ``on_drop``
     is called (with the directory's lock held: only count there) for each :class:`Drop` a
-    consumer commits, with the consumer's name.
+    consumer commits, with the consumer's name; ``on_unreported`` for each dropped range a
+    cursor holds that was never reported to its consumer (a deliverer died first): owe it again,
+    and call :meth:`SpoolConsumer.mark_reported` once the consumer confirmed the report.
 
     Added in 0.1.
     """
@@ -782,18 +836,24 @@ class SpoolDirectory:
         *,
         local: Spool | None = None,
         on_drop: Callable[[str, Drop], None] | None = None,
+        on_unreported: Callable[[str, Drop], None] | None = None,
+        max_record_bytes: int = 64 * 1024,
         clock: Clock = system_clock,
     ) -> None:
         self.root = Path(root)
         self.local = local
         self._on_drop = on_drop
+        self._on_unreported = on_unreported
+        # A run of bytes this long without a newline can be no record (records are bounded by
+        # the event bound): it is skipped as damage.
+        self.scan_limit = max(_SCAN_LIMIT, 2 * max_record_bytes + 2 * _HEADER)
         self._clock = clock
         self._lock = threading.RLock()
         self._consumers: dict[str, SpoolConsumer] = {}
         self._lead_fd = -1
         self._slots: dict[int, Path] = {}
         self._slots_at = float("-inf")
-        self._alive: dict[int, tuple[float, bool]] = {}
+        self._alive: dict[int, tuple[float, bool]] = {}  # slot -> (checked at, True)
 
     # -- leadership ----------------------------------------------------------------------
     def lead(self) -> bool:
@@ -854,7 +914,7 @@ class SpoolDirectory:
         now = self._clock.monotonic()
         cached = self._alive.get(slot)
         if cached is not None and now - cached[0] < _LIVENESS_TTL:
-            return cached[1]
+            return True  # only "alive" is remembered: a dead slot may be taken again any time
         try:
             fd = _try_flock(slot_dir / "lock")
         except OSError:
@@ -863,7 +923,10 @@ class SpoolDirectory:
             alive = fd is None
             if fd is not None:
                 os.close(fd)  # closing releases the test lock at once
-        self._alive[slot] = (now, alive)
+        if alive:
+            self._alive[slot] = (now, True)
+        else:
+            self._alive.pop(slot, None)
         return alive
 
     # -- consumers -----------------------------------------------------------------------
@@ -887,16 +950,20 @@ class SpoolDirectory:
                     data = _load_cursor(path)
                     label = data.get("name") if data else None
                     text = label if isinstance(label, str) else path.name
+                    try:
+                        path.unlink(missing_ok=True)
+                    except OSError as exc:
+                        logger.warning("bulletproof: cannot remove stale cursor %s: %s", path, exc)
+                        continue
                     if text not in removed:
                         removed.append(text)
-                    path.unlink(missing_ok=True)
         return removed
 
     # -- deleting ------------------------------------------------------------------------
     def collect(self, slot: int | None = None) -> None:
         """Delete segments every consumer has passed (in one slot, or in all)."""
         with self._lock:
-            if not self._consumers:
+            if not self._consumers or not self.leading:
                 return
             slots = self.slots()
             targets = [slot] if slot is not None else list(slots)
@@ -927,51 +994,53 @@ class SpoolDirectory:
         for st in states:
             if st.fd_segment == seg:
                 st.close_fd()
-        with contextlib.suppress(FileNotFoundError):
+        try:
             (slot_dir / _seg_name(seg)).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # another owner, a read-only disk: leave it, say so, go on
+            logger.warning("bulletproof: cannot delete spool segment %s: %s", slot_dir, exc)
 
     def make_room(self, max_bytes: int, *, min_free: int = 0) -> int:
         """Delete whole segments, oldest first, until the directory holds at most ``max_bytes``
         and its filesystem has at least ``min_free`` bytes free. Returns bytes deleted.
 
-        Only finished segments go (one a writer still appends to stays), and never one that a
+        Only each slot's lowest segment is a candidate (so no slot ever loses a segment before
+        an older one of its own), the slots taking turns by the age of that segment; only
+        finished segments go (one a writer still appends to stays), and never one that a
         consumer has sent part of and not had confirmed: that waits for the next call. Every
         record a consumer had not passed is committed as a ``spool_full`` :class:`Drop`.
         """
         freed = 0
         with self._lock:
-            if not self._consumers:
+            if not self._consumers or not self.leading:
                 return 0
-            files: list[tuple[float, int, int, Path, int]] = []
+            plan: dict[int, tuple[Path, list[tuple[int, float, int]]]] = {}
             total = 0
             for slot, slot_dir in self.slots().items():
-                segments = _segments(slot_dir)
-                alive = None
-                for i, seg in enumerate(segments):
+                files: list[tuple[int, float, int]] = []
+                for seg in _segments(slot_dir):
                     try:
-                        st = os.stat(slot_dir / _seg_name(seg))
+                        info = os.stat(slot_dir / _seg_name(seg))
                     except OSError:
                         continue
-                    total += st.st_size
-                    last = i == len(segments) - 1
-                    if last:
-                        alive = self.alive(slot, slot_dir) if alive is None else alive
-                        if alive:
-                            continue
-                    files.append((st.st_mtime, slot, seg, slot_dir, st.st_size))
+                    total += info.st_size
+                    files.append((seg, info.st_mtime, info.st_size))
+                if files and self.alive(slot, slot_dir):
+                    files.pop()  # the segment its writer appends to
+                if files:
+                    plan[slot] = (slot_dir, files)
             need = total - max_bytes
             if min_free > 0:
-                try:
+                with contextlib.suppress(OSError):
                     vfs = os.statvfs(self.root)
                     need = max(need, min_free - vfs.f_bavail * vfs.f_frsize)
-                except OSError:
-                    pass
-            if need <= 0:
-                return 0
-            files.sort()
-            for _, slot, seg, slot_dir, size in files:
-                if freed >= need:
-                    break
+            while freed < need and plan:
+                slot = min(plan, key=lambda n: plan[n][1][0][1])  # the oldest lowest segment
+                slot_dir, files = plan[slot]
+                seg, _mtime, size = files.pop(0)
+                if not files:
+                    del plan[slot]
                 states = [c._state(slot, slot_dir) for c in self._consumers.values()]
                 if any(st.read_pos > st.committed and st.committed.segment <= seg for st in states):
                     break  # in flight: keep oldest-first, try again on the next call
@@ -1002,6 +1071,7 @@ class SpoolDirectory:
             start = nl + 1
         nxt = next((n for n in _segments(slot_dir) if n > seg), None)
         after = Position(nxt, 0) if nxt is not None else Position(seg + 1, 0)
+        saved: list[tuple[SpoolConsumer, _SlotState]] = []
         for consumer, st in zip(self._consumers.values(), states, strict=True):
             if st.committed >= after:
                 continue
@@ -1012,8 +1082,8 @@ class SpoolDirectory:
             if left:
                 first = min(left)
                 seen = st.committed_seq
-                if st.committed.segment == seg and seen is not None and seen + 1 < first:
-                    first = seen + 1  # corrupt records between the commit point and ``left``
+                if seen is not None and seen + 1 < first:
+                    first = seen + 1  # records missing between the commit point and ``left``
                 drop = Drop(
                     slot, first, max(left), "spool_full", ((str(path), 0, len(data)),), unread, own
                 )
@@ -1023,8 +1093,14 @@ class SpoolDirectory:
             st.read_pos = after
             st.read_seq = st.committed_seq
             st.where.clear()
-            consumer._save(st)
+            saved.append((consumer, st))
+        # Cursors first, then the segment: dying between the two leaves a consumer past a
+        # segment still on disk (deleted later), never before a hole. A full disk may refuse
+        # the cursors; then the segment goes anyway (the room is needed) and they are saved again.
+        failed = [(c, st) for c, st in saved if not c._save(st)]
         self._delete(slot_dir, seg, states)
+        for consumer, st in failed:
+            consumer._save(st)
 
 
 class SpoolConsumer:
@@ -1045,12 +1121,17 @@ class SpoolConsumer:
         if st is not None and st.dir == slot_dir:
             return st
         cursor = slot_dir / self._cursor
-        pos, seq, drops = _cursor_fields(_load_cursor(cursor))
+        data = _load_cursor(cursor)
+        pos, seq, drops = _cursor_fields(data)
         segments = _segments(slot_dir)
         oldest = Position(segments[0], 0) if segments else Position(0, 0)
         if pos.segment < 0 or not self._valid(slot_dir, pos, segments):
-            # No cursor, or a torn one: from the oldest segment (duplicates, never loss).
+            # No cursor, or a torn one: from the oldest segment (duplicates, never loss), whose
+            # first record's seq the index knows, so damage right at its start is counted too.
             pos, seq = oldest, None
+            first = _first_seqs(slot_dir).get(oldest.segment) if segments else None
+            if first is not None:
+                seq = first - 1  # -1 before a slot's very first record: "passed nothing"
         pos = max(pos, oldest) if pos.segment < oldest.segment else pos
         st = _SlotState(
             slot=slot,
@@ -1061,9 +1142,20 @@ class SpoolConsumer:
             read_pos=pos,
             read_seq=seq,
             dropped=[Drop(slot, d.first, d.last, d.reason, ()) for d in drops],
+            reported=_cursor_reported(data),
         )
-        st.saved = (pos, seq, len(st.dropped))
+        st.saved = (pos, seq, len(st.dropped), st.reported)
         self._states[slot] = st
+        owe = self.directory._on_unreported
+        if owe is not None:
+            done = -1 if st.reported is None else st.reported
+            for drop in st.dropped:
+                if drop.last > done:
+                    with contextlib.suppress(Exception):
+                        owe(
+                            self.name,
+                            Drop(slot, max(drop.first, done + 1), drop.last, drop.reason, ()),
+                        )
         return st
 
     @staticmethod
@@ -1086,6 +1178,8 @@ class SpoolConsumer:
         up everywhere. A single record longer than ``max_bytes`` is still returned (alone)."""
         d = self.directory
         with d._lock:
+            if not d.leading:
+                return ReadBatch([], [])
             slots = d.slots()
             order = sorted(slots)
             if not order:
@@ -1101,12 +1195,14 @@ class SpoolConsumer:
             return ReadBatch([], [])
 
     def _open(self, st: _SlotState, seg: int) -> bool:
+        """Open segment ``seg``: False when it does not exist; other errors (too many open
+        files, I/O) raise, and the caller tries again later rather than step over it."""
         if st.fd_segment == seg and st.fd >= 0:
             return True
         st.close_fd()
         try:
-            st.fd = os.open(st.dir / _seg_name(seg), os.O_RDONLY)
-        except OSError:
+            st.fd = _os_open(st.dir / _seg_name(seg), os.O_RDONLY)
+        except FileNotFoundError:
             return False
         st.fd_segment = seg
         return True
@@ -1116,7 +1212,12 @@ class SpoolConsumer:
         ends: list[Mark] = []
         for _ in range(10_000):  # segments stepped over in one call (bounded work)
             pos = st.read_pos
-            if not self._open(st, pos.segment):
+            try:
+                opened = self._open(st, pos.segment)
+            except OSError as exc:
+                logger.warning("bulletproof: cannot open a spool segment in %s: %s", st.dir, exc)
+                break
+            if not opened:
                 # Deleted (delivered, dropped, or by someone else: seq numbers will tell).
                 nxt = self._next_segment(st, pos.segment)
                 if nxt is None:
@@ -1146,7 +1247,7 @@ class SpoolConsumer:
                 finished = self._next_segment(st, pos.segment) is not None or not (
                     self.directory.alive(st.slot, st.dir)
                 )
-                if finished or len(chunk) >= _SCAN_LIMIT:
+                if finished or len(chunk) >= self.directory.scan_limit:
                     # A torn tail, or bytes that can be no record: skip them.
                     st.where.append((str(st.dir / _seg_name(pos.segment)), pos.offset, len(chunk)))
                     st.read_pos = Position(pos.segment, pos.offset + len(chunk))
@@ -1157,13 +1258,12 @@ class SpoolConsumer:
                 break
         return ReadBatch(lines, ends)
 
-    @staticmethod
-    def _chunk(st: _SlotState, pos: Position, size: int, max_bytes: int) -> bytes | None:
+    def _chunk(self, st: _SlotState, pos: Position, size: int, max_bytes: int) -> bytes | None:
         """Bytes from ``pos``: up to ``max_bytes``, or on to the first newline (bounded)."""
         left = size - pos.offset
         try:
             chunk = os.pread(st.fd, min(max_bytes, left), pos.offset)
-            while b"\n" not in chunk and len(chunk) < min(left, _SCAN_LIMIT):
+            while b"\n" not in chunk and len(chunk) < min(left, self.directory.scan_limit):
                 want = min(max(len(chunk), 4096), left - len(chunk))
                 more = os.pread(st.fd, want, pos.offset + len(chunk))
                 if not more:
@@ -1251,8 +1351,14 @@ class SpoolConsumer:
     def _check_end(self, st: _SlotState, pos: Position, size: int) -> None:
         """At the end of a slot whose writer is gone: count records its head names but the
         segments lack (a truncated or deleted tail). Only with nothing in flight."""
-        if st.read_seq != st.committed_seq or st.end_checked == (pos.segment, size):
+        if st.read_seq != st.committed_seq:
             return  # records in flight: checked once they are confirmed
+        if st.read_pos > st.committed:
+            # Only damaged bytes were stepped over since the last commit: nothing to wait for.
+            st.committed = st.read_pos
+            self._save(st)
+        if st.end_checked == (pos.segment, size):
+            return
         d = self.directory
         if d.alive(st.slot, st.dir):
             return
@@ -1274,19 +1380,22 @@ class SpoolConsumer:
 
     # -- committing ----------------------------------------------------------------------
     def commit(self, marks: Sequence[Mark]) -> None:
-        """Everything up to and including these marks was delivered (or is counted dropped)."""
+        """Everything up to and including these marks was delivered (or is counted dropped).
+
+        Per slot, its losses and its new position are recorded together; segments are deleted
+        only once every slot is committed. Nothing happens once this process stopped delivering.
+        """
         d = self.directory
         last: dict[int, Mark] = {}
-        losses: list[tuple[Mark, Drop]] = []
+        losses: dict[int, list[Mark]] = {}
         for mark in marks:  # the hot part: no lock, no objects but for losses
             last[mark.slot] = mark
             if mark.loss is not None:
-                losses.append((mark, mark.loss))
+                losses.setdefault(mark.slot, []).append(mark)
         with d._lock:
-            for mark, loss in losses:
-                st = self._states.get(mark.slot)
-                if st is not None and Position(mark.segment, mark.offset) > st.committed:
-                    self._record_drop(st, loss)
+            if not d.leading:
+                return  # another process delivers now: it resends from the saved cursors
+            touched: list[int] = []
             for slot, mark in last.items():
                 st = self._states.get(slot)
                 if st is None:
@@ -1294,13 +1403,29 @@ class SpoolConsumer:
                 position = Position(mark.segment, mark.offset)
                 if position <= st.committed:
                     continue
+                for lost in losses.get(slot, ()):
+                    if lost.loss is not None and Position(lost.segment, lost.offset) > st.committed:
+                        self._record_drop(st, lost.loss)
                 st.committed = position
                 st.committed_seq = mark.seq
                 if st.read_pos < position:
                     st.read_pos = position
                     st.read_seq = mark.seq
                 self._save(st)
+                touched.append(slot)
+            for slot in touched:
                 d.collect(slot)
+
+    def mark_reported(self, slot: int, seq: int) -> None:
+        """This consumer confirmed the report of its drops in ``slot`` up to ``seq``."""
+        d = self.directory
+        with d._lock:
+            st = self._states.get(slot)
+            if st is None or not d.leading:
+                return
+            if st.reported is None or seq > st.reported:
+                st.reported = seq
+                self._save(st)
 
     def _record_drop(self, st: _SlotState, drop: Drop) -> None:
         if drop.lost:
@@ -1325,27 +1450,36 @@ class SpoolConsumer:
                 st.read_seq = st.committed_seq
                 st.where.clear()
 
-    def _save(self, st: _SlotState) -> None:
-        key = (st.committed, st.committed_seq, len(st.dropped))
+    def _save(self, st: _SlotState) -> bool:
+        """Write the cursor file; False when it could not be written (the next save retries)."""
+        if not self.directory.leading:
+            return False
+        key = (st.committed, st.committed_seq, len(st.dropped), st.reported)
         if key == st.saved:
-            return
+            return True
         body = {
             "name": self.name,
             "segment": st.committed.segment,
             "offset": st.committed.offset,
             "seq": st.committed_seq,
             "dropped": [[r.first, r.last, r.reason] for r in st.dropped],
+            "reported": st.reported,
         }
+        text = json.dumps(body, separators=(",", ":")).encode()
         tmp = st.cursor_path.with_suffix(f".{os.getpid()}.tmp")
         try:
-            tmp.write_text(json.dumps(body, separators=(",", ":")))
+            tmp.write_bytes(text)
             os.replace(tmp, st.cursor_path)
         except OSError:
-            # A full disk: the next commit tries again; a restart may send duplicates.
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            return
+            # A full disk refuses a new file: rewrite the old one in place (no new block for a
+            # file this small; padded with spaces, which JSON ignores). Else the next commit
+            # tries again, and a restart may send duplicates.
+            if not _rewrite_in_place(st.cursor_path, text):
+                return False
         st.saved = key
+        return True
 
     # -- figures -------------------------------------------------------------------------
     def receipt(self, slot: int) -> Receipt:
@@ -1403,6 +1537,22 @@ class SpoolConsumer:
                     slot_dir / _seg_name(n), pos.offset if n == pos.segment else 0
                 )
         return count
+
+
+def _rewrite_in_place(path: Path, text: bytes) -> bool:
+    """Overwrite a small existing file with ``text``, padding to its old size; no new file."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        old = os.fstat(fd).st_size
+        os.pwrite(fd, text.ljust(old), 0)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def _count_lines(path: Path, start: int) -> int:
