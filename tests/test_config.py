@@ -215,9 +215,6 @@ def test_tool_bulletproof_must_be_a_table(tmp_path: Path) -> None:
         load_config(tmp_path, env={})
 
 
-needs_mkfifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
-
-
 def _config_error(path: Path | None, env: dict[str, str] | None = None) -> str:
     with pytest.raises(ConfigError) as info:
         load_config(path, env=env or {})
@@ -237,7 +234,6 @@ def test_config_file_that_is_a_directory_is_an_error(tmp_path: Path, name: str) 
     assert f"'{tmp_path / name}' (from BULLETPROOF_CONFIG) is a directory; it must be" in msg
 
 
-@needs_mkfifo
 @pytest.mark.parametrize("name", ["bulletproof.toml", "pyproject.toml"])
 def test_config_file_that_is_a_fifo_is_an_error_without_waiting(tmp_path: Path, name: str) -> None:
     fifo = tmp_path / name

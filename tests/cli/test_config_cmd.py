@@ -193,7 +193,6 @@ def _events_project(body: str) -> Callable[[Path], object]:
             _fifo_as_config,
             "pyproject.toml' is a FIFO (named pipe); it must be a regular file",
             id="fifo",
-            marks=pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo"),
         ),
         pytest.param(_deep_project, "pyproject.toml: nested too deeply: ", id="nesting"),
         pytest.param(
