@@ -3,10 +3,16 @@
 The library raises; the CLI maps each error to an exit code::
 
     BulletproofError
-    ├── ConfigError (also ValueError)        bad configuration or input   -> exit 2
-    ├── SinkError                            a sink or notifier failed    -> exit 3
+    ├── ConfigError (also ValueError)        bad configuration or input    -> exit 2
+    ├── SinkError                            a sink or notifier failed     -> exit 3
     │   └── SinkUnavailableError             could not connect at all
-    └── SpoolError                           the on-disk spool is unusable -> exit 3
+    ├── SpoolError                           the on-disk spool is unusable -> exit 3
+    │   └── SpoolWriteError                  a spool write failed (disk full, I/O)
+    │       └── SpoolFullError               over its bound, no room made yet
+    ├── HeaderRenderError                    a header could not be rendered for a response
+    ├── FetchError                           a URL could not be fetched    -> exit 3
+    ├── AppError                             an app called in-process failed -> exit 3
+    └── UngradableError                      a scan cannot be graded       -> exit 3
 
 Added in 0.1.
 """
@@ -17,11 +23,17 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "AppError",
     "BulletproofError",
     "ConfigError",
+    "FetchError",
+    "HeaderRenderError",
     "SinkError",
     "SinkUnavailableError",
     "SpoolError",
+    "SpoolFullError",
+    "SpoolWriteError",
+    "UngradableError",
     "did_you_mean",
 ]
 
@@ -51,6 +63,64 @@ class SinkUnavailableError(SinkError):
 
 class SpoolError(BulletproofError):
     """The on-disk spool cannot be used (permissions, another process holds it). Added in 0.1."""
+
+
+class SpoolWriteError(SpoolError):
+    """A spool write failed (disk full, I/O error). ``written`` records of the batch are on
+    disk, the rest are not; ``errno`` is the operating system's error number. Added in 0.1."""
+
+    def __init__(self, message: str, *, written: int, errno_: int | None) -> None:
+        super().__init__(message)
+        self.written = written
+        self.errno = errno_
+
+
+class SpoolFullError(SpoolWriteError):
+    """The spool directory is over its byte bound and the deliverer has not made room yet.
+
+    Added in 0.1.
+    """
+
+
+class HeaderRenderError(BulletproofError):
+    """A header could not be rendered for one response.
+
+    Raised by :meth:`~bulletproof.headers.HeaderPolicy.render` when a callable CSP directive
+    value raises or returns something Helmet would reject, or when the nonce given is not a
+    valid CSP nonce. Helmet answers such a request with a 500; the middleware does the same.
+
+    Added in 0.1.
+    """
+
+
+class FetchError(BulletproofError):
+    """Neither HTTPS nor plain HTTP could be fetched (DNS, refused, timeout, ...). Exit code 3.
+
+    Added in 0.1.
+    """
+
+    exit_code = 3
+
+
+class AppError(BulletproofError):
+    """An app called in-process failed to answer: it raised, timed out or broke the protocol.
+    Exit code 3.
+
+    Added in 0.1.
+    """
+
+    exit_code = 3
+
+
+class UngradableError(BulletproofError):
+    """The scan cannot be graded: the site is down or answered with an unexpected status.
+
+    The Observatory grades only 2xx, 3xx, 401 and 403 responses. Exit code 3.
+
+    Added in 0.1.
+    """
+
+    exit_code = 3
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

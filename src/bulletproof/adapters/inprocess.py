@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
-from bulletproof.errors import BulletproofError, ConfigError
+from bulletproof.errors import AppError, ConfigError
 from bulletproof.headers.fetch import MAX_BODY_BYTES, MAX_REDIRECTS, decode_body, parse_target
 from bulletproof.headers.grade import (
     OBSERVATORY_ORIGIN,
@@ -57,15 +57,6 @@ ASSUMPTIONS: Final = (
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _CONTROL: Final = dict.fromkeys([*range(32), 127], " ")
-
-
-class AppError(BulletproofError):
-    """The app failed to answer: it raised, timed out or broke the protocol. Exit code 3.
-
-    Added in 0.1.
-    """
-
-    exit_code = 3
 
 
 @dataclass(frozen=True, slots=True)

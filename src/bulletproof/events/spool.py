@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from bulletproof.clock import Clock, system_clock
-from bulletproof.errors import SpoolError
+from bulletproof.errors import SpoolError, SpoolFullError, SpoolWriteError
 
 logger = logging.getLogger("bulletproof.events")
 
@@ -183,23 +183,6 @@ class Receipt:
             if hi >= lo:
                 dropped[reason] = dropped.get(reason, 0) + hi - lo + 1
         return passed, dropped
-
-
-class SpoolWriteError(SpoolError):
-    """A spool write failed (disk full, I/O error). ``written`` records of the batch are on
-    disk, the rest are not; ``errno`` is the operating system's error number. Added in 0.1."""
-
-    def __init__(self, message: str, *, written: int, errno_: int | None) -> None:
-        super().__init__(message)
-        self.written = written
-        self.errno = errno_
-
-
-class SpoolFullError(SpoolWriteError):
-    """The spool directory is over its byte bound and the deliverer has not made room yet.
-
-    Added in 0.1.
-    """
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from bulletproof.errors import BulletproofError
+from bulletproof.errors import HeaderRenderError
 
 __all__ = ["NONCE_PLACEHOLDER", "HeaderContext", "HeaderRenderError", "check_nonce", "new_nonce"]
 
@@ -21,17 +21,6 @@ NONCE_PLACEHOLDER: Final = "{nonce}"
 # CSP's base64-value (both alphabets, up to two '=' of padding); 16..128 characters.
 _NONCE = re.compile(r"[A-Za-z0-9+/_-]{16,128}={0,2}")
 _is_nonce = _NONCE.fullmatch
-
-
-class HeaderRenderError(BulletproofError):
-    """A header could not be rendered for one response.
-
-    Raised by :meth:`HeaderPolicy.render` when a callable CSP directive value raises or returns
-    something Helmet would reject, or when the nonce given is not a valid CSP nonce. Helmet
-    answers such a request with a 500; the middleware does the same.
-
-    Added in 0.1.
-    """
 
 
 @dataclass(frozen=True, slots=True)

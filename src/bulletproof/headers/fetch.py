@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import quote, urljoin, urlsplit
 
 from bulletproof.clock import Clock, system_clock
-from bulletproof.errors import BulletproofError, ConfigError
+from bulletproof.errors import ConfigError, FetchError
 from bulletproof.headers.grade import (
     OBSERVATORY_ORIGIN,
     CookieJar,
@@ -78,15 +78,6 @@ _SAFE_PATH: Final = "/%:@!$&'()*+,;=~"
 _SAFE_QUERY: Final = _SAFE_PATH + "?"
 _HOST_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 _CONTROL: Final = dict.fromkeys([*range(32), 127], " ")
-
-
-class FetchError(BulletproofError):
-    """Neither HTTPS nor plain HTTP could be fetched (DNS, refused, timeout, ...). Exit code 3.
-
-    Added in 0.1.
-    """
-
-    exit_code = 3
 
 
 class _ChainError(Exception):

@@ -40,7 +40,7 @@ from types import MappingProxyType
 from typing import ClassVar, Final
 from urllib.parse import unquote, urlsplit
 
-from bulletproof.errors import BulletproofError, ConfigError
+from bulletproof.errors import ConfigError, UngradableError
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -457,17 +457,6 @@ _CHART_TEXT: Final = "A+ A A A- B+ B B B- C+ C C C- D+ D D D- F F F F F"
 _GRADE_CHART: Final[dict[int, str]] = dict(
     zip(range(100, -5, -5), _CHART_TEXT.split(" "), strict=True)
 )
-
-
-class UngradableError(BulletproofError):
-    """The scan cannot be graded: the site is down or answered with an unexpected status.
-
-    The Observatory grades only 2xx, 3xx, 401 and 403 responses. Exit code 3.
-
-    Added in 0.1.
-    """
-
-    exit_code = 3
 
 
 @dataclass(frozen=True, slots=True)
