@@ -10,7 +10,6 @@ import math
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -18,7 +17,6 @@ from typing import Any, cast
 import psutil
 import pytest
 
-from bulletproof.clock import system_clock
 from bulletproof.errors import ConfigError
 from bulletproof.events.alerts import AlertEngine, AlertRule
 from bulletproof.events.model import Category, SecurityEvent
@@ -59,14 +57,12 @@ def actions(sink: CapturingSink) -> list[str]:
     return [doc["event"]["action"] for doc in sink.documents]
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Bounded polling."""
-    deadline = system_clock.monotonic() + timeout
-    while not predicate():
-        if system_clock.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
-    return True
+def until_progress(
+    pipe: EventPipeline, predicate: Callable[[], bool], timeout: float = 5.0
+) -> bool:
+    """Wait (bounded) for ``predicate``, checked each time the pipeline wrote or delivered."""
+    with pipe._progress:
+        return pipe._progress.wait_for(predicate, timeout)
 
 
 class BlockingSink(CapturingSink):
@@ -263,20 +259,13 @@ def test_outage_then_recovery_delivers_everything_and_reports_once_per_outage(
     up = CapturingSink("capture:up")
     pipe = start(pipelines, [down, up], options=options(tmp_path))
 
-    def failures() -> int:
-        return pipe.stats().sinks[0].failures
-
     for outage in (1, 2):
         down.fail = True
-        before = failures()
+        before = down.failures
         sent = [event(i) for i in range(20)]
         for ev in sent:
             pipe.emit(ev)
-
-        def failed_again(before: int = before) -> bool:
-            return failures() >= before + 3
-
-        assert wait_until(failed_again)
+        assert down.wait_for_failures(before + 3)
         stats = pipe.stats().sinks[0]
         assert not stats.connected
         assert stats.down_since is not None
@@ -331,7 +320,7 @@ def test_slow_sink_does_not_block_emit(tmp_path: Path, pipelines: list[EventPipe
     # ...and the other sink got everything meanwhile.
     assert fast.wait_for(10_001, timeout=20)
     assert len(slow.lines) == 0
-    assert not pipe.drain(0.05)
+    assert not pipe.drain(0)
     slow.gate.set()
     assert pipe.drain(20)
     assert ids(slow) == ids(fast)
@@ -384,7 +373,7 @@ def test_memory_queue_overflow_drops_oldest_and_reports_exact_count(
     later = [event(i) for i in range(1, 51)]
     for ev in later:
         pipe.emit(ev)
-    assert not pipe.flush(0.05)
+    assert not pipe.flush(0)
     gate.set()
     assert pipe.drain(5)
     docs = sink.documents
@@ -406,7 +395,7 @@ def test_spool_full_while_a_sink_is_down_drops_oldest_with_a_report(
         [down],
         options=options(tmp_path, segment_bytes=4096, spool_max_bytes=16384),
     )
-    assert wait_until(lambda: pipe.stats().sinks[0].failures >= 1)
+    assert down.wait_for_failures(1)
     for i in range(200):
         pipe.emit(event(i, pad="p" * 400))
     assert pipe.flush(5)
@@ -443,17 +432,16 @@ def test_accepted_event_is_on_disk_within_the_durability_lag(
     lag = 0.05
     pipe = start(pipelines, [down], options=options(tmp_path, durability_lag=lag, fsync=True))
     spool_dir = tmp_path / "spool"
+    appended = threading.Event()
+    pipe.spool.listeners.append(appended)
     for _ in range(3):
         ev = event()
-        needle = ev.id.encode()
+        appended.clear()
         pipe.emit(ev)
-
-        def on_disk(needle: bytes = needle) -> bool:
-            return any(needle in p.read_bytes() for p in spool_dir.rglob("*.seg"))
-
         # Nothing flushes here: the writer reaches the disk on its own. How fast is a
         # performance claim, measured by bench/events.py (durability lag p99).
-        assert wait_until(on_disk, timeout=5)
+        assert appended.wait(5)
+        assert any(ev.id.encode() in p.read_bytes() for p in spool_dir.rglob("*.seg"))
 
 
 def test_flush_and_drain(tmp_path: Path, pipelines: list[EventPipeline]) -> None:
@@ -462,17 +450,17 @@ def test_flush_and_drain(tmp_path: Path, pipelines: list[EventPipeline]) -> None
     pipe = EventPipeline([sink], options=options(tmp_path))
     pipelines.append(pipe)
     pipe.emit(event())
-    assert not pipe.flush(0.1)  # not started: nothing can be on disk
+    assert not pipe.flush(0)  # not started: nothing can be on disk
     pipe.start()
-    assert wait_until(lambda: pipe.stats().sinks[0].failures >= 1)
+    assert sink.wait_for_failures(1)
     assert pipe.flush(5)  # on disk although the sink is down
     assert pipe.backlog() == {"capture:": 2}  # the event and the sink_unavailable report
-    assert not pipe.drain(0.1)  # but not delivered
+    assert not pipe.drain(0)  # but not delivered
     sink.fail = False
     assert pipe.drain(5)
     assert pipe.backlog() == {"capture:": 0}
     assert "login_failed" in actions(sink)
-    assert pipe.drain(0.1)  # nothing new: true at once
+    assert pipe.drain(0)  # nothing new: true at once
 
 
 def test_stats(tmp_path: Path, pipelines: list[EventPipeline]) -> None:
@@ -505,12 +493,12 @@ def test_unconfirmed_lines_stay_in_the_spool_and_are_resent(
     for ev in sent:
         pipe.emit(ev)
     assert sink.wait_for(20)
-    assert wait_until(lambda: pipe.backlog()["capture:stream"] == 5)
-    assert not pipe.drain(0.05)
+    assert until_progress(pipe, lambda: pipe.backlog()["capture:stream"] == 5)
+    assert not pipe.drain(0)
     sink.fail = True  # the link breaks: the 5 unconfirmed lines must be sent again
     late = event(20)
     pipe.emit(late)
-    assert wait_until(lambda: pipe.stats().sinks[0].failures >= 1)
+    assert sink.wait_for_failures(1)
     sink.hold = 0
     sink.fail = False
     assert pipe.drain(5)
@@ -623,10 +611,13 @@ def test_a_full_disk_is_said_once_retried_with_backoff_and_writes_nothing_twice(
     real_write = os.write
     full = threading.Event()
     attempts: list[int] = []
+    tried = threading.Condition()
 
     def write(fd: int, data: Any) -> int:
         if full.is_set():
-            attempts.append(len(data))
+            with tried:
+                attempts.append(len(data))
+                tried.notify_all()
             if len(attempts) % 3 == 1 and len(data) > 10:  # sometimes part of it fits
                 return real_write(fd, bytes(data)[: len(data) // 2])
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -642,7 +633,8 @@ def test_a_full_disk_is_said_once_retried_with_backoff_and_writes_nothing_twice(
     full.set()
     for ev in sent[100:]:
         pipe.emit(ev)  # emit goes on: nothing waits for the disk
-    assert wait_until(lambda: len(attempts) >= 4)  # retried, with backoff
+    with tried:
+        assert tried.wait_for(lambda: len(attempts) >= 4, 5)  # retried, with backoff
     full.clear()
     assert pipe.drain(10)
     counts = collections.Counter(ids(sink))
@@ -759,12 +751,11 @@ def test_a_long_spool_outage_keeps_reports_bounded_and_exact(
     )
     full.set()
     emitted = 0
-    deadline = system_clock.monotonic() + 0.5
-    while system_clock.monotonic() < deadline:  # hundreds of writer rounds, all failing
+    for _ in range(300):  # 300 writer rounds, all failing
         for _ in range(100):
             pipe.emit(event(emitted))
             emitted += 1
-        time.sleep(0.001)
+        assert pipe.wait_round()
     assert len(pipe._own) <= 2  # no report per round piling up while nothing can be written
     full.clear()
     assert pipe.drain(10)
@@ -775,3 +766,65 @@ def test_a_long_spool_outage_keeps_reports_bounded_and_exact(
         if d["event"]["action"] == "events_dropped"
     )
     assert got + dropped == emitted
+
+
+# -- time comes from the clock -------------------------------------------------------------------
+
+
+class RecordingRandom:
+    """Stands in for the pipeline's random source: the top of each range, and the ranges."""
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[float, float]] = []
+        self._asked = threading.Condition()
+
+    def uniform(self, low: float, high: float) -> float:
+        with self._asked:
+            self.ranges.append((low, high))
+            self._asked.notify_all()
+        return high * 0.999
+
+    def wait_for(self, count: int) -> bool:
+        with self._asked:
+            return self._asked.wait_for(lambda: len(self.ranges) >= count, 5)
+
+
+def test_reconnect_backoff_runs_on_the_clock_with_full_jitter(tmp_path: Path) -> None:
+    from bulletproof.testing import FakeClock
+
+    clock = FakeClock()
+    down = CapturingSink("capture:down")
+    down.fail = True
+    # Backoffs of minutes: only the fake clock can end them within this test.
+    opts = options(tmp_path, backoff_initial=100.0, backoff_max=800.0)
+    pipe = EventPipeline([down], options=opts, clock=clock)
+    rng = RecordingRandom()
+    pipe._rng = rng  # type: ignore[assignment]
+    pipe.start()
+    try:
+        for n in range(1, 6):
+            assert down.wait_for_failures(n)
+            assert rng.wait_for(n)
+            clock.advance(rng.ranges[-1][1])  # the whole backoff passes, in fake time
+        assert rng.ranges[:5] == [
+            (0.0, 100.0),
+            (0.0, 200.0),
+            (0.0, 400.0),
+            (0.0, 800.0),
+            (0.0, 800.0),
+        ]
+        assert down.wait_for_failures(6)
+    finally:
+        pipe.close(timeout=0.2)
+
+
+def test_backoff_delays_spread_over_the_whole_range(tmp_path: Path) -> None:
+    pipe = EventPipeline([], options=options(tmp_path, backoff_initial=0.5, backoff_max=4.0))
+    try:
+        for attempt, cap in ((0, 0.5), (1, 1.0), (3, 4.0), (50, 4.0)):
+            delays = [pipe._backoff(attempt) for _ in range(2000)]
+            assert all(0.0 <= d <= cap for d in delays)
+            assert min(delays) < 0.1 * cap  # full jitter: near zero happens ...
+            assert max(delays) > 0.9 * cap  # ... and so does near the cap
+    finally:
+        pipe.close(timeout=0.2)

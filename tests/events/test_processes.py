@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from bulletproof.clock import system_clock
-
 PRELUDE = """
 import os, sys
 from bulletproof.events.model import Category, SecurityEvent
@@ -88,18 +86,6 @@ def delivered(target: Path) -> list[dict[str, Any]]:
 
 def ids(docs: list[dict[str, Any]], action: str = "probe") -> Counter[str]:
     return Counter(d["event"]["id"] for d in docs if d["event"]["action"] == action)
-
-
-def wait_for(predicate: Any, timeout: float = 20.0) -> bool:
-    import threading
-
-    deadline = system_clock.monotonic() + timeout
-    pause = threading.Event()
-    while not predicate():
-        if system_clock.monotonic() > deadline:
-            return False
-        pause.wait(0.05)
-    return True
 
 
 @pytest.fixture

@@ -52,6 +52,7 @@ import json
 import logging
 import math
 import os
+import random
 import socket
 import sys
 import threading
@@ -105,6 +106,8 @@ _EXIT_TIMEOUT: Final = 1.0
 _LEAD_RETRY: Final = 0.5
 """How often a process that does not deliver tries to take over (the failover delay)."""
 _ROOM_EVERY: Final = 0.1
+_IDLE_POLL: Final = 0.05
+"""How often an idle delivery thread looks for records other processes wrote."""
 _WHERE_MAX: Final = 10
 _OWN_MAX: Final = 10_000
 _BATCH_EVENTS: Final = 5000
@@ -322,6 +325,8 @@ class _Worker:
         self.owed: dict[tuple[str, str], _Owed] = {}
         self.reports: collections.deque[tuple[bytes, dict[int, int]]] = collections.deque()
         self.reports_sent = 0
+        # Set by this process's writer (new records), by a drop report owed, and at stop.
+        self.wake = threading.Event()
         self.connected = False
         self.delivered = 0
         self.failures = 0
@@ -357,6 +362,7 @@ class _Worker:
         self.delivered += len(marks)
         if marks:
             reader.commit(marks)
+        self.pipeline._progressed()
 
     def _take_reports(self) -> list[bytes]:
         """Report lines to send before the next batch: those not sent since the last failure,
@@ -424,7 +430,7 @@ class _Worker:
     def _run(self) -> None:
         p = self.pipeline
         opts = p.options
-        backoff = opts.backoff_initial
+        attempt = 0
         stop = p._stop_delivery
         reader = self.reader
         if reader is None:  # pragma: no cover - started only once a reader is set
@@ -440,7 +446,7 @@ class _Worker:
                     self.connected = True
                 if len(self.inflight) >= opts.max_unconfirmed_lines:
                     self._confirm()
-                    p._abort.wait(opts.durability_lag)
+                    p.clock.sleep(opts.durability_lag, p._abort)
                     continue
                 extra = self._take_reports()
                 batch = reader.read(opts.batch_lines, opts.batch_bytes)
@@ -457,12 +463,12 @@ class _Worker:
                 # Report the recovery before committing, so drain() waits for the report too.
                 self._recovered()
                 self._confirm()
-                backoff = opts.backoff_initial
+                attempt = 0
             except Exception as exc:  # noqa: BLE001 - any sink failure means: back off and resend
                 self._fail(exc)
-                if p._abort.wait(backoff):
+                if p.clock.sleep(p._backoff(attempt), p._abort):
                     break
-                backoff = min(backoff * 2, opts.backoff_max)
+                attempt += 1
         with contextlib.suppress(Exception):
             self.sink.close()
 
@@ -471,11 +477,9 @@ class _Worker:
         engine = p.alerts
         if engine is not None and self.sink is engine:
             engine.tick()
-        spool = p.spool
-        with spool.new_data:
-            if not p._abort.is_set():
-                # Woken by this process's writer; other processes' records are polled.
-                spool.new_data.wait(0.05)
+        # Woken by this process's writer; other processes' records are polled.
+        p.clock.sleep(_IDLE_POLL, self.wake)
+        self.wake.clear()
 
 
 class EventPipeline:
@@ -524,6 +528,7 @@ class EventPipeline:
             if isinstance(enrich, EnrichProcessor) and isinstance(redact, RedactProcessor):
                 self._simple = SimpleEventEncoder(enrich, redact, self._encoder)
         self._max_pending = opts.max_pending
+        self._rng = random.Random()  # noqa: S311 - jitter, not a secret
         self._reset_state()
         self._closed = False
         self._started = False
@@ -559,7 +564,6 @@ class EventPipeline:
         self._fail_error = ""
         self._fail_count = 0
         self._retry_at = 0.0
-        self._write_backoff = self.options.backoff_initial
         self._writer_drops: dict[str, int] = {}
         self._unreported: dict[str, int] = {}
         self._sink_drops: dict[str, dict[str, int]] = {}
@@ -569,7 +573,10 @@ class EventPipeline:
         self._accepted = 0
         self._wake = threading.Event()
         self._written = threading.Condition()
+        self._progress = threading.Condition()
         self._writer_busy = False
+        self.rounds = 0
+        """Rounds the writer thread finished (each: spool what waits, report, make room)."""
         self._stop_writer = threading.Event()
         self._stop_delivery = threading.Event()
         self._abort = threading.Event()
@@ -589,6 +596,7 @@ class EventPipeline:
             max_bytes=opts.spool_max_bytes,
             segment_bytes=opts.segment_bytes,
             fsync=opts.fsync,
+            clock=self.clock,
         )
         return spool, self._new_directory(spool)
 
@@ -599,6 +607,7 @@ class EventPipeline:
             on_drop=self._on_drop,
             on_unreported=self._on_unreported,
             max_record_bytes=self.options.max_event_bytes,
+            clock=self.clock,
         )
 
     def _after_fork(self) -> None:
@@ -665,11 +674,25 @@ class EventPipeline:
                 owed.add(drop.events, drop.where, drop.own)
                 if drop.lost and worker.sink.name == consumer:
                     owed.cover(drop.slot, drop.last)
+                worker.wake.set()
             if drop.reports:
                 mine = next((w for w in self._workers if w.sink.name == consumer), None)
                 if mine is not None:
                     for payload in drop.reports:
                         _carry(mine.owed, payload)
+
+    def _backoff(self, attempt: int) -> float:
+        """Seconds to wait after ``attempt`` failures in a row: full jitter, a random share of
+        ``backoff_initial * 2**attempt`` capped at ``backoff_max``, so that many instances do
+        not all reconnect to a recovered receiver at the same moment."""
+        opts = self.options
+        cap = min(opts.backoff_max, opts.backoff_initial * 2 ** min(attempt, 60))
+        return self._rng.uniform(0.0, cap)
+
+    def _progressed(self) -> None:
+        """Something was written or delivered: wake drain()."""
+        with self._progress:
+            self._progress.notify_all()
 
     def _on_unreported(self, consumer: str, drop: Drop) -> None:
         """A cursor holds drops its consumer was never told of (a deliverer died first)."""
@@ -697,7 +720,7 @@ class EventPipeline:
 
     def _try_lead(self) -> None:
         """Become the deliverer if no other process is: start a thread per sink."""
-        now = system_clock.monotonic()
+        now = self.clock.monotonic()
         if self._delivering or now < self._next_lead or self._stop_delivery.is_set():
             return
         self._next_lead = now + _LEAD_RETRY
@@ -707,6 +730,7 @@ class EventPipeline:
         try:
             for worker in self._workers:
                 worker.reader = directory.consumer(worker.sink.name)
+                self.spool.listeners.append(worker.wake)
             removed = directory.forget_other_consumers()
             if removed:
                 self.removed_consumers = sorted(set(self.removed_consumers) | set(removed))
@@ -739,6 +763,14 @@ class EventPipeline:
         return (
             not self._queue and not self._own and not self._retry and not self._writer_busy
         ) or (not self._writer.is_alive())
+
+    def wait_round(self, timeout: float = 5.0) -> bool:
+        """Wake the writer and wait (real time, bounded) until it finished one more round."""
+        with self._written:
+            # A round under way may have begun before this call: then wait for the next too.
+            target = self.rounds + (2 if self._writer_busy else 1)
+            self._wake.set()
+            return self._written.wait_for(lambda: self.rounds >= target, timeout)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every event accepted so far is in the spool on disk; False on timeout."""
@@ -797,10 +829,14 @@ class EventPipeline:
                 and (not self._delivering or all(w.reported for w in self._workers))
             ):
                 return True
-            if system_clock.monotonic() >= deadline:
+            left = deadline - system_clock.monotonic()
+            if left <= 0:
                 return False
             self._wake.set()
-            self._abort.wait(0.01)
+            with self._progress:
+                # Woken by this process's writer and delivery threads; what another process
+                # delivers for this one is looked at now and then.
+                self._progress.wait(min(left, _IDLE_POLL))
 
     def close(self, timeout: float = 5.0) -> bool:
         """Write everything to the spool, deliver what can be delivered within ``timeout``, stop.
@@ -824,12 +860,14 @@ class EventPipeline:
         self.drain(left())
         self._stop_delivery.set()
         for worker in self._workers:
+            worker.wake.set()
+        for worker in self._workers:
             if worker.thread.is_alive():
                 worker.thread.join(left())
         caught_up = self._own_passed()
         self._abort.set()
-        with self.spool.new_data:
-            self.spool.new_data.notify_all()
+        for worker in self._workers:
+            worker.wake.set()
         for worker in self._workers:
             if worker.thread.is_alive():
                 worker.thread.join(2.0)
@@ -898,7 +936,7 @@ class EventPipeline:
     def _write_loop(self) -> None:
         period = self.options.durability_lag / 2
         while True:
-            self._wake.wait(period)
+            self.clock.sleep(period, self._wake)
             self._wake.clear()
             with self._written:
                 self._writer_busy = True
@@ -911,7 +949,9 @@ class EventPipeline:
                 logger.exception("bulletproof event writer failed; retrying")
             with self._written:
                 self._writer_busy = False
+                self.rounds += 1
                 self._written.notify_all()
+            self._progressed()
             if self._stop_writer.is_set() and (
                 self.spool.closed
                 or (not self._queue and not self._own and not self._retry)
@@ -949,7 +989,7 @@ class EventPipeline:
 
     def _write_pending(self) -> None:
         period = self.options.durability_lag / 2
-        clock = system_clock
+        clock = self.clock
         last_sync = clock.monotonic()
         wrote = False
         while True:
@@ -1003,10 +1043,9 @@ class EventPipeline:
             del own[:-_OWN_MAX]
 
     def _write_failed(self, exc: SpoolWriteError) -> None:
-        now = system_clock.monotonic()
+        now = self.clock.monotonic()
         reason = "spool_full" if isinstance(exc, SpoolFullError) else "spool_write_failed"
-        self._retry_at = now + self._write_backoff
-        self._write_backoff = min(self._write_backoff * 2, self.options.backoff_max)
+        self._retry_at = now + self._backoff(self._fail_count)
         self._fail_count += 1
         if self._failing is not None:
             return
@@ -1048,7 +1087,6 @@ class EventPipeline:
         )
         self._failing = None
         self._fail_count = 0
-        self._write_backoff = self.options.backoff_initial
 
     def _count_writer_drop(self, reason: str, n: int) -> None:
         self._writer_drops[reason] = self._writer_drops.get(reason, 0) + n
@@ -1142,7 +1180,7 @@ class EventPipeline:
         )
 
     def _housekeeping(self) -> None:
-        now = system_clock.monotonic()
+        now = self.clock.monotonic()
         if now >= self._next_room:
             self._next_room = now + _ROOM_EVERY
             self._make_room()

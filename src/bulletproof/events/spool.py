@@ -444,7 +444,8 @@ class Spool:
         self.fsync = fsync
         self._clock = clock
         self._lock = threading.RLock()
-        self.new_data = threading.Condition(self._lock)
+        self.listeners: list[threading.Event] = []
+        """Events set after each append (delivery threads of this process wait on them)."""
         self._closed = False
         self._dirty = False
         self._torn = False
@@ -562,7 +563,8 @@ class Spool:
             try:
                 self._append_locked(lines)
             finally:
-                self.new_data.notify_all()
+                for listener in self.listeners:
+                    listener.set()
 
     def forget_sizes(self) -> None:
         """Re-read the other slots' sizes at the next :meth:`total_bytes` (after a deletion)."""
@@ -747,7 +749,8 @@ class Spool:
             self._write_head()
             with contextlib.suppress(OSError):
                 os.close(self._head_fd)
-            self.new_data.notify_all()
+            for listener in self.listeners:
+                listener.set()
             with contextlib.suppress(OSError):
                 os.close(self._lock_fd)
 
