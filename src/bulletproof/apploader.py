@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from bulletproof.errors import ConfigError, did_you_mean
+from bulletproof.text import one_line
 
 __all__ = ["load_app"]
 
@@ -31,12 +32,6 @@ _FORMS: Final = (
     "write it as 'module:attribute' (for example 'myproject.main:app'), 'module' for an attribute "
     "named app or application, or a Django settings module"
 )
-_CONTROL: Final = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
-
-
-def _one_line(text: str) -> str:
-    """``text`` with control characters escaped: an error message stays one line."""
-    return text.translate(_CONTROL)
 
 
 def _public_names(obj: object) -> list[str]:
@@ -57,17 +52,17 @@ def _import(module_name: str, spec: str, folder: Path) -> types.ModuleType:
             ) from None
         raise ConfigError(
             f"{where}: importing module {module_name!r} failed: module {missing!r} could not be "
-            f"imported ({_one_line(str(exc))}); install it or fix the import"
+            f"imported ({one_line(str(exc))}); install it or fix the import"
         ) from None
     except SyntaxError as exc:
         raise ConfigError(
             f"{where}: importing module {module_name!r} failed: syntax error in "
-            f"{exc.filename}, line {exc.lineno}: {_one_line(str(exc.msg))}"
+            f"{exc.filename}, line {exc.lineno}: {one_line(str(exc.msg))}"
         ) from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the app's own code
         raise ConfigError(
             f"{where}: importing module {module_name!r} failed: {type(exc).__name__}: "
-            f"{_one_line(str(exc))}"
+            f"{one_line(str(exc))}"
         ) from None
 
 
@@ -88,7 +83,7 @@ def load_app(spec: str, *, cwd: Path | None = None) -> object:
     if not all(p.isidentifier() for p in module_name.split(".")) or not all(
         p.isidentifier() for p in parts
     ):
-        raise ConfigError(f"app path {_one_line(spec)!r} is not valid: {_FORMS}")
+        raise ConfigError(f"app path {one_line(spec)!r} is not valid: {_FORMS}")
     folder = (cwd if cwd is not None else Path.cwd()).resolve()
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
@@ -117,6 +112,6 @@ def load_app(spec: str, *, cwd: Path | None = None) -> object:
         except Exception as exc:  # noqa: BLE001 - a property of the app's own code failed
             raise ConfigError(
                 f"app path {spec!r}: reading {part!r} of {owner} failed: "
-                f"{type(exc).__name__}: {_one_line(str(exc))}"
+                f"{type(exc).__name__}: {one_line(str(exc))}"
             ) from None
     return obj

@@ -79,6 +79,7 @@ from bulletproof.sinks import (
     sink_from_url,
 )
 from bulletproof.sinks.file import parse_size
+from bulletproof.text import UNSAFE
 
 if TYPE_CHECKING:
     from bulletproof.headers import HeaderPolicy
@@ -343,7 +344,7 @@ longer ones would overflow the waits of threads and sockets."""
 _VAR_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WHOLE_REF: Final = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
 _USERINFO: Final = re.compile(r"^([a-z][a-z0-9+.\-]*://)([^@/?#]*)@", re.IGNORECASE)
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_UNSAFE: Final = UNSAFE
 _NOTIFIER_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _REDACT: Final = RedactProcessor()
 
@@ -1193,7 +1194,7 @@ class _Builder:
             if not isinstance(item, str):
                 raise _type_error(iloc, item, _EXPECTED["str"])
             text = self.interp(item, iloc)[0].strip()
-            if not text or _CONTROL.search(text):
+            if not text or _UNSAFE.search(text):
                 raise ConfigError(
                     f"{iloc} = {_brief(iloc.name, item)} is empty or has control characters."
                 )
@@ -1438,7 +1439,7 @@ def load_config(
 
     default_name = found.project_name or found.root.name or "service"
     service_name = get("service_name", default_name).strip()
-    if not service_name or _CONTROL.search(service_name) or len(service_name) > 200:
+    if not service_name or _UNSAFE.search(service_name) or len(service_name) > 200:
         raise _out_of_range(
             layers.get("service_name"),
             "service_name",

@@ -134,7 +134,7 @@ def test_an_exception_raised_by_the_app_at_import(project: Path) -> None:
     write(project, "bp_ld_raises", "raise RuntimeError('no DATABASE_URL\\r\\nset')\n")
     assert load_error("bp_ld_raises:app", project) == (
         "app path 'bp_ld_raises:app': importing module 'bp_ld_raises' failed: RuntimeError: "
-        "no DATABASE_URL\\x0d\\x0aset"
+        "no DATABASE_URL\\r\\nset"
     )
 
 

@@ -127,7 +127,7 @@ def test_client_error_names_status_and_first_200_chars_of_body(
         sink.send(LINES)
     message = str(info.value)
     assert "HTTP 400" in message
-    assert "mapping error  Injected: yes" in message  # CR/LF cannot split the message
+    assert "mapping error\\r\\nInjected: yes" in message  # CR/LF cannot split the message
     assert "\n" not in message
     assert "x" * 171 in message
     assert "x" * 172 not in message  # 200 characters of body, no more

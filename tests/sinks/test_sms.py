@@ -129,7 +129,7 @@ def test_twilio_error_message_is_reported(twilio: RecordingHTTPServer) -> None:
 
 def test_non_json_error_body_is_reported(twilio: RecordingHTTPServer) -> None:
     twilio.reply(503, b"upstream down\r\nInjected: 1", {"Content-Type": "text/plain"})
-    with pytest.raises(SinkError, match="HTTP 503 for \\+15550002222: upstream down  Injected"):
+    with pytest.raises(SinkError, match=r"HTTP 503 for \+15550002222: upstream down\\r\\nInjected"):
         _notifier(_url(twilio, to=TO1)).notify(_alert())
 
 

@@ -50,6 +50,7 @@ from bulletproof.events.model import (
     Severity,
     format_timestamp,
 )
+from bulletproof.text import has_unsafe, one_line
 
 __all__ = [
     "Alert",
@@ -77,7 +78,6 @@ MISSING_KEY: Final = "-"
 
 _ERROR_MAX: Final = 500
 _GROUP_BY_RE: Final = re.compile(r"[A-Za-z0-9_@\-]+(?:\.[A-Za-z0-9_@\-]+)*")
-_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +178,7 @@ def _coerce_categories(label: str, value: object) -> frozenset[Category]:
 def _coerce_names(label: str, field_name: str, value: object, what: str) -> tuple[str, ...]:
     out: list[str] = []
     for item in _items(label, field_name, value, what):
-        if not isinstance(item, str) or not item.strip() or _CONTROL_RE.search(item):
+        if not isinstance(item, str) or not item.strip() or has_unsafe(item):
             raise ConfigError(
                 f"{label}: field {field_name!r} must hold non-empty {what} without control "
                 f"characters, got {item!r}."
@@ -245,7 +245,7 @@ class AlertRule:
 
     def __post_init__(self) -> None:
         name: object = self.name
-        if not isinstance(name, str) or not name.strip() or _CONTROL_RE.search(name):
+        if not isinstance(name, str) or not name.strip() or has_unsafe(name):
             raise ConfigError(
                 f"alert rule {name!r}: field 'name' must be a non-empty string without control "
                 f"characters. Give each rule a short name such as 'brute-force'."
@@ -317,16 +317,11 @@ def _lookup(node: object, parts: Sequence[str]) -> tuple[bool, object]:
     return False, None
 
 
-def _escape_control(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def clean_key(value: object) -> str:
     """A group key safe to print: control characters escaped, length bounded.
 
     >>> clean_key("10.0.0.1\\r\\nBcc: x")
-    '10.0.0.1\\\\x0d\\\\x0aBcc: x'
+    '10.0.0.1\\\\r\\\\nBcc: x'
 
     Added in 0.1.
     """
@@ -345,7 +340,7 @@ def clean_key(value: object) -> str:
             text = repr(value)
     if not text:
         return MISSING_KEY
-    text = _CONTROL_RE.sub(_escape_control, text[: MAX_KEY_LENGTH * 2])
+    text = one_line(text[: MAX_KEY_LENGTH * 2])
     if len(text) > MAX_KEY_LENGTH:
         text = text[: MAX_KEY_LENGTH - 1] + "\u2026"
     return text

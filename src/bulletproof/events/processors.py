@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import unquote_plus
 
+from bulletproof.text import one_line
+
 if TYPE_CHECKING:
     from bulletproof.events.model import SecurityEvent
 
@@ -84,32 +86,17 @@ _FRAGMENT_RE: Final = re.compile("|".join(_SECRET_FRAGMENTS))
 _CACHE_MAX: Final = 4096
 _UNCAPPED: Final = frozenset({"@timestamp", "event.id"})
 
-# One character class: linear time, no backtracking. C0 and C1 controls, DEL, the Unicode line and
-# paragraph separators, and lone surrogates (from invalid UTF-8 decoded with surrogateescape).
-_UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_NAMED: Final = {"\r": "\\r", "\n": "\\n", "\t": "\\t", "\x00": "\\0"}
-
-
-def _escape(match: re.Match[str]) -> str:
-    ch = match.group()
-    named = _NAMED.get(ch)
-    if named is not None:
-        return named
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
 
 def neutralize_text(text: str) -> str:
-    """Replace control characters with visible escapes so text stays on one log line.
+    """Replace unsafe characters with visible escapes so text stays on one log line
+    (:func:`bulletproof.text.one_line`, without a length limit).
 
     >>> neutralize_text("a\\r\\nb\\x00c\\u2028")
     'a\\\\r\\\\nb\\\\0c\\\\u2028'
 
     Added in 0.1.
     """
-    if _UNSAFE.search(text) is None:
-        return text
-    return _UNSAFE.sub(_escape, text)
+    return one_line(text)
 
 
 def _norm(name: str) -> str:
@@ -298,11 +285,11 @@ class RedactProcessor:
 class NeutralizeProcessor:
     """Make every value safe for one-line logs and JSON.
 
-    Control characters (CR, LF, NUL, the rest of C0 and C1, DEL, U+2028/U+2029) become visible
-    escapes; invalid UTF-8 in bytes becomes ``\\xNN``; lone surrogates become ``\\udcNN``; values
-    JSON cannot hold (sets, objects, NaN, integers too long to print) become strings. Keys are
-    neutralized too; keys that are not strings become the text JSON would give them (``true``,
-    ``null``, ``1``).
+    Unsafe characters (:mod:`bulletproof.text`: C0, C1, DEL, U+2028/U+2029, bidi controls)
+    become visible escapes; invalid UTF-8 in bytes becomes ``\\xNN``; lone surrogates become
+    ``\\udcNN``; values JSON cannot hold (sets, objects, NaN, integers too long to print)
+    become strings. Keys are neutralized too; keys that are not strings become the text JSON
+    would give them (``true``, ``null``, ``1``).
 
     Added in 0.1.
     """
@@ -530,7 +517,7 @@ class EnrichProcessor:
 # here: NaN and infinities are, so a container holding a float is looked into).
 _FLAT_SCALARS: Final = frozenset({str, int, bool, type(None)})
 _STR_ONLY: Final = frozenset({str})
-_SUSPECT_UTF8: Final = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]")
+_SUSPECT_UTF8: Final = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
 
 
 def _load_orjson() -> Callable[[Any], bytes] | None:
@@ -544,8 +531,8 @@ def _load_orjson() -> Callable[[Any], bytes] | None:
 
 
 # In serialized JSON, C0 control characters show up as escapes (a backslash); C1 controls, DEL, the
-# Unicode separators and surrogates show up raw. One character class: linear time.
-_SUSPECT_RAW: Final = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Unicode separators, the bidi controls and surrogates show up raw. One character class: linear.
+_SUSPECT_RAW: Final = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 class EventEncoder:

@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.sinks.base import SinkSpec, mask_url
+from bulletproof.text import one_line as _one_line
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
@@ -52,7 +53,6 @@ MAX_RESPONSE_BYTES = 64 * 1024
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r"[\x00\r\n]")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _HOST = re.compile(r"[A-Za-z0-9.\-_:%]+")
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 # Characters left alone when quoting a path or query: everything reserved plus "%", so a URL that
@@ -88,14 +88,15 @@ class Target:
 
 
 def one_line(text: str, limit: int = 200) -> str:
-    """``text`` with control characters turned into spaces, cut to ``limit`` characters.
+    """The first ``limit`` characters of ``text``, on one line (:func:`bulletproof.text.one_line`:
+    each unsafe character becomes a visible escape, so the result may be a little longer).
 
     >>> one_line("bad\\r\\nrequest")
-    'bad  request'
+    'bad\\\\r\\\\nrequest'
 
     Added in 0.1.
     """
-    return _CONTROL.sub(" ", text[:limit])
+    return _one_line(text[:limit])
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:

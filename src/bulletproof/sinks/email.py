@@ -31,6 +31,7 @@ from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.sinks import _http
 from bulletproof.sinks.base import SinkSpec
+from bulletproof.text import one_line
 
 if TYPE_CHECKING:
     from bulletproof.events.alerts import Alert
@@ -47,7 +48,6 @@ _ADDRESS: Final = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_RECIPIENTS: Final = 100
 # RFC 5322 allows 998-character lines: no folding of the Subject onto a continuation line.
 _POLICY: Final = email.policy.default.clone(max_line_length=998)
@@ -70,7 +70,7 @@ def build_message(
     Added in 0.1.
     """
     msg = EmailMessage(policy=_POLICY)
-    msg["Subject"] = _CONTROL.sub(" ", alert.subject)
+    msg["Subject"] = one_line(alert.subject)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(clock.time(), usegmt=True)

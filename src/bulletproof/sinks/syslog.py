@@ -57,6 +57,7 @@ from bulletproof.sinks._stream import (
     tls_context,
 )
 from bulletproof.sinks.base import SinkSpec
+from bulletproof.text import one_line
 
 __all__ = ["FACILITIES", "SD_ID", "SyslogFormat", "SyslogSink", "create", "truncate_utf8"]
 
@@ -114,41 +115,23 @@ _SD_FIELDS: Final = (
     ("srcip", ("source", "ip")),
     ("user", ("user", "name")),
 )
-_NEWLINES: Final = {"\r": "\\r", "\n": "\\n", "\0": "\\0", "\t": "\\t"}
-_UNICODE_BREAKS: Final = frozenset("\x85\u2028\u2029")
-
-
-def _neutral(ch: str) -> str:
-    """The visible form of a control character (CR -> ``\\r``), or ``ch`` itself."""
-    if ch in _NEWLINES:
-        return _NEWLINES[ch]
-    code = ord(ch)
-    if code < 0x20 or code == 0x7F:
-        return f"\\x{code:02x}"
-    if ch in _UNICODE_BREAKS:
-        return f"\\u{code:04x}"
-    return ch
+_SD_SPECIAL: Final = str.maketrans({'"': '\\"', "\\": "\\\\", "]": "\\]"})
 
 
 def _text(value: str) -> str:
-    """``value`` with every control character replaced by its visible escape."""
-    return "".join(_neutral(ch) for ch in value)
+    """``value`` with every unsafe character replaced by its visible escape."""
+    return one_line(value)
 
 
 def _sd_value(value: str) -> str:
-    """PARAM-VALUE escaping (RFC 5424 6.3.3) plus neutralized control characters."""
+    """PARAM-VALUE escaping (RFC 5424 6.3.3) of the neutralized value.
+
+    An escape like ``\\r`` is written with its backslash escaped, so a parser that undoes the
+    RFC 5424 escaping reads the two characters backslash and r.
+    """
     if len(value) > _SD_MAX_VALUE:
         value = value[:_SD_MAX_VALUE] + "..."
-    out: list[str] = []
-    for ch in value:
-        if ch in '"\\]':
-            out.append("\\" + ch)
-        else:
-            visible = _neutral(ch)
-            # An escape like \r is written with its backslash escaped, so a parser that undoes
-            # the RFC 5424 escaping reads the two characters backslash and r.
-            out.append(visible.replace("\\", "\\\\") if visible != ch else ch)
-    return "".join(out)
+    return one_line(value).translate(_SD_SPECIAL)
 
 
 def _header_field(value: str, limit: int) -> str:
