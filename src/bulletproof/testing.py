@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from bulletproof.clock import system_clock
+from bulletproof.clock import system_clock as _system_clock
 from bulletproof.errors import SinkError, SinkUnavailableError
 from bulletproof.events.alerts import Alert
 from bulletproof.events.model import SecurityEvent
@@ -72,14 +72,14 @@ class FakeClock:
             del self.sleeps[:-10_000]
             self._moved.notify_all()
             deadline = self._mono + seconds
-        real_end = system_clock.monotonic() + seconds
+        real_end = _system_clock.monotonic() + seconds
         while True:
             if wake is not None and wake.is_set():
                 return True
             with self._moved:
                 if self._mono >= deadline:
                     return False
-                left = real_end - system_clock.monotonic()
+                left = real_end - _system_clock.monotonic()
                 if left <= 0:
                     return False
                 # Woken by advance(); an Event cannot wake us, so look at ``wake`` often.
