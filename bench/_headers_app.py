@@ -31,9 +31,9 @@ def build(variant: str) -> Any:
     if variant == "bare":
         return app
     if variant == "bulletproof":
-        from bulletproof.adapters.asgi import SecureHeadersMiddleware
+        from bulletproof.adapters.asgi import BulletproofMiddleware
 
-        return SecureHeadersMiddleware(app, remove_server=False)
+        return BulletproofMiddleware(app, remove_server=False)
     if variant == "secure":
         from secure import Secure
         from secure.middleware.asgi import SecureASGIMiddleware

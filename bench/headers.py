@@ -4,7 +4,7 @@
 
 1. Server CPU per request for uvicorn + Starlette hello world, four variants served one after
    another (interleaved over rounds, median of rounds): bare; inline control (the endpoint sets
-   Helmet's headers itself); bulletproof's SecureHeadersMiddleware; the `secure` package's
+   Helmet's headers itself); bulletproof's BulletproofMiddleware; the `secure` package's
    SecureASGIMiddleware. CPU is the server process's user+system time (psutil) divided by the
    requests served, so the load generator's own cost does not count.
 2. The middleware's own logic per request, in-process: a raw ASGI app called directly with and
@@ -147,9 +147,9 @@ def logic_per_request(n: int) -> tuple[float, float]:
     from secure import Secure
     from secure.middleware.asgi import SecureASGIMiddleware
 
-    from bulletproof.adapters.asgi import SecureHeadersMiddleware
+    from bulletproof.adapters.asgi import BulletproofMiddleware
 
-    ours = SecureHeadersMiddleware(_raw_app, remove_server=False)
+    ours = BulletproofMiddleware(_raw_app, remove_server=False)
     theirs = SecureASGIMiddleware(_raw_app, secure=Secure.with_default_headers())
     bare_t = min(asyncio.run(_loop(_raw_app, n)) for _ in range(3))
     ours_t = min(asyncio.run(_loop(ours, n)) for _ in range(3))

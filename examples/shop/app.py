@@ -2,8 +2,9 @@
 
 Run it with ``uv run uvicorn app:app --app-dir examples/shop --no-server-header``.
 
-- ``bulletproof.protect`` puts Helmet's security headers (plus a per-response CSP nonce) on every
-  response, errors and static files included;
+- ``bulletproof.protect`` puts Helmet's security headers on every response, errors and static files
+  included, with the options of ``[tool.bulletproof.headers]`` in ``pyproject.toml`` (here a
+  per-response CSP nonce for the page's inline script);
 - a failed login emits a ``login_failed`` security event into the pipeline configured in
   ``pyproject.toml`` (a JSON-lines file by default);
 - ``/account`` requires an authenticated session (Starlette's ``requires``).
@@ -33,12 +34,12 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 import bulletproof
-from bulletproof.config import build_header_policy, build_pipeline, load_config
+from bulletproof.config import build_pipeline, load_config
 from bulletproof.events import Category, Outcome, SecurityEvent, Severity
 
 HERE = Path(__file__).resolve().parent
 USERS = {"alice": "correct horse battery staple"}
-config = load_config(HERE)
+config = load_config(HERE)  # this directory's pyproject.toml, wherever uvicorn runs from
 pipeline = build_pipeline(config).start()
 templates = Jinja2Templates(directory=HERE / "templates")
 
@@ -103,6 +104,6 @@ app = bulletproof.protect(
         ],
         middleware=[Middleware(AuthenticationMiddleware, backend=BasicAuth())],
     ),
-    build_header_policy(config),
+    config=config,
     emitter=pipeline,
 )

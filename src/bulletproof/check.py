@@ -188,10 +188,9 @@ def _app_sections(cfg: config_mod.Config, timeout: float) -> tuple[CheckSection,
             "app", Status.SKIPPED, "no app configured: set app = 'module:attr' in the config"
         )
         return CheckSection("headers", (skipped,)), CheckSection("routes", (skipped,))
-    from bulletproof.adapters.inprocess import scan_app
+    from bulletproof.adapters.routes import route_inventory
     from bulletproof.apploader import load_app
-    from bulletproof.headers.grade import grade_rank, grade_scan
-    from bulletproof.routes import route_inventory
+    from bulletproof.observatory import check as check_headers
 
     try:
         app = load_app(cfg.app, cwd=cfg.root)
@@ -199,8 +198,9 @@ def _app_sections(cfg: config_mod.Config, timeout: float) -> tuple[CheckSection,
         bad = CheckItem(cfg.app, Status.FINDING, str(exc))
         return CheckSection("headers", (bad,)), CheckSection("routes", (bad,))
     try:
-        result = grade_scan(scan_app(app, timeout=timeout, label=cfg.app))
-        good = grade_rank(result.grade) <= grade_rank("A")
+        checked = check_headers(app=app, timeout=timeout, label=cfg.app)
+        result = checked.result
+        good = checked.meets("A")
         failed = [name for name, test in result.tests.items() if not test.passed]
         detail = f"grade {result.grade} (score {result.score})" + (
             f"; failing: {', '.join(failed)}" if failed else ""

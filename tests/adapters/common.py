@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import re
+import socket
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import uvicorn
 from starlette.exceptions import StarletteDeprecationWarning
 
 from bulletproof.events.model import SecurityEvent
@@ -142,3 +147,78 @@ CSP_REPORT = {
     }
 }
 CSP_REPORT_BODY = json.dumps(CSP_REPORT).encode()
+
+
+@contextlib.contextmanager
+def serve(app: Any, **options: Any) -> Iterator[int]:
+    """Serve ``app`` with uvicorn on a free port in a thread; yields the port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, **{"log_level": "error", "lifespan": "on", **options})
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            threading.Event().wait(0.01)
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve_wsgi(app: Any) -> Iterator[int]:
+    """Serve a WSGI ``app`` with wsgiref on a free port in a thread; yields the port."""
+    server = make_server("127.0.0.1", 0, app, WSGIServer, _QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def wire_headers(port: int, method: str, path: str) -> tuple[int, list[tuple[str, str]]]:
+    """One request over a real socket: the status and the headers as the server sent them."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request(method, path)
+        response = conn.getresponse()
+        response.read()
+        return response.status, list(response.getheaders())
+    finally:
+        conn.close()
+
+
+PROJECT_HEADERS = """\
+[project]
+name = "shop"
+version = "0.0.1"
+
+[tool.bulletproof.headers]
+x_frame_options = { action = "deny" }
+referrer_policy = { policy = "same-origin" }
+"""
+"""A project whose config changes two of Helmet's defaults (SAMEORIGIN, no-referrer)."""
+
+CONFIGURED = {"x-frame-options": "DENY", "referrer-policy": "same-origin"}
+"""What PROJECT_HEADERS puts on the wire (lower-case names)."""
+
+
+def assert_configured(raw: Iterable[tuple[Any, Any]]) -> None:
+    """The response carries the project's header options, once each, and Helmet's others."""
+    got = pairs(raw)
+    for name, value in CONFIGURED.items():
+        assert header(got, name) == [value], (name, got)
+    assert header(got, "x-content-type-options") == ["nosniff"]  # Helmet's default, untouched

@@ -1,4 +1,4 @@
-"""SecureHeadersMiddleware at the ASGI level: what it passes through, edits and refuses."""
+"""BulletproofMiddleware at the ASGI level: what it passes through, edits and refuses."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from tests.adapters.common import HELMET_DEFAULTS, ListEmitter, assert_helmet_defaults, csp_nonce
 
-from bulletproof.adapters import SecureHeadersMiddleware, _merge_headers
+from bulletproof.adapters import BulletproofMiddleware
 from bulletproof.errors import ConfigError
+from bulletproof.guard import _merge_headers
 from bulletproof.headers import HeaderContext, secure_headers, x_frame_options
 from bulletproof.testing import FakeClock
 
@@ -62,7 +63,7 @@ def test_non_http_scopes_pass_through_untouched(kind: str) -> None:
         seen.append((scope, receive, send))
 
     policy = secure_headers(content_security_policy={"directives": {"script-src": ["{nonce}"]}})
-    app = SecureHeadersMiddleware(inner, policy)
+    app = BulletproofMiddleware(inner, policy)
     scope = {"type": kind, "path": "/ws"}
     before = dict(scope)
 
@@ -79,7 +80,7 @@ def test_non_http_scopes_pass_through_untouched(kind: str) -> None:
 
 def test_headers_are_added_first_and_the_message_is_not_mutated() -> None:
     original = ((b"content-type", b"text/plain"), (b"content-length", b"2"))
-    app = SecureHeadersMiddleware(responder(*original))
+    app = BulletproofMiddleware(responder(*original))
     sent = run(app, http_scope())
     start = sent[0]
     assert_helmet_defaults(start["headers"], exact_case=False)
@@ -88,7 +89,7 @@ def test_headers_are_added_first_and_the_message_is_not_mutated() -> None:
 
 
 def test_route_headers_win_case_insensitively_and_removals_apply() -> None:
-    app = SecureHeadersMiddleware(
+    app = BulletproofMiddleware(
         responder(
             (b"X-Frame-Options", b"DENY"),
             (b"x-powered-by", b"php"),
@@ -108,7 +109,7 @@ def test_route_headers_win_case_insensitively_and_removals_apply() -> None:
 def test_nonce_goes_to_state_scope_and_header() -> None:
     inner = responder()
     policy = secure_headers(content_security_policy={"directives": {"script-src": ["{nonce}"]}})
-    app = SecureHeadersMiddleware(inner, policy)
+    app = BulletproofMiddleware(inner, policy)
     state = {"from_lifespan": 1}
     sent = run(app, http_scope(state=state))
     (scope,) = inner.calls
@@ -128,7 +129,7 @@ def test_callable_directive_gets_the_scope() -> None:
 
     policy = secure_headers(content_security_policy={"directives": {"img-src": [source]}})
     inner = responder()
-    sent = run(SecureHeadersMiddleware(inner, policy), http_scope("/pic"))
+    sent = run(BulletproofMiddleware(inner, policy), http_scope("/pic"))
     (context,) = received
     assert context.request is inner.calls[0]
     csp = dict(sent[0]["headers"])[b"content-security-policy"]
@@ -141,7 +142,7 @@ def test_render_failure_is_a_500_without_calling_the_app() -> None:
         content_security_policy={"directives": {"default-src": ["'self'", lambda ctx: "bad;value"]}}
     )
     inner = responder()
-    app = SecureHeadersMiddleware(inner, policy, emitter=emitter, clock=FakeClock(42.0))
+    app = BulletproofMiddleware(inner, policy, emitter=emitter, clock=FakeClock(42.0))
     sent = run(app, http_scope("/x", method="POST"))
     assert sent[0]["status"] == 500
     assert sent[1]["body"] == b"Internal Server Error"
@@ -154,22 +155,22 @@ def test_render_failure_is_a_500_without_calling_the_app() -> None:
 
 
 def test_a_single_header_policy() -> None:
-    sent = run(SecureHeadersMiddleware(responder(), x_frame_options(action="deny")), http_scope())
+    sent = run(BulletproofMiddleware(responder(), x_frame_options(action="deny")), http_scope())
     assert sent[0]["headers"] == [(b"x-frame-options", b"DENY")]
 
 
 def test_every_request_gets_its_own_nonce() -> None:
     policy = secure_headers(content_security_policy={"directives": {"script-src": ["{nonce}"]}})
-    app = SecureHeadersMiddleware(responder(), policy)
+    app = BulletproofMiddleware(responder(), policy)
     nonces = {csp_nonce(run(app, http_scope())[0]["headers"]) for _ in range(50)}
     assert len(nonces) == 50
 
 
 def test_bad_arguments_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="not a HeaderPolicy"):
-        SecureHeadersMiddleware(responder(), {"x_frame_options": False})  # type: ignore[arg-type]
+        BulletproofMiddleware(responder(), {"x_frame_options": False})  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="not callable"):
-        SecureHeadersMiddleware("app")  # type: ignore[arg-type]
+        BulletproofMiddleware("app")  # type: ignore[arg-type]
 
 
 def test_merge_headers_rules() -> None:
@@ -192,15 +193,15 @@ def test_headers_given_as_any_iterable() -> None:
         own = ((b"x-frame-options", b"DENY"), (b"content-type", b"text/plain"))
         await send({"type": "http.response.start", "status": 200, "headers": iter(own)})
 
-    headers = run(SecureHeadersMiddleware(inner), http_scope())[0]["headers"]
+    headers = run(BulletproofMiddleware(inner), http_scope())[0]["headers"]
     assert (b"x-frame-options", b"DENY") in headers
     assert (b"content-type", b"text/plain") in headers
 
 
-def report_middleware() -> tuple[SecureHeadersMiddleware, ListEmitter]:
+def report_middleware() -> tuple[BulletproofMiddleware, ListEmitter]:
     emitter = ListEmitter()
     policy = secure_headers(csp_report_path="/csp-report")
-    return SecureHeadersMiddleware(responder(), policy, emitter=emitter), emitter
+    return BulletproofMiddleware(responder(), policy, emitter=emitter), emitter
 
 
 def test_report_with_a_bad_content_length_is_400() -> None:
@@ -231,6 +232,6 @@ def test_report_client_gone_mid_body_gets_no_answer() -> None:
 def test_the_package_exports_lazily() -> None:
     import bulletproof.adapters as adapters
 
-    assert "SecureHeadersWSGIMiddleware" in dir(adapters)
+    assert "BulletproofWSGIMiddleware" in dir(adapters)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         adapters.nope  # noqa: B018

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import django
@@ -30,19 +32,24 @@ from tests.adapters.common import (
     ROUTE_OVERRIDE,
     ListEmitter,
     TestClient,
+    assert_configured,
     assert_helmet_defaults,
     header,
     page_nonce,
+    serve,
+    serve_wsgi,
+    wire_headers,
 )
 from tests.adapters.common import (
     csp_nonce as header_nonce,
 )
 from werkzeug.test import Client as WSGIClient
 
-from bulletproof.adapters.asgi import SecureHeadersMiddleware as ASGIMiddleware
-from bulletproof.adapters.django import SecureHeadersMiddleware, csp_nonce
-from bulletproof.adapters.wsgi import SecureHeadersWSGIMiddleware
+from bulletproof.adapters.asgi import BulletproofMiddleware as ASGIMiddleware
+from bulletproof.adapters.django import BulletproofMiddleware, csp_nonce
+from bulletproof.adapters.wsgi import BulletproofWSGIMiddleware
 from bulletproof.errors import ConfigError
+from bulletproof.events.pipeline import EventPipeline
 from bulletproof.headers import secure_headers
 from bulletproof.headers.report import CspReportEndpoint
 from bulletproof.protect import protect
@@ -84,7 +91,7 @@ TEMPLATES = [
         },
     },
 ]
-MIDDLEWARE = ["bulletproof.adapters.django.SecureHeadersMiddleware"]
+MIDDLEWARE = ["bulletproof.adapters.django.BulletproofMiddleware"]
 
 
 def hello(request: HttpRequest) -> HttpResponse:
@@ -247,33 +254,33 @@ def test_middleware_nonce_reaches_templates(url: str) -> None:
 
 def test_middleware_reads_settings_once_and_validates_them() -> None:
     with override_settings(BULLETPROOF_HEADERS={"x_frame_options": {"action": "deny"}}):
-        middleware = SecureHeadersMiddleware(hello)
+        middleware = BulletproofMiddleware(hello)
     assert ("X-Frame-Options", "DENY") in middleware.policy.headers
     with (
         override_settings(BULLETPROOF_HEADERS=["x_frame_options"]),
         pytest.raises(ConfigError, match="BULLETPROOF_HEADERS"),
     ):
-        SecureHeadersMiddleware(hello)
+        BulletproofMiddleware(hello)
     with (
         override_settings(BULLETPROOF_HEADERS={"x_frame_option": False}),
         pytest.raises(ConfigError, match="BULLETPROOF_HEADERS"),
     ):
-        SecureHeadersMiddleware(hello)
+        BulletproofMiddleware(hello)
     with (
         override_settings(BULLETPROOF_HEADERS={1: True}),
         pytest.raises(ConfigError, match="not a string"),
     ):
-        SecureHeadersMiddleware(hello)
+        BulletproofMiddleware(hello)
     with (
         override_settings(BULLETPROOF_EMITTER="no.such.module.pipeline"),
         pytest.raises(ConfigError, match="BULLETPROOF_EMITTER"),
     ):
-        SecureHeadersMiddleware(hello)
+        BulletproofMiddleware(hello)
     with (
         override_settings(BULLETPROOF_EMITTER=object()),
         pytest.raises(ConfigError, match="BULLETPROOF_EMITTER"),
     ):
-        SecureHeadersMiddleware(hello)
+        BulletproofMiddleware(hello)
 
 
 EMITTER = ListEmitter()
@@ -316,7 +323,7 @@ def test_middleware_answers_csp_reports() -> None:
 
 def test_middleware_report_flood_is_429() -> None:
     emitter = ListEmitter()
-    middleware = SecureHeadersMiddleware(
+    middleware = BulletproofMiddleware(
         hello, policy=secure_headers(csp_report_path="/csp-report"), emitter=emitter
     )
     factory = RequestFactory()
@@ -332,7 +339,7 @@ def test_middleware_report_flood_is_429() -> None:
     assert emitter.actions() == ["csp_violation"] * 10 + ["csp_reports_dropped"]
     request = factory.post("/csp-report", b"x", content_type="application/csp-report")
     request.META["CONTENT_LENGTH"] = "ten"
-    middleware.csp_reports = CspReportEndpoint(emitter)
+    middleware.guard.csp_reports = CspReportEndpoint(emitter)
     response = middleware(request)
     assert isinstance(response, HttpResponseBase)
     assert response.status_code == 400
@@ -353,7 +360,7 @@ def test_middleware_render_failure_is_a_500_and_an_event() -> None:
         called.append(request)
         return HttpResponse("never")
 
-    middleware = SecureHeadersMiddleware(view, policy=policy, emitter=emitter)
+    middleware = BulletproofMiddleware(view, policy=policy, emitter=emitter)
     request = HttpRequest()
     request.method = "GET"
     request.path = "/x"
@@ -371,7 +378,7 @@ def test_middleware_render_failure_is_a_500_and_an_event() -> None:
 def test_protect_wsgi_handler(method: str, path_: str, status: int) -> None:
     with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=[], TEMPLATES=TEMPLATES):
         app = protect(WSGIHandler())
-        assert isinstance(app, SecureHeadersWSGIMiddleware)
+        assert isinstance(app, BulletproofWSGIMiddleware)
         response = WSGIClient(app).open(path_, method=method)
     assert response.status_code == status
     assert_helmet_defaults(response.headers.to_wsgi_list(), exact_case=True)
@@ -402,3 +409,113 @@ def test_context_processor_without_a_nonce() -> None:
     assert csp_nonce(request) == {"csp_nonce": ""}
     request.META["bulletproof.csp_nonce"] = "abc"
     assert csp_nonce(request) == {"csp_nonce": "abc"}
+
+
+@pytest.mark.usefixtures("empty_project")
+def test_a_template_asking_for_a_nonce_the_policy_lacks_logs_the_fix_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bulletproof.headers")
+    with override_settings(ROOT_URLCONF=__name__, TEMPLATES=TEMPLATES, MIDDLEWARE=MIDDLEWARE):
+        handler = WSGIHandler()
+        for url in ("/page", "/dtl", "/attr"):  # {{ csp_nonce }} twice, {{ request.csp_nonce }}
+            response = WSGIClient(handler).get(url)
+            assert response.status_code == 200  # Django renders what is missing as ""
+            assert page_nonce(response.get_data(as_text=True)) == ""
+    (record,) = [r for r in caplog.records if "{nonce}" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert "request.csp_nonce / {{ csp_nonce }}" in record.getMessage()
+    assert "script-src" in record.getMessage()
+
+
+# -- the project's config reaches the app ----------------------------------------------------
+
+
+@pytest.mark.usefixtures("project")
+def test_protect_wsgi_handler_puts_the_project_config_on_the_wire() -> None:
+    with (
+        override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=[], TEMPLATES=TEMPLATES),
+        serve_wsgi(protect(WSGIHandler())) as port,
+    ):
+        results = [wire_headers(port, "GET", path) for path in ("/", "/missing", "/redirect")]
+    assert [status for status, _ in results] == [200, 404, 302]
+    for _, raw in results:
+        assert_configured(raw)
+
+
+@pytest.mark.usefixtures("project")
+def test_protect_asgi_handler_puts_the_project_config_on_the_wire() -> None:
+    with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=[], TEMPLATES=TEMPLATES):
+        app = protect(ASGIHandler())
+        with serve(app, lifespan="off", server_header=False) as port:  # Django has no lifespan
+            results = [wire_headers(port, "GET", path) for path in ("/", "/missing", "/astream")]
+    assert [status for status, _ in results] == [200, 404, 200]
+    for _, raw in results:
+        assert_configured(raw)
+
+
+@pytest.mark.usefixtures("project")
+def test_middleware_puts_the_project_config_on_the_wire_under_wsgi_and_asgi() -> None:
+    with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=MIDDLEWARE, TEMPLATES=TEMPLATES):
+        with serve_wsgi(WSGIHandler()) as port:
+            _, wsgi = wire_headers(port, "GET", "/")
+        asgi_handler: Any = ASGIHandler()
+        with serve(asgi_handler, lifespan="off", server_header=False) as port:
+            _, asgi = wire_headers(port, "GET", "/")
+    assert_configured(wsgi)
+    assert_configured(asgi)
+
+
+@pytest.mark.usefixtures("empty_project")
+def test_settings_reach_the_wire_under_wsgi_and_asgi() -> None:
+    options = {"x_frame_options": {"action": "deny"}, "referrer_policy": {"policy": "same-origin"}}
+    with override_settings(
+        ROOT_URLCONF=__name__,
+        MIDDLEWARE=MIDDLEWARE,
+        TEMPLATES=TEMPLATES,
+        BULLETPROOF_HEADERS=options,
+    ):
+        wsgi = WSGIClient(WSGIHandler()).get("/")
+        asgi_handler: Any = ASGIHandler()
+        asgi = TestClient(asgi_handler).get("/")
+    assert_configured(wsgi.headers.to_wsgi_list())
+    assert_configured(asgi.headers.raw)
+
+
+@pytest.mark.usefixtures("project")
+def test_settings_replace_the_project_headers_table() -> None:
+    with override_settings(BULLETPROOF_HEADERS={"referrer_policy": {"policy": "same-origin"}}):
+        middleware = BulletproofMiddleware(hello)
+    headers = dict(middleware.policy.headers)
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["X-Frame-Options"] == "SAMEORIGIN"  # the file's table was replaced
+
+
+@pytest.mark.usefixtures("empty_project")
+def test_other_settings_are_config_keys_too(tmp_path: Path) -> None:
+    """BULLETPROOF_<SECTION>__<KEY> is <section>.<key>, as the environment variable would be."""
+    sink = tmp_path / "reports.jsonl"
+    with override_settings(
+        BULLETPROOF_HEADERS={"csp_report_path": "/csp-report"},
+        BULLETPROOF_EVENTS__SINKS=[f"file:{sink}"],
+        BULLETPROOF_EVENTS__SPOOL_DIR=str(tmp_path / "spool"),
+    ):
+        middleware = BulletproofMiddleware(hello)
+    pipeline = middleware.emitter
+    assert isinstance(pipeline, EventPipeline)  # started: the config's headers make events
+    try:
+        request = RequestFactory().post(
+            "/csp-report", CSP_REPORT_BODY, content_type="application/csp-report"
+        )
+        response = middleware(request)
+        assert isinstance(response, HttpResponseBase)
+        assert response.status_code == 204
+        assert pipeline.drain(10)
+    finally:
+        pipeline.close()
+    assert '"csp_violation"' in sink.read_text(encoding="utf-8")
+    with (
+        override_settings(BULLETPROOF_HEADERZ={}),
+        pytest.raises(ConfigError, match=r"Did you mean 'headers'.*settings\.BULLETPROOF_HEADERZ"),
+    ):
+        BulletproofMiddleware(hello)

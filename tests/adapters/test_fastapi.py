@@ -1,4 +1,4 @@
-"""SecureHeadersMiddleware (through protect) around a real FastAPI app."""
+"""BulletproofMiddleware (through protect) around a real FastAPI app."""
 
 from __future__ import annotations
 
@@ -12,13 +12,17 @@ from tests.adapters.common import (
     NONCE_DIRECTIVES,
     TEMPLATE,
     TestClient,
+    assert_configured,
     assert_helmet_defaults,
     csp_nonce,
     header,
     page_nonce,
+    serve,
+    wire_headers,
 )
 
-from bulletproof.adapters.asgi import SecureHeadersMiddleware
+from bulletproof.adapters.asgi import BulletproofMiddleware
+from bulletproof.errors import ConfigError
 from bulletproof.headers import secure_headers
 from bulletproof.protect import protect
 
@@ -72,7 +76,7 @@ def build() -> FastAPI:
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
     app = protect(build())
-    assert isinstance(app, SecureHeadersMiddleware)
+    assert isinstance(app, BulletproofMiddleware)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -119,3 +123,29 @@ def test_nonce_in_the_header_is_the_one_the_template_received() -> None:
     for response in (first, second):
         assert page_nonce(response.text) == csp_nonce(response.headers.raw)
     assert csp_nonce(first.headers.raw) != csp_nonce(second.headers.raw)
+
+
+def test_a_template_asking_for_a_nonce_the_policy_lacks_is_told_the_fix() -> None:
+    # before: AttributeError: 'State' object has no attribute 'csp_nonce'
+    with (
+        TestClient(protect(build(), secure_headers())) as test_client,
+        pytest.raises(ConfigError, match=r"request\.state\.csp_nonce: .*Add \"\{nonce\}\""),
+    ):
+        test_client.get("/page")
+
+
+@pytest.mark.usefixtures("project")
+def test_protect_puts_the_project_config_on_the_wire() -> None:
+    with serve(protect(build()), server_header=False) as port:
+        for path, status in [("/json", 200), ("/teapot", 418), ("/docs", 200)]:
+            got_status, raw = wire_headers(port, "GET", path)
+            assert got_status == status
+            assert_configured(raw)
+
+
+@pytest.mark.usefixtures("project")
+def test_add_middleware_reads_the_project_config() -> None:
+    app = build()
+    app.add_middleware(BulletproofMiddleware)
+    with TestClient(app) as test_client:
+        assert_configured(test_client.get("/json").headers.raw)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,17 +15,20 @@ from tests.adapters.common import (
     HELMET_DEFAULTS,
     NONCE_DIRECTIVES,
     ROUTE_OVERRIDE,
+    assert_configured,
     assert_helmet_defaults,
     csp_nonce,
     header,
     page_nonce,
+    serve_wsgi,
+    wire_headers,
 )
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from bulletproof.adapters.flask import BulletproofFlask
-from bulletproof.adapters.wsgi import SecureHeadersWSGIMiddleware
+from bulletproof.adapters.wsgi import BulletproofWSGIMiddleware
 from bulletproof.errors import ConfigError
 from bulletproof.headers import secure_headers
 from bulletproof.protect import protect
@@ -157,7 +161,7 @@ def test_init_app_later_and_only_once(static_dir: Path) -> None:
     assert BulletproofFlask().middleware is None
     extension = BulletproofFlask()
     extension.init_app(flask_app)
-    assert isinstance(flask_app.wsgi_app, SecureHeadersWSGIMiddleware)
+    assert isinstance(flask_app.wsgi_app, BulletproofWSGIMiddleware)
     assert extension.middleware is flask_app.wsgi_app
     assert flask_app.extensions["bulletproof"] is extension
     with pytest.raises(ConfigError, match="already has bulletproof installed"):
@@ -169,7 +173,7 @@ def test_init_app_later_and_only_once(static_dir: Path) -> None:
 def test_protect_installs_on_the_flask_app_and_returns_it(static_dir: Path) -> None:
     flask_app = build(static_dir)
     assert protect(flask_app) is flask_app
-    assert isinstance(flask_app.wsgi_app, SecureHeadersWSGIMiddleware)
+    assert isinstance(flask_app.wsgi_app, BulletproofWSGIMiddleware)
     client = Client(flask_app)
     response = client.get("/static/app.js")
     response.close()
@@ -197,3 +201,82 @@ def test_on_the_wire_through_werkzeug(app: Flask) -> None:
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def test_a_template_asking_for_a_nonce_the_policy_lacks_logs_the_fix_once(
+    static_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    flask_app = build(static_dir)
+    flask_app.add_url_rule("/g-page", "g_page_any", lambda: render_template_string(G_PAGE))
+    BulletproofFlask(flask_app, secure_headers())  # Helmet's CSP: no {nonce}
+    client = flask_app.test_client()
+    caplog.set_level(logging.ERROR, logger="bulletproof.headers")
+    for path in ("/page", "/g-page", "/page"):
+        response = client.get(path)
+        # the page still renders as before (a <script src> with nonce="" loads under 'self')
+        assert response.status_code == 200
+        assert page_nonce(response.get_data(as_text=True)) == ""
+    (record,) = [r for r in caplog.records if "{nonce}" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    message = record.getMessage()
+    assert "csp_nonce() / g.csp_nonce" in message
+    assert "script-src" in message
+    assert 'Add "{nonce}"' in message
+
+
+# -- the project's config reaches the app ----------------------------------------------------
+
+
+@pytest.mark.usefixtures("project")
+def test_protect_puts_the_project_config_on_the_wire(static_dir: Path) -> None:
+    flask_app = protect(build(static_dir))
+    with serve_wsgi(flask_app) as port:
+        for path, status in [("/", 200), ("/missing", 404), ("/static/app.js", 200)]:
+            got_status, raw = wire_headers(port, "GET", path)
+            assert got_status == status
+            assert_configured(raw)
+
+
+@pytest.mark.usefixtures("empty_project")
+def test_app_config_headers_reach_the_wire(static_dir: Path) -> None:
+    flask_app = build(static_dir)
+    flask_app.config["BULLETPROOF_HEADERS"] = {
+        "x_frame_options": {"action": "deny"},
+        "referrer_policy": {"policy": "same-origin"},
+    }
+    BulletproofFlask(flask_app)
+    with serve_wsgi(flask_app) as port:
+        _, raw = wire_headers(port, "GET", "/")
+    assert_configured(raw)
+
+
+@pytest.mark.usefixtures("project")
+def test_app_config_headers_replace_the_project_table(static_dir: Path) -> None:
+    flask_app = build(static_dir)
+    flask_app.config["BULLETPROOF_HEADERS"] = {"referrer_policy": {"policy": "same-origin"}}
+    BulletproofFlask(flask_app)
+    raw = flask_app.test_client().get("/").headers.to_wsgi_list()
+    assert header(raw, "Referrer-Policy") == ["same-origin"]
+    assert header(raw, "X-Frame-Options") == ["SAMEORIGIN"]  # the file's table was replaced
+
+
+@pytest.mark.usefixtures("empty_project")
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ({"BULLETPROOF_HEADERS": {"x_frame_option": False}}, "Did you mean 'x_frame_options'"),
+        (
+            {"BULLETPROOF_HEADERS": ["deny"]},
+            "app.config.BULLETPROOF_HEADERS=\\['deny'\\] is a list",
+        ),
+        ({"BULLETPROOF_HEADERZ": {}}, "Did you mean 'headers'.*app.config.BULLETPROOF_HEADERZ"),
+        ({"BULLETPROOF_EMITTER": "no.such.pipeline"}, "BULLETPROOF_EMITTER.*cannot be imported"),
+    ],
+)
+def test_app_config_errors_name_the_key_and_the_fix(
+    static_dir: Path, config: dict[str, object], words: str
+) -> None:
+    flask_app = build(static_dir)
+    flask_app.config.update(config)
+    with pytest.raises(ConfigError, match=words):
+        BulletproofFlask(flask_app)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.adapters.common import ListEmitter
+from tests.adapters.common import CSP_REPORT_BODY, ListEmitter
 
-from bulletproof.adapters.asgi import SecureHeadersMiddleware
-from bulletproof.adapters.wsgi import SecureHeadersWSGIMiddleware
+from bulletproof.adapters.asgi import BulletproofMiddleware
+from bulletproof.adapters.wsgi import BulletproofWSGIMiddleware
+from bulletproof.config import load_config
 from bulletproof.errors import ConfigError
-from bulletproof.headers import secure_headers
+from bulletproof.events.pipeline import EventPipeline
+from bulletproof.guard import Guard
+from bulletproof.headers import secure_headers, x_frame_options
 from bulletproof.protect import protect
 
 
@@ -47,7 +52,7 @@ def test_asgi_apps_get_the_asgi_middleware(app: Any) -> None:
     emitter = ListEmitter()
     policy = secure_headers(preset="api")
     wrapped = protect(app, policy, emitter=emitter)
-    assert isinstance(wrapped, SecureHeadersMiddleware)
+    assert isinstance(wrapped, BulletproofMiddleware)
     assert wrapped.app is app
     assert wrapped.policy is policy
     assert wrapped.emitter is emitter
@@ -66,7 +71,7 @@ def test_asgi_apps_get_the_asgi_middleware(app: Any) -> None:
 @pytest.mark.parametrize("app", [wsgi_function, WSGIClass()], ids=["fn", "class"])
 def test_wsgi_apps_get_the_wsgi_middleware(app: Any) -> None:
     wrapped = protect(app)
-    assert isinstance(wrapped, SecureHeadersWSGIMiddleware)
+    assert isinstance(wrapped, BulletproofWSGIMiddleware)
     assert wrapped.app is app
     assert wrapped.policy == secure_headers()
 
@@ -93,3 +98,110 @@ def test_protecting_twice_is_refused() -> None:
         protect(wrapped)
     with pytest.raises(ConfigError, match="already protected"):
         protect(protect(wsgi_function))
+
+
+REPORTING_PROJECT = """\
+[tool.bulletproof.headers]
+csp_report_path = "/csp-report"
+
+[tool.bulletproof.events]
+spool_dir = "spool"
+sinks = ["file:events.jsonl"]
+"""
+
+
+def post_report(app: Any) -> int:
+    sent: list[Any] = []
+    messages = iter([{"type": "http.request", "body": CSP_REPORT_BODY, "more_body": False}])
+
+    async def receive() -> Any:
+        return next(messages)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/csp-report",
+        "headers": [(b"content-type", b"application/csp-report")],
+        "client": ("192.0.2.8", 1),
+    }
+    asyncio.run(app(scope, receive, send))
+    return int(sent[0]["status"])
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_protect_starts_the_configured_pipeline_when_the_config_makes_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(REPORTING_PROJECT, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    app = protect(asgi_function)
+    pipeline = app.emitter
+    assert isinstance(pipeline, EventPipeline)
+    try:
+        assert post_report(app) == 204
+        assert pipeline.drain(10)
+    finally:
+        pipeline.close()
+    (line,) = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["event"]["action"] == "csp_violation"
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_protect_uses_the_emitter_given_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(REPORTING_PROJECT, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    emitter = ListEmitter()
+    app = protect(asgi_function, emitter=emitter)
+    assert app.emitter is emitter
+    assert post_report(app) == 204
+    assert emitter.actions() == ["csp_violation"]
+    assert not (tmp_path / "spool").exists()  # no pipeline was started
+
+
+@pytest.mark.usefixtures("project")
+def test_protect_starts_nothing_when_the_config_makes_no_events(project: Path) -> None:
+    app = protect(wsgi_function)
+    assert app.emitter is None
+    assert ("X-Frame-Options", "DENY") in app.policy.headers
+    assert not (project / ".bulletproof").exists()
+
+
+def test_a_loaded_config_or_a_guard_can_be_given(project: Path) -> None:
+    config = load_config(project, env={})
+    assert ("X-Frame-Options", "DENY") in protect(asgi_function, config=config).policy.headers
+    guard = Guard(x_frame_options(action="sameorigin"))
+    assert protect(wsgi_function, guard=guard).guard is guard
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"config": "load_config", "guard": Guard()}, "config= and guard= are given"),
+        ({"guard": Guard(), "emitter": ListEmitter()}, "which the guard already holds"),
+        ({"guard": secure_headers()}, "not a bulletproof.guard.Guard"),
+    ],
+)
+def test_one_source_for_the_guard(project: Path, options: dict[str, Any], words: str) -> None:
+    if options.get("config") == "load_config":
+        options["config"] = load_config(project, env={})
+    with pytest.raises(ConfigError, match=words):
+        protect(asgi_function, **options)
+    with pytest.raises(ConfigError, match="policy= and guard= are given"):
+        protect(asgi_function, secure_headers(), guard=Guard())
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_a_broken_project_config_is_a_config_error_at_protect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.bulletproof.headers]\nx_frame_options = { action = "allow" }\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"pyproject\.toml.*x_frame_options"):
+        protect(asgi_function)

@@ -28,7 +28,7 @@ from tests.adapters.common import (
     pairs,
 )
 
-from bulletproof.adapters.asgi import SecureHeadersMiddleware
+from bulletproof.adapters.asgi import BulletproofMiddleware
 from bulletproof.adapters.flask import BulletproofFlask
 from bulletproof.errors import ConfigError
 from bulletproof.events.model import Category, Severity
@@ -402,9 +402,9 @@ async def hello(request: Request) -> Response:
     return PlainTextResponse("Hello world!")
 
 
-def asgi_client(emitter: Any, clock: FakeClock) -> tuple[TestClient, SecureHeadersMiddleware]:
+def asgi_client(emitter: Any, clock: FakeClock) -> tuple[TestClient, BulletproofMiddleware]:
     policy = secure_headers(csp_report_path="/csp-report")
-    app = SecureHeadersMiddleware(
+    app = BulletproofMiddleware(
         Starlette(routes=[Route("/", hello)]), policy, emitter=emitter, clock=clock
     )
     return TestClient(app), app
@@ -563,7 +563,7 @@ def test_django_middleware_counts_reports_and_reports_the_end_of_a_flood() -> No
     from django.test import RequestFactory
     from tests.adapters import test_django  # noqa: F401  (it configures Django's settings)
 
-    from bulletproof.adapters.django import SecureHeadersMiddleware as DjangoMiddleware
+    from bulletproof.adapters.django import BulletproofMiddleware as DjangoMiddleware
 
     emitter = ListEmitter()
     clock = FakeClock()
@@ -594,7 +594,7 @@ def test_django_middleware_counts_reports_and_reports_the_end_of_a_flood() -> No
 def test_asgi_declared_oversize_is_refused_before_reading() -> None:
     emitter = ListEmitter()
     policy = secure_headers(csp_report_path="/csp-report")
-    app = SecureHeadersMiddleware(Starlette(routes=[]), policy, emitter=emitter)
+    app = BulletproofMiddleware(Starlette(routes=[]), policy, emitter=emitter)
     sent: list[dict[str, Any]] = []
     reads = 0
 
@@ -620,7 +620,7 @@ def test_asgi_declared_oversize_is_refused_before_reading() -> None:
 
 def test_asgi_chunked_oversize_stops_reading_at_the_limit() -> None:
     policy = secure_headers(csp_report_path="/csp-report")
-    app = SecureHeadersMiddleware(Starlette(routes=[]), policy, emitter=ListEmitter())
+    app = BulletproofMiddleware(Starlette(routes=[]), policy, emitter=ListEmitter())
     sent: list[dict[str, Any]] = []
     reads = 0
 

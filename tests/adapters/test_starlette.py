@@ -1,20 +1,18 @@
 # ruff: noqa: TID253  (these tests import the web frameworks they exercise)
-"""SecureHeadersMiddleware through a real Starlette app (TestClient, and uvicorn on a socket)."""
+"""BulletproofMiddleware through a real Starlette app (TestClient, and uvicorn on a socket)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.client
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
-import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     PlainTextResponse,
@@ -31,14 +29,18 @@ from tests.adapters.common import (
     ROUTE_OVERRIDE,
     TEMPLATE,
     TestClient,
+    assert_configured,
     assert_helmet_defaults,
     csp_nonce,
     header,
     page_nonce,
     pairs,
+    serve,
+    wire_headers,
 )
 
-from bulletproof.adapters.asgi import SecureHeadersMiddleware
+from bulletproof.adapters.asgi import BulletproofMiddleware
+from bulletproof.errors import ConfigError
 from bulletproof.headers import secure_headers
 from bulletproof.protect import protect
 
@@ -113,8 +115,8 @@ ROUTES = [
 ]
 
 
-def make_app(policy: Any = None) -> SecureHeadersMiddleware:
-    return SecureHeadersMiddleware(Starlette(routes=ROUTES, lifespan=lifespan), policy)
+def make_app(policy: Any = None) -> BulletproofMiddleware:
+    return BulletproofMiddleware(Starlette(routes=ROUTES, lifespan=lifespan), policy)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +176,7 @@ def test_the_route_wins_and_keeps_helmets_position(client: TestClient) -> None:
 
 
 def test_server_header_is_kept_when_asked() -> None:
-    app = SecureHeadersMiddleware(Starlette(routes=ROUTES), remove_server=False)
+    app = BulletproofMiddleware(Starlette(routes=ROUTES), remove_server=False)
     with TestClient(app) as test_client:
         response = test_client.get("/own")
     assert header(response.headers.raw, "server") == ["leaky/1.0"]
@@ -209,7 +211,7 @@ def test_nonce_in_the_header_is_the_one_the_template_received() -> None:
 def test_add_middleware_misses_500_pages_hence_wrap_the_outermost_app() -> None:
     # Starlette puts add_middleware() inside ServerErrorMiddleware: what the docs warn about
     inner = Starlette(routes=ROUTES)
-    inner.add_middleware(SecureHeadersMiddleware)
+    inner.add_middleware(BulletproofMiddleware)
     with TestClient(inner, raise_server_exceptions=False) as test_client:
         assert header(test_client.get("/").headers.raw, "x-frame-options") == ["SAMEORIGIN"]
         assert header(test_client.get("/boom").headers.raw, "x-frame-options") == []
@@ -217,43 +219,57 @@ def test_add_middleware_misses_500_pages_hence_wrap_the_outermost_app() -> None:
 
 def test_protect_wraps_a_starlette_app() -> None:
     app = protect(Starlette(routes=ROUTES))
-    assert isinstance(app, SecureHeadersMiddleware)
+    assert isinstance(app, BulletproofMiddleware)
     with TestClient(app) as test_client:
         assert_helmet_defaults(test_client.get("/").headers.raw, exact_case=False)
 
 
+def test_a_template_asking_for_a_nonce_the_policy_lacks_is_told_the_fix() -> None:
+    # Helmet's CSP has no {nonce}: request.state.csp_nonce was an AttributeError of State's
+    with TestClient(make_app(secure_headers())) as test_client:
+        assert_helmet_defaults(test_client.get("/").headers.raw, exact_case=False)
+        with pytest.raises(ConfigError, match=r"request\.state\.csp_nonce: .* no '\{nonce\}'"):
+            test_client.get("/page")
+        with pytest.raises(ConfigError, match=r"script-src = \[\"'self'\", \"\{nonce\}\"\]"):
+            test_client.get("/page")
+
+
+# -- the project's config reaches the app ----------------------------------------------------
+
+
+@pytest.mark.usefixtures("project")
+def test_protect_puts_the_project_config_on_the_wire() -> None:
+    # pyproject.toml [tool.bulletproof.headers]: before, protect() still sent SAMEORIGIN
+    with serve(protect(Starlette(routes=ROUTES)), server_header=False) as port:
+        for path, status in [("/", 200), ("/missing", 404), ("/boom", 500)]:
+            got_status, raw = wire_headers(port, "GET", path)
+            assert got_status == status
+            assert_configured(raw)
+
+
+@pytest.mark.usefixtures("project")
+def test_the_starlette_middleware_option_reads_the_project_config() -> None:
+    app = Starlette(routes=ROUTES, middleware=[Middleware(BulletproofMiddleware)])
+    with TestClient(app) as test_client:
+        assert_configured(test_client.get("/").headers.raw)
+
+
+def test_bulletproof_config_points_at_the_config_from_anywhere(
+    project: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    monkeypatch.setenv("BULLETPROOF_CONFIG", str(project / "pyproject.toml"))
+    with TestClient(protect(Starlette(routes=ROUTES))) as test_client:
+        assert_configured(test_client.get("/").headers.raw)
+
+
+@pytest.mark.usefixtures("empty_project")
+def test_without_a_config_the_defaults_are_helmets() -> None:
+    with TestClient(protect(Starlette(routes=ROUTES))) as test_client:
+        assert_helmet_defaults(test_client.get("/").headers.raw, exact_case=False)
+
+
 # -- on the wire, through uvicorn ------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def serve(app: Any, **options: Any) -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="error", lifespan="on", **options)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            threading.Event().wait(0.01)
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(5)
-        sock.close()
-
-
-def wire_headers(port: int, method: str, path: str) -> tuple[int, list[tuple[str, str]]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        response.read()
-        return response.status, list(response.getheaders())
-    finally:
-        conn.close()
 
 
 def test_on_the_wire_through_uvicorn_without_server_header() -> None:

@@ -1,4 +1,4 @@
-"""SecureHeadersWSGIMiddleware at the WSGI level, and through wsgiref's real server."""
+"""BulletproofWSGIMiddleware at the WSGI level, and through wsgiref's real server."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.adapters.common import (
     header,
 )
 
-from bulletproof.adapters import SecureHeadersWSGIMiddleware
+from bulletproof.adapters import BulletproofWSGIMiddleware
 from bulletproof.errors import ConfigError
 from bulletproof.headers import secure_headers
 
@@ -60,7 +60,7 @@ def test_streaming_body_passes_through_untouched() -> None:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return stream
 
-    status, headers, body, result = call(SecureHeadersWSGIMiddleware(app))
+    status, headers, body, result = call(BulletproofWSGIMiddleware(app))
     assert status == "200 OK"
     assert_helmet_defaults(headers, exact_case=True)
     assert headers[len(HELMET_DEFAULTS) :] == [("Content-Type", "text/plain")]
@@ -77,7 +77,7 @@ def test_error_after_start_response_passes_exc_info() -> None:
             start_response("500 Internal Server Error", [("X-Powered-By", "x")], sys.exc_info())
         return [b"failed"]
 
-    status, headers, _, _ = call(SecureHeadersWSGIMiddleware(app))
+    status, headers, _, _ = call(BulletproofWSGIMiddleware(app))
     assert status.startswith("500")
     assert_helmet_defaults(headers, exact_case=True)
 
@@ -94,7 +94,7 @@ def test_write_callable_is_returned() -> None:
         return written.append
 
     env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/"}
-    SecureHeadersWSGIMiddleware(app)(env, start_response)
+    BulletproofWSGIMiddleware(app)(env, start_response)
     assert written == [b"legacy"]
 
 
@@ -107,7 +107,7 @@ def test_nonce_in_environ_matches_the_header() -> None:
         return [b""]
 
     policy = secure_headers(content_security_policy={"directives": {"script-src": ["{nonce}"]}})
-    middleware = SecureHeadersWSGIMiddleware(app, policy)
+    middleware = BulletproofWSGIMiddleware(app, policy)
     nonces = set()
     for _ in range(3):
         _, headers, _, _ = call(middleware)
@@ -125,7 +125,7 @@ def test_render_failure_is_a_500_without_calling_the_app() -> None:
 
     emitter = ListEmitter()
     policy = secure_headers(content_security_policy={"directives": {"img-src": [lambda c: "a b;"]}})
-    status, _, body, _ = call(SecureHeadersWSGIMiddleware(app, policy, emitter=emitter))
+    status, _, body, _ = call(BulletproofWSGIMiddleware(app, policy, emitter=emitter))
     assert status == "500 Internal Server Error"
     assert body == b"Internal Server Error"
     assert called == []
@@ -137,29 +137,29 @@ def test_server_header_kept_when_asked() -> None:
         start_response("200 OK", [("Server", "mine")])
         return []
 
-    _, headers, _, _ = call(SecureHeadersWSGIMiddleware(app, remove_server=False))
+    _, headers, _, _ = call(BulletproofWSGIMiddleware(app, remove_server=False))
     assert header(headers, "Server") == ["mine"]
-    _, headers, _, _ = call(SecureHeadersWSGIMiddleware(app))
+    _, headers, _, _ = call(BulletproofWSGIMiddleware(app))
     assert header(headers, "Server") == []
 
 
 def test_bad_arguments_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="not callable"):
-        SecureHeadersWSGIMiddleware(None)  # type: ignore[arg-type]
+        BulletproofWSGIMiddleware(None)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="not a HeaderPolicy"):
-        SecureHeadersWSGIMiddleware(lambda e, s: [], "helmet")  # type: ignore[arg-type]
+        BulletproofWSGIMiddleware(lambda e, s: [], "helmet")  # type: ignore[arg-type]
 
 
 # -- the report endpoint's WSGI corner cases -------------------------------------------------
 
 
-def report_app() -> tuple[SecureHeadersWSGIMiddleware, ListEmitter]:
+def report_app() -> tuple[BulletproofWSGIMiddleware, ListEmitter]:
     def app(environ: Any, start_response: Any) -> Iterable[bytes]:
         raise AssertionError("the app must not see report requests")
 
     emitter = ListEmitter()
     policy = secure_headers(csp_report_path="/csp-report")
-    return SecureHeadersWSGIMiddleware(app, policy, emitter=emitter), emitter
+    return BulletproofWSGIMiddleware(app, policy, emitter=emitter), emitter
 
 
 def report_environ(body: bytes, **extra: Any) -> dict[str, Any]:
@@ -219,7 +219,7 @@ def test_on_the_wire_through_wsgiref() -> None:
         start_response("200 OK", [("Content-Type", "text/plain"), ("X-Powered-By", "py")])
         return [b"hi"]
 
-    server = make_server("127.0.0.1", 0, SecureHeadersWSGIMiddleware(app), WSGIServer, QuietHandler)
+    server = make_server("127.0.0.1", 0, BulletproofWSGIMiddleware(app), WSGIServer, QuietHandler)
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:

@@ -1,13 +1,14 @@
 """``bulletproof headers show`` and ``bulletproof headers check`` (URL and --app).
 
 Runs the ``headers`` click group directly; real servers on 127.0.0.1 (see
-``tests/headers/test_fetch.py``), apps written to a temporary directory and imported by path.
+``tests/observatory/test_fetch.py``), apps written to a temporary directory and imported by path.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 import textwrap
 import uuid
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import trustme
 from click.testing import CliRunner
-from tests.headers.test_fetch import (
+from tests.observatory.test_fetch import (
     HTML,
     SLOW_RESPONSE,
     DripServer,
@@ -32,7 +33,7 @@ from tests.headers.test_fetch import (
 from bulletproof.cli.headers import headers
 from bulletproof.clock import system_clock
 from bulletproof.headers import Preset, secure_headers
-from bulletproof.headers.grade import TEST_NAMES
+from bulletproof.observatory import TEST_NAMES
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,69 @@ def test_show_json_is_the_header_list(preset: str) -> None:
     assert json.loads(got.stdout) == expected
 
 
-def test_show_text_defaults_to_helmet() -> None:
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project directory as the current directory, no BULLETPROOF_* in the environment."""
+    for key in [k for k in os.environ if k.startswith("BULLETPROOF_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_show_text_defaults_to_helmet(project: Path) -> None:
     got = run("show")
     assert got.exit_code == 0
     lines = got.stdout.splitlines()
     assert lines[0].startswith("Content-Security-Policy: default-src 'self';base-uri 'self';")
     assert "X-Frame-Options: SAMEORIGIN" in lines
     assert lines[-1] == "(removed from every response: x-powered-by)"
+
+
+PROJECT = """\
+[project]
+name = "shop"
+version = "0.0.1"
+
+[tool.bulletproof.headers]
+x_frame_options = { action = "deny" }
+"""
+
+
+def test_show_without_a_preset_is_the_projects_own_header_set(project: Path) -> None:
+    (project / "pyproject.toml").write_text(PROJECT, encoding="utf-8")
+    got = run("show")
+    assert got.exit_code == 0, got.stderr
+    assert "X-Frame-Options: DENY" in got.stdout.splitlines()
+    assert "X-Frame-Options: SAMEORIGIN" not in got.stdout
+    assert got.stderr.startswith("bulletproof: the project's header set, from its config (")
+    assert "pyproject.toml [tool.bulletproof]" in got.stderr
+    assert str(project.resolve()) in got.stderr
+    own = secure_headers(x_frame_options={"action": "deny"})
+    as_json = run("show", "--format", "json")
+    assert json.loads(as_json.stdout) == [[name, value] for name, value in own.headers]
+    # --preset still shows the preset, whatever the project configures, and says nothing more
+    preset = run("show", "--preset", "helmet")
+    assert preset.exit_code == 0
+    assert "X-Frame-Options: SAMEORIGIN" in preset.stdout.splitlines()
+    assert preset.stderr == ""
+
+
+def test_show_without_a_config_says_so(project: Path) -> None:
+    got = run("show")
+    assert got.exit_code == 0
+    assert "(defaults, in " in got.stderr
+    assert [line.split(": ", 1) for line in got.stdout.splitlines()[:-1]] == [
+        list(header) for header in secure_headers().headers
+    ]
+
+
+def test_show_with_an_invalid_config_exits_2(project: Path) -> None:
+    (project / "pyproject.toml").write_text(PROJECT.replace('"deny"', '"nope"'), encoding="utf-8")
+    got = run("show")
+    assert got.exit_code == 2
+    assert got.stderr.startswith("bulletproof: error: ")
+    assert "x_frame_options" in got.stderr
+    assert got.stdout == ""
 
 
 def test_show_unknown_preset_is_a_usage_error() -> None:
@@ -252,6 +309,26 @@ def test_timeout_is_a_deadline_for_the_whole_fetch(drip_fed: str) -> None:
     assert got.stderr.startswith("bulletproof: error: could not fetch 127.0.0.1: https://")
     assert f"; {slow.url}/slow: timed out after 0.5 s: " in got.stderr
     assert "give a longer timeout (--timeout)" in got.stderr
+
+
+def test_check_without_a_scheme_reads_a_port_as_plain_http() -> None:
+    # `headers check localhost:8101` for a development server: the port is plain HTTP's.
+    with SiteServer({"/": page(("X-Content-Type-Options", "nosniff"))}) as site:
+        bare = f"localhost:{site.port}"
+        got = run("check", bare, "--https-port", str(closed_port()))
+        as_json = run("check", bare, "--https-port", str(closed_port()), "--format", "json")
+    assert got.exit_code == 0, got.stderr
+    lines = got.stdout.splitlines()
+    assert lines[0] == f"bulletproof headers check {bare}"
+    assert lines[1] == "  https unreachable"
+    assert lines[2] == f"  http  http://localhost:{site.port}/ 200"
+    assert lines[3].startswith(
+        f"  assumed: no scheme given: {bare} is read as http://localhost:{site.port}/ "
+    )
+    assert lines[-1] == "score: 15  grade: F  (8 passed, 4 failed)"
+    doc = json.loads(as_json.stdout)
+    assert doc["url"] == f"http://localhost:{site.port}/"
+    assert doc["assumed"][0].startswith("no scheme given: ")
 
 
 def test_ungradable_status_exits_3() -> None:
@@ -546,7 +623,7 @@ def test_check_app_import_error_names_the_module(app_dir: tuple[Path, str]) -> N
         ("hangs", "did not finish its response within 0.2 s"),
         ("silent", "the app returned without a complete response"),
         ("wsgi_hangs", "the app did not answer within 0.2 s"),
-        ("lifespan_fails", "the app's lifespan startup failed: no database at all\n"),
+        ("lifespan_fails", "the app's lifespan startup failed: no database\\nat all\n"),
         ("lifespan_hangs", "lifespan startup did not finish within 0.2 s"),
         ("body_first", "RuntimeError: http.response.body sent before http.response.start"),
         ("wsgi_no_status", "did not call start_response with a status line"),

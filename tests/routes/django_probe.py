@@ -5,7 +5,7 @@ configuration. Django's modules are imported once, then one child is forked per 
 groups run in parallel and the import is paid once); each child loads its SPECs from the
 current directory in turn. Prints one JSON object: SPEC -> ``{"inventory": ..., "answers":
 {"METHOD URL": {...}}}``, or ``{"error": message}`` for a ConfigError. A SPEC written ``SPEC!``
-gets no requests (inventory only).
+gets no requests (inventory only). Each SPEC also reports ``settings_findings`` (as dicts).
 
 The answers come from anonymous requests sent through the real Django WSGI handler (the app
 itself when it is a WSGI callable), with a matching CSRF cookie and header so that CSRF
@@ -14,6 +14,7 @@ protection does not look like authentication.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -28,15 +29,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.routes.helpers import probes
 
+from bulletproof.adapters.routes import route_inventory
+from bulletproof.adapters.routes.django import settings_findings
 from bulletproof.apploader import load_app
 from bulletproof.errors import ConfigError
-from bulletproof.routes import route_inventory
 
 CSRF_SECRET = "a" * 32
 
 
 def call(app: Any, method: str, url: str) -> dict[str, Any]:
-    """One request through the WSGI callable ``app``: status, Location, nosniff header."""
+    """One request through the WSGI callable ``app``: status, Location and a few headers.
+
+    A URL may start with ``https://testserver``: the request is then a secure one.
+    """
     parts = urlsplit(url)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method,
@@ -51,7 +56,7 @@ def call(app: Any, method: str, url: str) -> dict[str, Any]:
         "HTTP_X_CSRFTOKEN": CSRF_SECRET,
         "CONTENT_LENGTH": "0",
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
+        "wsgi.url_scheme": parts.scheme or "http",
         "wsgi.input": io.BytesIO(b""),
         "wsgi.errors": io.StringIO(),
         "wsgi.multithread": False,
@@ -77,6 +82,9 @@ def call(app: Any, method: str, url: str) -> dict[str, Any]:
         "status": seen["status"],
         "location": headers.get("location", ""),
         "nosniff": headers.get("x-content-type-options") == "nosniff",
+        "frame_options": headers.get("x-frame-options", ""),
+        "referrer_policy": headers.get("referrer-policy", ""),
+        "hsts": headers.get("strict-transport-security", ""),
     }
 
 
@@ -84,6 +92,7 @@ def probe(spec: str, *, send_requests: bool) -> dict[str, Any]:
     try:
         app = load_app(spec, cwd=Path.cwd())
         inventory = route_inventory(app).to_dict()
+        findings = [dataclasses.asdict(finding) for finding in settings_findings(app)]
     except ConfigError as exc:
         return {"error": str(exc)}
     answers: dict[str, Any] = {}
@@ -92,9 +101,9 @@ def probe(spec: str, *, send_requests: bool) -> dict[str, Any]:
             from django.core.wsgi import get_wsgi_application
 
             app = get_wsgi_application()
-        for method, url in probes(inventory["routes"]):
+        for method, url in [*probes(inventory["routes"]), ("GET", "https://testserver/about/")]:
             answers[f"{method} {url}"] = call(app, method, url)
-    return {"inventory": inventory, "answers": answers}
+    return {"inventory": inventory, "answers": answers, "settings_findings": findings}
 
 
 def run_group(specs: list[str]) -> dict[str, Any]:
@@ -113,8 +122,7 @@ def preimport() -> None:
     import django.urls
     import django.views.generic  # noqa: F401
 
-    import bulletproof.adapters.django
-    import bulletproof.adapters.routes_django  # noqa: F401
+    import bulletproof.adapters.django  # noqa: F401
 
 
 def main() -> int:

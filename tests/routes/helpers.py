@@ -28,6 +28,9 @@ class Answer:
     status: int
     location: str
     nosniff: bool
+    frame_options: str = ""
+    referrer_policy: str = ""
+    hsts: str = ""
 
 
 def _regex_sample(match: re.Match[str]) -> str:

@@ -28,6 +28,8 @@ GROUPS = [
     ["bp_django_site.wsgi:protected", "bp_django_site.wsgi!", "bp_django_site.asgi!"],
     # The URLconf fails; then Django is set up with those settings, not with 'settings'.
     ["bp_django_site.settings_broken!", "bp_django_site.settings!"],
+    ["bp_django_site.settings_whitenoise!"],  # WhiteNoise is not installed: inventory only
+    ["bp_django_site.settings_headers"],
 ]
 
 # (path, methods) -> (auth, evidence) in the base settings, admin routes aside.
@@ -210,7 +212,7 @@ def test_login_required_middleware_and_drf_default_permissions(
     # Nothing unprotected changes state; the one finding is the missing header middleware.
     assert inventory["findings"] == [
         "the header middleware is not installed: none of the 49 routes gets the security "
-        "headers; add 'bulletproof.adapters.django.SecureHeadersMiddleware' to "
+        "headers; add 'bulletproof.adapters.django.BulletproofMiddleware' to "
         "settings.MIDDLEWARE"
     ]
 
@@ -249,3 +251,98 @@ def test_django_configured_with_other_settings_is_an_error(
         "in this process, not 'bp_django_site.settings': run bulletproof routes in its own "
         "process"
     }
+
+
+# -- what the settings do to the headers ---------------------------------------------------------
+
+OLD_NAME = "'bulletproof.adapters.django.SecureHeadersMiddleware'"
+XFRAME = "'django.middleware.clickjacking.XFrameOptionsMiddleware'"
+XFRAME_WINS = (
+    f"{XFRAME} runs inside {{ours}} and sets X-Frame-Options: DENY (settings.X_FRAME_OPTIONS), "
+    f"not the policy's 'SAMEORIGIN': to keep the policy's value, remove {XFRAME} from "
+    "settings.MIDDLEWARE"
+)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["bp_django_site.settings", "bp_django_site.settings_login", "bp_django_site.wsgi:protected"],
+)
+def test_settings_that_keep_the_policy_whole_have_no_settings_findings(
+    probed: dict[str, dict[str, Any]], scenario: str
+) -> None:
+    assert probed[scenario]["settings_findings"] == []
+
+
+def test_whitenoise_before_the_middleware_leaves_static_files_uncovered(
+    probed: dict[str, dict[str, Any]],
+) -> None:
+    result = probed["bp_django_site.settings_whitenoise!"]
+    inventory = result["inventory"]
+    assert inventory["middleware_installed"] is False  # not every route: the static ones escape
+    routes = by_key(inventory["routes"])
+    static = [routes[("/assets/<path:path>", ("GET",))], routes[("/<path:file>", ("GET",))]]
+    assert [(r["endpoint"], r["auth"], r["auth_evidence"], r["covered"]) for r in static] == [
+        ("whitenoise.middleware.WhiteNoiseMiddleware", "none", evidence, False)
+        for evidence in (
+            "a static file, served by WhiteNoise",
+            "a file in WHITENOISE_ROOT, served by WhiteNoise",
+        )
+    ]
+    views = [r for r in inventory["routes"] if r not in static]
+    assert len(views) == 49
+    assert all(r["covered"] for r in views)  # the middleware's pre-0.1 dotted path is recognised
+    uncovered = [f for f in inventory["findings"] if "is not covered" in f]
+    assert uncovered == [
+        f"GET {path} (whitenoise.middleware.WhiteNoiseMiddleware) is not covered by the header "
+        "middleware (WhiteNoise serves it before the header middleware runs: move "
+        f"{OLD_NAME} above 'whitenoise.middleware.WhiteNoiseMiddleware' in "
+        "settings.MIDDLEWARE)"
+        for path in ("/assets/<path:path>", "/<path:file>")
+    ]
+    not_first = (
+        f"{OLD_NAME} is not first in settings.MIDDLEWARE: a response that a middleware above it "
+        "('django.middleware.security.SecurityMiddleware', "
+        "'whitenoise.middleware.WhiteNoiseMiddleware') returns itself (a redirect, an error, a "
+        "static file) gets no security headers; move it to the top"
+    )
+    # The settings' own findings come first; WhiteNoise's is said by the static routes.
+    assert inventory["findings"][:2] == [not_first, XFRAME_WINS.format(ours=OLD_NAME)]
+    assert [(f["issue"], f["setting"], f["header"]) for f in result["settings_findings"]] == [
+        ("not_first", "MIDDLEWARE", ""),
+        ("whitenoise_first", "MIDDLEWARE", ""),
+        ("django_header", "X_FRAME_OPTIONS", "X-Frame-Options"),
+    ]
+    assert result["settings_findings"][1]["message"] == (
+        f"'whitenoise.middleware.WhiteNoiseMiddleware' comes before {OLD_NAME} in "
+        "settings.MIDDLEWARE: WhiteNoise answers static files itself, before the header "
+        f"middleware runs, so they get no security headers; move {OLD_NAME} above it"
+    )
+
+
+def test_django_header_middleware_inside_ours_sets_its_own_values(
+    probed: dict[str, dict[str, Any]],
+) -> None:
+    result = probed["bp_django_site.settings_headers"]
+    inventory = result["inventory"]
+    assert inventory["middleware_installed"] is True  # a project subclass of ours, first
+    assert all(r["covered"] for r in inventory["routes"])
+    ours = "'bp_django_site.middleware.ProjectHeaders'"
+    hsts = (
+        f"'django.middleware.security.SecurityMiddleware' runs inside {ours} and sets "
+        "Strict-Transport-Security: max-age=3600 on HTTPS requests "
+        "(settings.SECURE_HSTS_SECONDS), not the policy's 'max-age=31536000; "
+        "includeSubDomains': to keep the policy's value, set SECURE_HSTS_SECONDS = 0"
+    )
+    # Referrer-Policy: Django's same-origin is what BULLETPROOF_HEADERS asks for, so no finding.
+    assert [f["message"] for f in result["settings_findings"]] == [
+        hsts,
+        XFRAME_WINS.format(ours=ours),
+    ]
+    assert inventory["findings"][:2] == [hsts, XFRAME_WINS.format(ours=ours)]
+    # What the findings claim is what goes on the wire: Django's values, its HSTS on HTTPS only.
+    plain = Answer(**result["answers"]["GET /about/"])
+    assert (plain.frame_options, plain.referrer_policy) == ("DENY", "same-origin")
+    assert plain.hsts == "max-age=31536000; includeSubDomains"  # the policy's, over plain HTTP
+    secure = Answer(**result["answers"]["GET https://testserver/about/"])
+    assert (secure.frame_options, secure.hsts) == ("DENY", "max-age=3600")

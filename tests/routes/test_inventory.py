@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from bulletproof.adapters.asgi import SecureHeadersMiddleware
-from bulletproof.adapters.wsgi import SecureHeadersWSGIMiddleware
+from bulletproof.adapters.asgi import BulletproofMiddleware
+from bulletproof.adapters.routes import route_inventory
+from bulletproof.adapters.wsgi import BulletproofWSGIMiddleware
 from bulletproof.errors import ConfigError
-from bulletproof.routes import Route, RouteInventory, render_table, route_inventory
+from bulletproof.routes import Route, RouteInventory, render_table
 from bulletproof.routes.inventory import (
     MethodAuth,
     RouteEntry,
@@ -21,10 +22,10 @@ from bulletproof.routes.inventory import (
     callable_name,
     closure_value,
     inner_codes,
-    one_line,
     unwrap_app,
     wrapped_chain,
 )
+from bulletproof.text import one_line
 
 
 def walked(*entries: RouteEntry, installed: bool = True, notes: tuple[str, ...] = ()) -> WalkResult:
@@ -147,7 +148,7 @@ def test_findings_cannot_split_a_line() -> None:
     (finding,) = inventory.findings
     assert "\n" not in finding
     assert "\r" not in finding
-    assert "/a\\x0d\\x0aX-Injected: 1" in finding
+    assert "/a\\r\\nX-Injected: 1" in finding
 
 
 def test_json_shape() -> None:
@@ -212,13 +213,13 @@ def test_table_escapes_control_characters() -> None:
     )
     text = render_table(inventory)
     assert len(text.splitlines()) == 5
-    assert "/a\\x0ab\\x1b[31m" in text
+    assert "/a\\nb\\x1b[31m" in text
     assert "\x1b" not in text
-    assert "  - f\\x0a" in text
+    assert "  - f\\n" in text
 
 
 def test_one_line() -> None:
-    assert one_line("a\r\n\x00\x7fb") == "a\\x0d\\x0a\\x00\\x7fb"
+    assert one_line("a\r\n\x00\x7fb") == "a\\r\\n\\0\\x7fb"  # the one rule: bulletproof.text
     assert one_line("plain é") == "plain é"
 
 
@@ -234,8 +235,8 @@ def wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
 
 
 def test_our_middleware_is_unwrapped_and_counts_as_coverage() -> None:
-    assert unwrap_app(SecureHeadersMiddleware(asgi_app)) == (asgi_app, True)
-    assert unwrap_app(SecureHeadersWSGIMiddleware(wsgi_app)) == (wsgi_app, True)
+    assert unwrap_app(BulletproofMiddleware(asgi_app)) == (asgi_app, True)
+    assert unwrap_app(BulletproofWSGIMiddleware(wsgi_app)) == (wsgi_app, True)
     assert unwrap_app(asgi_app) == (asgi_app, False)
 
 
@@ -249,7 +250,7 @@ def test_an_object_that_is_no_known_app_is_a_config_error() -> None:
     )
     # Inside our middleware there must still be an app: a bare ASGI function is not one.
     with pytest.raises(ConfigError, match=r"^builtins\.function is not"):
-        route_inventory(SecureHeadersMiddleware(asgi_app))
+        route_inventory(BulletproofMiddleware(asgi_app))
 
 
 def test_a_module_is_an_app_only_as_django_settings() -> None:

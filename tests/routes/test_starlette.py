@@ -13,9 +13,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.websockets import WebSocketDisconnect
 from tests.routes.helpers import Answer, assert_matches_behaviour, by_key
 
+from bulletproof.adapters.routes import route_inventory
 from bulletproof.apploader import load_app
 from bulletproof.errors import ConfigError
-from bulletproof.routes import route_inventory
 
 with warnings.catch_warnings():
     # starlette 1.x prefers httpx2 and warns once, at import, when it finds httpx instead
@@ -160,7 +160,7 @@ def test_protect_and_an_unprotected_app() -> None:
     assert bare["middleware_installed"] is False
     assert bare["findings"][-1] == (
         "the header middleware is not installed: none of the 2 routes gets the security "
-        "headers; app.add_middleware(bulletproof.adapters.asgi.SecureHeadersMiddleware) or "
+        "headers; app.add_middleware(bulletproof.adapters.asgi.BulletproofMiddleware) or "
         "app = bulletproof.protect(app)"
     )
 
@@ -242,6 +242,6 @@ def test_fastapi_app_level_dependencies_protect_every_api_route() -> None:
     )
     assert inventory["findings"] == [
         "the header middleware is not installed: none of the 5 routes gets the security "
-        "headers; app.add_middleware(bulletproof.adapters.asgi.SecureHeadersMiddleware) or "
+        "headers; app.add_middleware(bulletproof.adapters.asgi.BulletproofMiddleware) or "
         "app = bulletproof.protect(app)"
     ]

@@ -1,26 +1,31 @@
-"""Pure ASGI middleware that puts a header policy on every HTTP response.
+"""Pure ASGI middleware: bulletproof's guard around any ASGI app.
 
->>> from bulletproof.adapters.asgi import SecureHeadersMiddleware
+>>> from bulletproof.adapters.asgi import BulletproofMiddleware
 >>> async def app(scope, receive, send): ...
->>> app = SecureHeadersMiddleware(app)            # Helmet's defaults
+>>> app = BulletproofMiddleware(app)    # the project's config ([tool.bulletproof.headers])
 
 Starlette, FastAPI and Django's ``ASGIHandler`` are ASGI apps: wrap the *outermost* app (or use
 :func:`bulletproof.protect`). Starlette's ``app.add_middleware`` places a middleware inside
 ``ServerErrorMiddleware``, so the 500 page for an unhandled exception would not get the headers::
 
-    app = SecureHeadersMiddleware(Starlette(routes=...))        # do
-    app.add_middleware(SecureHeadersMiddleware)                 # don't: misses 500 pages
+    app = BulletproofMiddleware(Starlette(routes=...))        # do
+    app.add_middleware(BulletproofMiddleware)                 # don't: misses 500 pages
 
-What it does, per HTTP request: a dynamic policy (a CSP nonce or a callable directive) is
-rendered once, with a fresh :func:`~bulletproof.headers.new_nonce` stored in
+The middleware only translates between ASGI and its :class:`~bulletproof.guard.Guard` (built
+from ``policy=``, ``config=``, ``guard=`` or, with none, the project's config: see
+:mod:`bulletproof.adapters`). Per HTTP request: a dynamic policy (a CSP nonce or a callable
+directive) is rendered once, with a fresh :func:`~bulletproof.headers.new_nonce` stored in
 ``scope["state"]["csp_nonce"]`` (Starlette's ``request.state.csp_nonce``) and
 ``scope["bulletproof.csp_nonce"]`` before the app runs, so templates get the nonce the header
-carries. When the app starts its response, the policy's headers are added where the response does
-not already have them (a header the route set wins) and ``policy.remove`` names plus ``Server``
-are stripped. If rendering fails (a callable directive returned an invalid value) the app is not
-called and the client gets a 500, as Helmet's ``next(err)`` does. WebSocket and lifespan scopes
-pass through untouched. When ``policy.csp_report_path`` is set, POSTs to that path are answered by
-the middleware itself (see :mod:`bulletproof.headers.report`).
+carries; with a policy that has no nonce, ``request.state.csp_nonce`` is a
+:class:`~bulletproof.headers.context.MissingNonce`, which raises a
+:class:`~bulletproof.errors.ConfigError` naming the fix when a template renders it. When the app
+starts its response, the policy's headers are added where the response does not already have
+them (a header the route set wins) and ``policy.remove`` names plus ``Server`` are stripped. If
+rendering fails (a callable directive returned an invalid value) the app is not called and the
+client gets a 500, as Helmet's ``next(err)`` does. WebSocket and lifespan scopes pass through
+untouched. When the policy has ``csp_report_path``, requests to that path are answered by the
+guard (see :mod:`bulletproof.headers.report`); the guard's checks run before the app.
 
 The ``Server`` header: the middleware removes one the app sends, but the server may add its own.
 uvicorn: run with ``--no-server-header`` (or ``uvicorn.run(app, server_header=False)``, env
@@ -35,22 +40,23 @@ Added in 0.1.
 
 from __future__ import annotations
 
-import http
-import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
-from bulletproof.adapters import _merge_headers, _render_failed_event, _resolve_policy
+from bulletproof.adapters import _build_guard, _Guarded
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError
-from bulletproof.headers import HeaderContext, HeaderRenderError, new_nonce
-from bulletproof.headers.report import CspReportEndpoint
+from bulletproof.guard import Answer, RequestInfo, _merge_headers
+from bulletproof.headers import HeaderRenderError, new_nonce
+from bulletproof.headers.context import MissingNonce
 
 if TYPE_CHECKING:
+    from bulletproof.config import Config
     from bulletproof.events.base import Emitter
+    from bulletproof.guard import Guard
     from bulletproof.headers import HeaderPolicy
 
-__all__ = ["ASGIApp", "Message", "Receive", "Scope", "SecureHeadersMiddleware", "Send"]
+__all__ = ["ASGIApp", "BulletproofMiddleware", "Message", "Receive", "Scope", "Send"]
 
 Scope: TypeAlias = MutableMapping[str, Any]
 """An ASGI connection scope. Added in 0.1."""
@@ -63,28 +69,38 @@ Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 """An ASGI 3 application. Added in 0.1."""
 
-logger = logging.getLogger("bulletproof.headers")
-
-_SERVER: Final = b"server"
+_NONCE_KEY: Final = "bulletproof.csp_nonce"
 
 
-async def _answer(send: Send, status: int, *extra: tuple[bytes, bytes]) -> None:
-    """A response made by the middleware itself: the status phrase as text, or no body (204)."""
-    body = b"" if status == 204 else http.HTTPStatus(status).phrase.encode()
-    headers = [*extra]
-    if body:
-        headers.append((b"content-type", b"text/plain; charset=utf-8"))
-        headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def _send_answer(send: Send, answer: Answer) -> None:
+    """Send a response the guard made itself."""
+    headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in answer.headers]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
 
 
-class SecureHeadersMiddleware:
-    """Pure ASGI middleware: the policy's headers on every HTTP response.
+def _request_info(scope: Scope) -> RequestInfo:
+    client = scope.get("client")
+    return RequestInfo(
+        method=str(scope.get("method", "")),
+        path=str(scope.get("path", "")),
+        query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+        client_ip=str(client[0]) if client else None,
+        headers=tuple(
+            (bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
+            for name, value in scope.get("headers", ())
+        ),
+    )
 
-    ``policy`` defaults to ``secure_headers()`` (Helmet's defaults). ``emitter`` receives CSP
-    report events and ``header_render_failed`` events. ``remove_server`` strips a ``Server``
-    header the app sends. ``clock`` drives the report rate limits.
+
+class BulletproofMiddleware(_Guarded):
+    """Pure ASGI middleware: the guard's headers on every HTTP response, its answers and checks.
+
+    The guard comes from ``policy`` (a :class:`~bulletproof.headers.HeaderPolicy`), ``config``
+    (a :class:`~bulletproof.config.Config`), ``guard``, or, with none of them, the project's
+    config (:func:`bulletproof.config.load_config`). ``emitter`` receives CSP report events and
+    ``header_render_failed`` events. ``remove_server`` strips a ``Server`` header the app sends.
+    ``clock`` drives the report rate limits.
 
     Added in 0.1.
     """
@@ -94,30 +110,36 @@ class SecureHeadersMiddleware:
         app: ASGIApp,
         policy: HeaderPolicy | None = None,
         *,
+        config: Config | None = None,
+        guard: Guard | None = None,
         emitter: Emitter | None = None,
         remove_server: bool = True,
         clock: Clock = system_clock,
     ) -> None:
         if not callable(app):
             raise ConfigError(
-                f"SecureHeadersMiddleware: app={app!r} is not callable: pass the ASGI app to wrap"
+                f"BulletproofMiddleware: app={app!r} is not callable: pass the ASGI app to wrap"
             )
         self.app = app
-        self.policy = _resolve_policy(policy, "SecureHeadersMiddleware")
-        self.emitter = emitter
-        self._dynamic = self.policy.dynamic
-        self._static: list[tuple[bytes, bytes]] = list(self.policy.asgi_static)
-        self._names = frozenset(name.lower().encode("latin-1") for name, _ in self.policy.headers)
-        drop = {name.lower().encode("latin-1") for name in self.policy.remove}
-        if remove_server:
-            drop.add(_SERVER)
-        self._drop = frozenset(drop)
-        self._watch = self._names | self._drop
-        self._clock = clock
-        self._report_path = self.policy.csp_report_path
-        self.csp_reports: CspReportEndpoint | None = (
-            CspReportEndpoint(emitter, clock=clock) if self._report_path is not None else None
+        self.guard = _build_guard(
+            "BulletproofMiddleware",
+            policy=policy,
+            config=config,
+            guard=guard,
+            emitter=emitter,
+            remove_server=remove_server,
+            clock=clock,
         )
+        g = self.guard
+        self._dynamic = g.dynamic
+        self._static: list[tuple[bytes, bytes]] = list(g.asgi_headers)
+        self._names = g.asgi_names
+        self._drop = g.asgi_drop
+        self._watch = g.asgi_names | g.asgi_drop
+        self._checks = bool(g.checks)
+        self._report_path = g.report_path
+        self._plain = not self._checks and self._report_path is None
+        self._no_nonce = MissingNonce("request.state.csp_nonce", raises=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection: HTTP gets the headers, anything else passes through."""
@@ -127,16 +149,17 @@ class SecureHeadersMiddleware:
         if self._dynamic:
             nonce = new_nonce()
             scope.setdefault("state", {})["csp_nonce"] = nonce
-            scope["bulletproof.csp_nonce"] = nonce
+            scope[_NONCE_KEY] = nonce
             try:
-                headers = self.policy.render_asgi(
-                    nonce=nonce, context=HeaderContext(nonce=nonce, request=scope)
-                )
+                headers = self.guard.render_asgi(nonce, scope)
             except HeaderRenderError as exc:
-                self._render_failed(exc, scope)
-                await _answer(send, 500)
+                answer = self.guard.render_failed(
+                    exc, path=scope.get("path"), method=scope.get("method")
+                )
+                await _send_answer(send, answer)
                 return
         else:
+            scope.setdefault("state", {})["csp_nonce"] = self._no_nonce
             headers = self._static
         watch = self._watch
 
@@ -155,40 +178,28 @@ class SecureHeadersMiddleware:
                 message["headers"] = merged
             await send(message)
 
-        if self.csp_reports is not None:
-            if scope.get("path") == self._report_path:
-                await self._answer_report(self.csp_reports, scope, receive, send_with_headers)
+        if self._plain:
+            await self.app(scope, receive, send_with_headers)
+            return
+        guard = self.guard
+        if self._checks:
+            decision = guard.check(_request_info(scope))
+            if not decision.allowed:
+                await _send_answer(send_with_headers, Answer.for_status(decision.status))
                 return
-            self.csp_reports.flush()  # reports the end of a report flood; cheap when none
+        if self._report_path is not None:
+            if scope.get("path") == self._report_path:
+                await self._report(scope, receive, send_with_headers)
+                return
+            guard.flush_reports()  # reports the end of a report flood; cheap when none
         await self.app(scope, receive, send_with_headers)
 
-    def _render_failed(self, exc: Exception, scope: Scope) -> None:
-        logger.error("security headers could not be rendered for %s: %s", scope.get("path"), exc)
-        if self.emitter is not None:
-            self.emitter.emit(
-                _render_failed_event(
-                    exc,
-                    path=scope.get("path"),
-                    method=scope.get("method"),
-                    timestamp=self._clock.time(),
-                )
-            )
-
-    @staticmethod
-    async def _answer_report(
-        endpoint: CspReportEndpoint, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        if scope.get("method") != "POST":
-            await _answer(send, 405, (b"allow", b"POST"))
-            return
+    async def _report(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request to the CSP report endpoint: headers and body to the guard, its answer back."""
+        guard = self.guard
         client = scope.get("client")
         client_ip = str(client[0]) if client else None
-        if not endpoint.admit(client_ip):
-            await _answer(send, 429)
-            return
-        content_type: str | None = None
-        user_agent: str | None = None
-        declared = b""
+        content_type = user_agent = content_length = None
         for name, value in scope.get("headers", ()):
             low = bytes(name).lower()
             if low == b"content-type":
@@ -196,26 +207,19 @@ class SecureHeadersMiddleware:
             elif low == b"user-agent":
                 user_agent = bytes(value).decode("latin-1")
             elif low == b"content-length":
-                declared = bytes(value)
-        if declared:
-            if not declared.isdigit():
-                await _answer(send, 400)
-                return
-            if int(declared) > endpoint.max_bytes:
-                await _answer(send, 413)
-                return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if len(body) > endpoint.max_bytes:
-                await _answer(send, 413)
-                return
-            more = bool(message.get("more_body", False))
-        result = endpoint.receive(
-            bytes(body), content_type, client_ip=client_ip, user_agent=user_agent
-        )
-        await _answer(send, result.status)
+                content_length = bytes(value).decode("latin-1")
+        answer = guard.report_refusal(scope.get("method"), client_ip, content_length)
+        if answer is None:
+            limit = guard.report_max_bytes
+            body = bytearray()
+            more = True
+            while more and len(body) <= limit:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body += message.get("body", b"")
+                more = bool(message.get("more_body", False))
+            answer = guard.report_answer(
+                bytes(body), content_type, client_ip=client_ip, user_agent=user_agent
+            )
+        await _send_answer(send, answer)

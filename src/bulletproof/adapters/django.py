@@ -1,30 +1,44 @@
-"""Django: a middleware configured from settings, and the ``csp_nonce`` context processor.
+"""Django: ``BulletproofMiddleware`` configured from settings, and the ``csp_nonce`` processor.
 
 ``settings.py``::
 
     MIDDLEWARE = [
-        "bulletproof.adapters.django.SecureHeadersMiddleware",   # first: sees every response
+        "bulletproof.adapters.django.BulletproofMiddleware",   # first: sees every response
         ...
     ]
-    BULLETPROOF_HEADERS = {"strict_transport_security": {"max_age": 63072000}}  # secure_headers()
+    BULLETPROOF_HEADERS = {"strict_transport_security": {"max_age": 63072000}}  # optional
     BULLETPROOF_EMITTER = "myproject.events.pipeline"   # optional: where CSP report events go
     TEMPLATES = [{..., "OPTIONS": {"context_processors": [
         ..., "bulletproof.adapters.django.csp_nonce"]}}]             # {{ csp_nonce }}
 
-``BULLETPROOF_HEADERS`` is a dict of :func:`~bulletproof.headers.secure_headers` options (absent:
-Helmet's defaults), read once when Django builds its middleware chain. ``BULLETPROOF_EMITTER`` is
-an :class:`~bulletproof.events.base.Emitter` or the dotted path of one. Per request the middleware
-sets ``request.csp_nonce`` (and ``request.META["bulletproof.csp_nonce"]``) when the policy is
-dynamic, answers the CSP report endpoint when ``csp_report_path`` is set, and on the way out adds
-each policy header the response does not already have (a view that set one wins), in Helmet's
-order, and removes ``X-Powered-By`` and ``Server``. It works under WSGI and ASGI (it is sync and
-async capable). Put it first in ``MIDDLEWARE`` so that headers set by Django's own
+The middleware builds its :class:`~bulletproof.guard.Guard` from the project's config
+(:func:`bulletproof.config.load_config`: ``[tool.bulletproof]`` in the ``pyproject.toml`` of the
+working directory, or ``BULLETPROOF_CONFIG``), once, when Django builds its middleware chain,
+with the ``BULLETPROOF_*`` settings mapped onto it: ``BULLETPROOF_HEADERS`` (a dict of
+:func:`~bulletproof.headers.secure_headers` options) replaces ``[tool.bulletproof.headers]``,
+and generally ``BULLETPROOF_<SECTION>__<KEY>`` sets ``<section>.<key>``, as the environment
+variable of that name would; ``BULLETPROOF_CONFIG`` is the config's path. Neither given:
+Helmet's defaults. ``BULLETPROOF_EMITTER`` is an :class:`~bulletproof.events.base.Emitter` or
+the dotted path of one (without it, a config whose headers set ``csp_report_path`` gets its own
+pipeline started, see :mod:`bulletproof.adapters`).
+
+Per request the middleware sets ``request.csp_nonce`` (and
+``request.META["bulletproof.csp_nonce"]``) when the policy is dynamic, runs the guard's checks,
+answers the CSP report endpoint when ``csp_report_path`` is set, and on the way out adds each
+policy header the response does not already have (a view that set one wins), in Helmet's order,
+and removes ``X-Powered-By`` and ``Server``. It works under WSGI and ASGI (it is sync and async
+capable). Put it first in ``MIDDLEWARE`` so that headers set by Django's own
 ``SecurityMiddleware`` or ``XFrameOptionsMiddleware`` (which run inside it) count as set by the
 view; or drop those, since the policy covers what they do.
 
+When the policy has no nonce, ``request.csp_nonce`` and ``{{ csp_nonce }}`` are a
+:class:`~bulletproof.headers.context.MissingNonce`: a template renders ``""``, as Django renders
+what is missing, and the first such render logs an error naming the fix.
+
 Instead of the middleware, :func:`bulletproof.protect` can wrap ``get_wsgi_application()`` or
-``get_asgi_application()``; the nonce is then in ``request.META["bulletproof.csp_nonce"]`` (WSGI)
-or ``request.scope["bulletproof.csp_nonce"]`` (ASGI), and the context processor finds it there too.
+``get_asgi_application()`` (it reads the project's config, not Django's settings); the nonce is
+then in ``request.META["bulletproof.csp_nonce"]`` (WSGI) or
+``request.scope["bulletproof.csp_nonce"]`` (ASGI), and the context processor finds it there too.
 
 ``Server``: Django does not send one; ``runserver`` and the servers in front add theirs (uvicorn:
 ``--no-server-header``; gunicorn cannot drop its own, hide it at the reverse proxy).
@@ -34,82 +48,52 @@ Added in 0.1.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from bulletproof.adapters import _merge_headers, _render_failed_event
+from bulletproof.adapters import _build_guard, _emitter_setting, _Guarded
+from bulletproof.adapters.wsgi import _environ_info
 from bulletproof.clock import Clock, system_clock
-from bulletproof.errors import ConfigError
-from bulletproof.events.base import Emitter
-from bulletproof.headers import HeaderContext, HeaderRenderError, new_nonce
-from bulletproof.headers.report import CspReportEndpoint
+from bulletproof.guard import Answer, _merge_headers
+from bulletproof.headers import HeaderRenderError, new_nonce
+from bulletproof.headers.context import MissingNonce
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest, HttpResponseBase
+    from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+    from bulletproof.config import Config
+    from bulletproof.events.base import Emitter
+    from bulletproof.guard import Guard
     from bulletproof.headers import HeaderPolicy
 
-__all__ = ["SecureHeadersMiddleware", "csp_nonce"]
-
-logger = logging.getLogger("bulletproof.headers")
+__all__ = ["BulletproofMiddleware", "csp_nonce"]
 
 _NONCE_KEY: Final = "bulletproof.csp_nonce"
 
 GetResponse = Callable[["HttpRequest"], "HttpResponseBase | Awaitable[HttpResponseBase]"]
 
 
-def _policy_from_settings(settings: Any) -> HeaderPolicy:
-    from bulletproof.headers import secure_headers
-
-    options = getattr(settings, "BULLETPROOF_HEADERS", None)
-    if options is None:
-        return secure_headers()
-    if not isinstance(options, Mapping):
-        raise ConfigError(
-            f"settings.BULLETPROOF_HEADERS={options!r} is a {type(options).__name__}: "
-            "use a dict of bulletproof.headers.secure_headers() options, e.g. "
-            '{"x_frame_options": {"action": "deny"}}'
-        )
-    bad = [key for key in options if not isinstance(key, str)]
-    if bad:
-        raise ConfigError(
-            f"settings.BULLETPROOF_HEADERS has a key that is not a string: {bad[0]!r}; "
-            "use the option names of bulletproof.headers.secure_headers()"
-        )
-    try:
-        return secure_headers(**options)
-    except ConfigError as exc:
-        raise ConfigError(f"settings.BULLETPROOF_HEADERS: {exc}") from exc
+def _bulletproof_settings(settings: Any) -> dict[str, object]:
+    return {
+        name: getattr(settings, name) for name in dir(settings) if name.startswith("BULLETPROOF_")
+    }
 
 
-def _emitter_from_settings(settings: Any) -> Emitter | None:
-    value = getattr(settings, "BULLETPROOF_EMITTER", None)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        from django.utils.module_loading import import_string
+def _answer(answer: Answer) -> HttpResponse:
+    """A response the guard made itself, as Django's."""
+    from django.http import HttpResponse
 
-        try:
-            value = import_string(value)
-        except ImportError as exc:
-            raise ConfigError(
-                f"settings.BULLETPROOF_EMITTER={value!r} cannot be imported ({exc}): "
-                "use the dotted path of an object with an emit(event) method"
-            ) from exc
-    if not isinstance(value, Emitter):
-        raise ConfigError(
-            f"settings.BULLETPROOF_EMITTER={value!r} has no emit(event) method: "
-            "use an EventPipeline (bulletproof.build_pipeline) or another Emitter"
-        )
-    return value
+    response = HttpResponse(answer.body, status=answer.status)
+    for name, value in answer.headers:
+        response[name] = value
+    return response
 
 
-class SecureHeadersMiddleware:
-    """Django middleware: the ``settings.BULLETPROOF_HEADERS`` policy on every response.
+class BulletproofMiddleware(_Guarded):
+    """Django middleware: the guard (from the project's config and settings) on every response.
 
-    ``policy``, ``emitter`` and ``clock`` override the settings (for tests and for code that
-    builds its middleware itself); Django calls it with ``get_response`` only.
+    ``policy``, ``config``, ``guard``, ``emitter`` and ``clock`` override the settings (for tests
+    and for code that builds its middleware itself); Django calls it with ``get_response`` only.
 
     Added in 0.1.
     """
@@ -122,6 +106,8 @@ class SecureHeadersMiddleware:
         get_response: GetResponse,
         *,
         policy: HeaderPolicy | None = None,
+        config: Config | None = None,
+        guard: Guard | None = None,
         emitter: Emitter | None = None,
         clock: Clock = system_clock,
     ) -> None:
@@ -132,16 +118,24 @@ class SecureHeadersMiddleware:
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
-        self.policy = policy if policy is not None else _policy_from_settings(settings)
-        self.emitter = emitter if emitter is not None else _emitter_from_settings(settings)
-        self._clock = clock
-        self._static: list[tuple[str, str]] = list(self.policy.headers)
-        self._names = frozenset(name.lower() for name, _ in self._static)
-        self._drop = frozenset({*(name.lower() for name in self.policy.remove), "server"})
-        self._report_path = self.policy.csp_report_path
-        self.csp_reports: CspReportEndpoint | None = (
-            CspReportEndpoint(self.emitter, clock=clock) if self._report_path is not None else None
+        values = _bulletproof_settings(settings)
+        if emitter is None and guard is None:
+            emitter = _emitter_setting(
+                values.get("BULLETPROOF_EMITTER"), "settings.BULLETPROOF_EMITTER"
+            )
+        self.guard = _build_guard(
+            "bulletproof.adapters.django.BulletproofMiddleware",
+            policy=policy,
+            config=config,
+            guard=guard,
+            emitter=emitter,
+            clock=clock,
+            settings=values,
         )
+        g = self.guard
+        self._static: list[tuple[str, str]] = list(g.headers)
+        self._checks = bool(g.checks)
+        self._no_nonce = MissingNonce("Django request.csp_nonce / {{ csp_nonce }}", raises=False)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         """Handle one request (a coroutine when Django runs the chain asynchronously)."""
@@ -164,29 +158,27 @@ class SecureHeadersMiddleware:
         self, request: HttpRequest
     ) -> tuple[HttpResponseBase | None, list[tuple[str, str]]]:
         """The headers for this request, or a response to send without calling the view."""
-        from django.http import HttpResponse
-
+        guard = self.guard
         headers = self._static
-        if self.policy.dynamic:
+        if guard.dynamic:
             nonce = new_nonce()
             request.csp_nonce = nonce  # type: ignore[attr-defined]
             request.META[_NONCE_KEY] = nonce
             try:
-                headers = self.policy.render(
-                    nonce=nonce, context=HeaderContext(nonce=nonce, request=request)
-                )
+                headers = guard.render(nonce, request)
             except HeaderRenderError as exc:
-                self._render_failed(exc, request)
-                response = HttpResponse(
-                    b"Internal Server Error",
-                    status=500,
-                    content_type="text/plain; charset=utf-8",
-                )
-                return response, []
-        if self.csp_reports is not None:
-            if request.path == self._report_path:
-                return self._answer_report(self.csp_reports, request), headers
-            self.csp_reports.flush()  # reports the end of a report flood; cheap when none
+                answer = guard.render_failed(exc, path=request.path, method=request.method)
+                return _answer(answer), []
+        else:
+            request.csp_nonce = self._no_nonce  # type: ignore[attr-defined]
+        if self._checks:
+            decision = guard.check(_environ_info(request.META, request.path))
+            if not decision.allowed:
+                return _answer(Answer.for_status(decision.status)), headers
+        if guard.report_path is not None:
+            if request.path == guard.report_path:
+                return self._report(request), headers
+            guard.flush_reports()  # reports the end of a report flood; cheap when none
         return None, headers
 
     def _after(
@@ -194,57 +186,38 @@ class SecureHeadersMiddleware:
     ) -> HttpResponseBase:
         from django.http.response import ResponseHeaders
 
-        names = self._names if headers is self._static else {n.lower() for n, _ in headers}
-        merged = _merge_headers(response.headers.items(), headers, frozenset(names), self._drop)
+        guard = self.guard
+        names = guard.names if headers else frozenset()
+        merged = _merge_headers(response.headers.items(), headers, names, guard.drop)
         response.headers = ResponseHeaders(dict(merged))  # Django has one value per name
         return response
 
-    def _render_failed(self, exc: Exception, request: HttpRequest) -> None:
-        logger.error("security headers could not be rendered for %s: %s", request.path, exc)
-        if self.emitter is not None:
-            self.emitter.emit(
-                _render_failed_event(
-                    exc, path=request.path, method=request.method, timestamp=self._clock.time()
-                )
-            )
-
-    @staticmethod
-    def _answer_report(endpoint: CspReportEndpoint, request: HttpRequest) -> HttpResponseBase:
-        from django.http import HttpResponse
-
-        def answer(status: int) -> HttpResponse:
-            response = HttpResponse(status=status)
-            if status == 405:
-                response["Allow"] = "POST"
-            return response
-
-        if request.method != "POST":
-            return answer(405)
-        client_ip = request.META.get("REMOTE_ADDR") or None
-        if not endpoint.admit(client_ip):
-            return answer(429)
-        declared = str(request.META.get("CONTENT_LENGTH") or "").strip()
-        if declared and not declared.isdigit():
-            return answer(400)
-        if declared and int(declared) > endpoint.max_bytes:
-            return answer(413)
-        body = request.read(endpoint.max_bytes + 1)
-        if len(body) > endpoint.max_bytes:
-            return answer(413)
-        result = endpoint.receive(
-            body,
-            request.META.get("CONTENT_TYPE"),
-            client_ip=client_ip,
-            user_agent=request.META.get("HTTP_USER_AGENT"),
+    def _report(self, request: HttpRequest) -> HttpResponseBase:
+        """A request to the CSP report endpoint: headers and body to the guard, its answer back."""
+        guard = self.guard
+        meta = request.META
+        client_ip = meta.get("REMOTE_ADDR") or None
+        answer = guard.report_refusal(
+            request.method, client_ip, str(meta.get("CONTENT_LENGTH") or "")
         )
-        return answer(result.status)
+        if answer is None:
+            body = request.read(guard.report_max_bytes + 1)
+            answer = guard.report_answer(
+                body,
+                meta.get("CONTENT_TYPE"),
+                client_ip=client_ip,
+                user_agent=meta.get("HTTP_USER_AGENT"),
+            )
+        return _answer(answer)
 
 
-def csp_nonce(request: HttpRequest) -> dict[str, str]:
+def csp_nonce(request: HttpRequest) -> dict[str, object]:
     """Template context processor: ``{{ csp_nonce }}``, the nonce in this response's CSP.
 
-    Empty when the policy has no nonce. Finds the nonce set by :class:`SecureHeadersMiddleware`
-    or by :func:`bulletproof.protect` around Django's WSGI or ASGI handler.
+    Finds the nonce set by :class:`BulletproofMiddleware` or by :func:`bulletproof.protect`
+    around Django's WSGI or ASGI handler. When the middleware's policy has no nonce it is a
+    :class:`~bulletproof.headers.context.MissingNonce` (renders ``""`` and logs the fix once);
+    for a request bulletproof never saw, ``""``.
 
     Added in 0.1.
     """
@@ -253,4 +226,8 @@ def csp_nonce(request: HttpRequest) -> dict[str, str]:
     nonce = request.META.get(_NONCE_KEY)
     if nonce is None and isinstance(request, ASGIRequest):
         nonce = request.scope.get(_NONCE_KEY)
+    if nonce is None:
+        missing = getattr(request, "csp_nonce", None)
+        if isinstance(missing, MissingNonce):
+            return {"csp_nonce": missing}
     return {"csp_nonce": nonce or ""}

@@ -4,34 +4,25 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Final
 
 import click
 
-from bulletproof.apploader import load_app
-from bulletproof.cli._common import FORMAT_OPTION, OutputFormat, emit_json, fail
-from bulletproof.errors import BulletproofError, ConfigError
+from bulletproof.cli._common import FORMAT_OPTION, OutputFormat, emit_json, fail, load
+from bulletproof.config import build_header_policy
+from bulletproof.errors import BulletproofError
 from bulletproof.headers import Preset, secure_headers
-from bulletproof.headers.fetch import DEFAULT_TIMEOUT, scan_url
-from bulletproof.headers.grade import (
+from bulletproof.observatory import (
+    DEFAULT_TIMEOUT,
     GRADES,
-    GradeResult,
-    PreloadList,
-    PublicSuffixList,
-    Scan,
-    grade_rank,
-    grade_scan,
+    SYSTEM_SUFFIX_LIST,
+    CheckResult,
+    read_preload_list,
+    read_suffix_list,
 )
+from bulletproof.observatory import check as check_headers
+from bulletproof.text import one_line
 
 __all__ = ["headers"]
-
-SYSTEM_SUFFIX_LIST: Final = Path("/usr/share/publicsuffix/public_suffix_list.dat")
-_CONTROL: Final = dict.fromkeys([*range(32), 127], " ")
-
-
-def _safe(text: str) -> str:
-    """One printable line: a server-supplied value never splits the output."""
-    return text.translate(_CONTROL)
 
 
 @click.group()
@@ -43,15 +34,34 @@ def headers() -> None:
 @click.option(
     "--preset",
     type=click.Choice([p.value for p in Preset]),
-    default=Preset.HELMET.value,
-    show_default=True,
+    default=None,
     help="helmet: Helmet 8.3's defaults; strict: the best Observatory score from headers "
-    "alone; api: for JSON APIs.",
+    "alone; api: for JSON APIs. Default: the project's own header set, from its config.",
 )
 @FORMAT_OPTION
-def show(preset: str, fmt: str) -> None:
-    """Print the headers a preset sets, in wire order (JSON: a list of [name, value])."""
-    policy = secure_headers(preset=preset)
+@click.pass_context
+def show(ctx: click.Context, preset: str | None, fmt: str) -> None:
+    """Print the headers the project sends, or a preset's, in wire order (JSON: a list of
+    [name, value]).
+
+    Without --preset, the header set is the one the project's config describes (its headers
+    table, [tool.bulletproof.headers] in pyproject.toml), the config found through --config,
+    else BULLETPROOF_CONFIG, else the current directory; stderr says which config it was.
+    """
+    try:
+        if preset is None:
+            config = load(ctx)
+            policy = build_header_policy(config)
+            click.echo(
+                f"bulletproof: the project's header set, from its config "
+                f"({one_line(f'{config.source}, in {config.root}')}); --preset NAME shows a preset "
+                "instead",
+                err=True,
+            )
+        else:
+            policy = secure_headers(preset=preset)
+    except BulletproofError as exc:
+        fail(str(exc), exc.exit_code)
     if OutputFormat(fmt) is OutputFormat.JSON:
         emit_json([[name, value] for name, value in policy.headers])
         return
@@ -61,37 +71,18 @@ def show(preset: str, fmt: str) -> None:
         click.echo(f"(removed from every response: {', '.join(policy.remove)})")
 
 
-def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{what} {str(path)!r}: cannot read it ({exc.__class__.__name__})."
-        ) from None
-
-
-def _suffixes(path: Path | None) -> PublicSuffixList | None:
-    if path is not None:
-        return PublicSuffixList.parse(_read(path, "--public-suffix-list"))
-    if SYSTEM_SUFFIX_LIST.is_file():
-        try:
-            return PublicSuffixList.parse(SYSTEM_SUFFIX_LIST.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            return None
-    return None
-
-
-def _render_text(target: str, scan: Scan, result: GradeResult, assumed: tuple[str, ...]) -> None:
-    click.echo(f"bulletproof headers check {_safe(target)}")
+def _render_text(target: str, checked: CheckResult) -> None:
+    scan, result = checked.scan, checked.result
+    click.echo(f"bulletproof headers check {one_line(target)}")
     for label, session in (("https", scan.https), ("http", scan.http)):
         if session is None:
             click.echo(f"  {label:<5} unreachable")
             continue
-        hops = " -> ".join(f"{_safe(url)} {status}" for url, status in session.route)
+        hops = " -> ".join(f"{one_line(url)} {status}" for url, status in session.route)
         note = "" if session.verified else "  (certificate did not verify)"
         click.echo(f"  {label:<5} {hops}{note}")
-    for line in assumed:
-        click.echo(f"  assumed: {line}")
+    for line in checked.assumed:
+        click.echo(f"  assumed: {one_line(line)}")
     click.echo("")
     for name, test in result.tests.items():
         mark = "pass" if test.passed else "FAIL"
@@ -166,68 +157,35 @@ def check(
     """Grade URL's response headers (or an app's, with --app) as the MDN HTTP Observatory does.
 
     URL is fetched over https and http from the same host and path (following up to 10
-    redirects each), plus a CORS preflight; an explicit port belongs to the URL's scheme. With
-    --app MODULE:APP the app is called in-process, as if served over https behind a proxy.
+    redirects each), plus a CORS preflight; an explicit port belongs to the URL's scheme, and
+    without a scheme to plain http (localhost:8000 is http://localhost:8000/), 443 excepted.
+    With --app MODULE:APP the app is called in-process, as if served over https behind a proxy.
     Prints each test's result, the score and the grade.
 
     Exit 0 when the check ran, 1 when the grade is below --min-grade, 2 for bad input (a bad URL,
     an app that cannot be imported), 3 when the URL could not be fetched or graded.
     """
     try:
-        if (url is None) == (app_spec is None):
-            raise ConfigError("give either a URL or --app MODULE:APP (exactly one of them).")
-        preload = (
-            PreloadList.from_chromium_json(_read(hsts_preload_list, "--hsts-preload-list"))
-            if hsts_preload_list is not None
-            else None
+        checked = check_headers(
+            url,
+            app=app_spec,
+            path=app_path,
+            host=app_host,
+            timeout=timeout,
+            cafile=cafile,
+            http_port=http_port,
+            https_port=https_port,
+            preload=read_preload_list(hsts_preload_list),
+            suffixes=read_suffix_list(public_suffix_list),
         )
-        suffixes = _suffixes(public_suffix_list)
-        assumed: tuple[str, ...] = ()
-        if url is not None:
-            if app_path != "/" or app_host != "localhost":
-                raise ConfigError("--path and --host go with --app; put them in the URL instead.")
-            target = url
-            scan = scan_url(
-                url,
-                timeout=timeout,
-                cafile=cafile,
-                http_port=http_port,
-                https_port=https_port,
-                preload=preload,
-                suffixes=suffixes,
-            )
-        else:
-            from bulletproof.adapters.inprocess import ASSUMPTIONS, scan_app
-
-            if any(v is not None for v in (cafile, http_port, https_port)):
-                raise ConfigError(
-                    "--cafile, --http-port and --https-port go with a URL, not --app."
-                )
-            target = f"--app {app_spec}"
-            app = load_app(str(app_spec))
-            scan = scan_app(
-                app,
-                path=app_path,
-                host=app_host,
-                timeout=timeout,
-                preload=preload,
-                suffixes=suffixes,
-                label=app_spec,
-            )
-            assumed = ASSUMPTIONS
-        result = grade_scan(scan)
     except BulletproofError as exc:
         fail(str(exc), exc.exit_code)
     if OutputFormat(fmt) is OutputFormat.JSON:
-        doc = result.to_dict()
-        auto = scan.auto
-        doc["url"] = auto.final.url if auto is not None else None
-        if assumed:
-            doc["assumed"] = list(assumed)
-        emit_json(doc)
+        emit_json(checked.to_dict())
     else:
-        _render_text(target, scan, result, assumed)
-    if min_grade is not None and grade_rank(result.grade) > grade_rank(min_grade):
-        click.echo(f"bulletproof: grade {result.grade} is below --min-grade {min_grade}", err=True)
+        _render_text(url if url is not None else f"--app {app_spec}", checked)
+    if min_grade is not None and not checked.meets(min_grade):
+        grade = checked.result.grade
+        click.echo(f"bulletproof: grade {grade} is below --min-grade {min_grade}", err=True)
         sys.exit(1)
     sys.exit(0)

@@ -6,9 +6,10 @@ import sys
 
 import click
 
+from bulletproof.adapters.routes import route_inventory  # importing it registers the walkers
 from bulletproof.apploader import load_app
 from bulletproof.cli._common import FORMAT_OPTION, OutputFormat, emit_json, load
-from bulletproof.routes import render_table, route_inventory
+from bulletproof.routes import render_table
 
 __all__ = ["routes"]
 

@@ -25,8 +25,10 @@ in ``csp_reports_dropped`` events (at most one a minute, none lost).
 >>> parse_csp_report(b"{nope", "application/csp-report").error
 'the body is not valid JSON'
 
-The web framework adapters (:mod:`bulletproof.adapters`) only translate a request into a call of
-:meth:`CspReportEndpoint.admit` and :meth:`CspReportEndpoint.receive`.
+The endpoint is answered in one place, :class:`bulletproof.guard.Guard` (its ``report_refusal``
+calls :meth:`CspReportEndpoint.admit` and checks the declared length before the body is read, its
+``report_answer`` calls :meth:`CspReportEndpoint.receive`); the web framework adapters
+(:mod:`bulletproof.adapters`) only pass the request's headers and body bytes in and the answer out.
 
 Added in 0.1.
 """
@@ -307,10 +309,10 @@ class CspReportEndpoint:
     is never read). The first refusal after a quiet :data:`DROP_EVENT_INTERVAL` is reported at
     once; the later ones are added up and reported by the first call of :meth:`admit`,
     :meth:`receive` or :meth:`flush` once that interval since the previous event has passed (the
-    middlewares call :meth:`flush` on every request they see). So a flood yields at most one event
-    per interval, each event's ``dropped`` is the exact count since the event before (with one
-    detail per reason), and the events add up to :attr:`dropped`. ``flush(force=True)`` reports
-    what is still pending, e.g. at shutdown.
+    guard calls :meth:`flush` on every other request the adapters see). So a flood yields at most
+    one event per interval, each event's ``dropped`` is the exact count since the event before
+    (with one detail per reason), and the events add up to :attr:`dropped`.
+    ``flush(force=True)`` reports what is still pending, e.g. at shutdown.
 
     Safe to share between threads (WSGI servers) and tasks (ASGI servers).
 
@@ -526,7 +528,7 @@ class CspReportEndpoint:
         Due means: some refusals are not reported yet and :data:`DROP_EVENT_INTERVAL` has passed
         since the previous event; ``force=True`` emits it now regardless (for shutdown). Returns
         how many refusals the event reported (0: no event). Cheap when nothing is pending: the
-        middlewares call it on every request so that the end of a flood is reported even when no
+        guard calls it on every request so that the end of a flood is reported even when no
         report arrives after it.
         """
         if not self._pending_total:  # read without the lock: a stale 0 only delays to next call

@@ -1,6 +1,8 @@
 """Route inventory: every route of an app with its methods, header coverage and authentication.
 
-``route_inventory(app)`` asks the framework's walker for the routes; the rest is plain data:
+``route_inventory(app)`` asks the walker registered for the app's framework for the routes (the
+walkers live in ``bulletproof.adapters.routes``, which registers them when imported; this
+package imports no framework and no adapter). The rest is plain data:
 
 >>> from bulletproof.routes.inventory import MethodAuth, RouteEntry, WalkResult, build_inventory
 >>> entry = RouteEntry("/items", "shop.create", (MethodAuth("POST", "none", "no marker"),), True)

@@ -1,11 +1,13 @@
 """The route inventory: every route of an app, its methods, header coverage and authentication.
 
-This module is framework-neutral. It recognises the app object by the classes it is an instance of
-(looked up in ``sys.modules`` only, so nothing is imported here), unwraps the middleware classes it
-knows, and hands the app to the walker for its framework, ``bulletproof.adapters.routes_<name>``,
-which is imported by name (the same registry pattern as ``bulletproof.sinks``). A walker returns
-:class:`RouteEntry` records; :func:`build_inventory` groups them into :class:`Route` objects and
-derives the findings.
+This module is framework-neutral and imports no framework and no adapter. The walkers that know a
+framework's routing live in ``bulletproof.adapters.routes`` and register themselves here with
+:func:`register_walker` when that package is imported (``bulletproof routes`` and ``bulletproof
+check`` import it; so does ``from bulletproof.adapters.routes import route_inventory``).
+:func:`route_inventory` unwraps the middleware classes it knows, asks each registered
+:class:`RouteWalker` whether it recognises the app (by the classes it is an instance of, looked up
+in ``sys.modules`` only), and hands it to the first that does. A walker returns :class:`RouteEntry`
+records; :func:`build_inventory` groups them into :class:`Route` objects and derives the findings.
 
 Added in 0.1.
 """
@@ -13,35 +15,36 @@ Added in 0.1.
 from __future__ import annotations
 
 import functools
-import importlib
 import sys
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
 from bulletproof.errors import ConfigError
+from bulletproof.text import one_line
 
 __all__ = [
     "ANY_METHOD",
-    "OUR_ASGI_MIDDLEWARE",
-    "OUR_DJANGO_MIDDLEWARE",
-    "OUR_WSGI_MIDDLEWARE",
+    "OUR_MIDDLEWARE",
     "STATE_CHANGING_METHODS",
-    "WALKERS",
     "AuthState",
     "MethodAuth",
     "Route",
     "RouteEntry",
     "RouteInventory",
+    "RouteWalker",
     "WalkResult",
     "Walker",
     "build_inventory",
     "callable_name",
     "closure_value",
     "inner_codes",
+    "is_loaded_instance",
     "loaded_class",
-    "one_line",
+    "our_middleware_classes",
+    "register_walker",
+    "registered_walkers",
     "route_inventory",
     "unwrap_app",
     "wrapped_chain",
@@ -58,25 +61,15 @@ ANY_METHOD: Final = "*"
 STATE_CHANGING_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE", ANY_METHOD})
 """Methods that may change state; a route accepting any method counts. Added in 0.1."""
 
-OUR_ASGI_MIDDLEWARE: Final = ("bulletproof.adapters.asgi", "SecureHeadersMiddleware")
-"""Where the ASGI header middleware lives. Added in 0.1."""
-OUR_WSGI_MIDDLEWARE: Final = ("bulletproof.adapters.wsgi", "SecureHeadersWSGIMiddleware")
-"""Where the WSGI header middleware lives. Added in 0.1."""
-OUR_DJANGO_MIDDLEWARE: Final = "bulletproof.adapters.django.SecureHeadersMiddleware"
-"""The dotted path of the Django header middleware, as written in ``settings.MIDDLEWARE``.
-Added in 0.1."""
-
-WALKERS: Final[Mapping[str, str]] = {
-    "flask": "bulletproof.adapters.routes_flask",
-    "django": "bulletproof.adapters.routes_django",
-    "starlette": "bulletproof.adapters.routes_starlette",
-    "fastapi": "bulletproof.adapters.routes_starlette",
-}
-"""Framework name -> the module whose ``walk(app, *, covered)`` lists its routes. Added in 0.1."""
+OUR_MIDDLEWARE: Final = (
+    ("bulletproof.adapters.asgi", "BulletproofMiddleware"),
+    ("bulletproof.adapters.wsgi", "BulletproofWSGIMiddleware"),
+)
+"""Where the ASGI and WSGI middleware live: ``(module, class name)``, looked up in
+``sys.modules`` only (never imported from here). Added in 0.1."""
 
 # Middleware classes we may look through to reach the app: (module, class name). Each keeps the
-# app it wraps in ``.app``. Ours come first; the rest are common third-party wrappers.
-_OUR_WRAPPERS: Final = (OUR_ASGI_MIDDLEWARE, OUR_WSGI_MIDDLEWARE)
+# app it wraps in ``.app``; ours are OUR_MIDDLEWARE, these are common third-party wrappers.
 _KNOWN_WRAPPERS: Final = (
     ("starlette.middleware.cors", "CORSMiddleware"),
     ("starlette.middleware.gzip", "GZipMiddleware"),
@@ -87,14 +80,6 @@ _KNOWN_WRAPPERS: Final = (
     ("starlette.middleware.exceptions", "ExceptionMiddleware"),
     ("uvicorn.middleware.proxy_headers", "ProxyHeadersMiddleware"),
     ("werkzeug.middleware.proxy_fix", "ProxyFix"),
-)
-# The app classes we recognise, most specific first: (module, class name, framework).
-_APP_CLASSES: Final = (
-    ("fastapi.applications", "FastAPI", "fastapi"),
-    ("starlette.applications", "Starlette", "starlette"),
-    ("starlette.routing", "Router", "starlette"),
-    ("flask.app", "Flask", "flask"),
-    ("django.core.handlers.base", "BaseHandler", "django"),
 )
 
 
@@ -211,7 +196,7 @@ class WalkResult:
 
 
 class Walker(Protocol):
-    """The ``walk`` function each ``bulletproof.adapters.routes_<framework>`` module exposes.
+    """The ``walk`` function each ``bulletproof.adapters.routes.<framework>`` module exposes.
 
     ``covered`` is True when the app was found inside the header middleware (so every route is
     covered whatever the app itself installs).
@@ -221,6 +206,42 @@ class Walker(Protocol):
 
     def __call__(self, app: object, *, covered: bool) -> WalkResult:
         """List the routes of ``app``. Added in 0.1."""
+
+
+@dataclass(frozen=True)
+class RouteWalker:
+    """One framework's route walker, as registered with :func:`register_walker`.
+
+    ``name`` is the registry key (registering the same name again replaces the walker in place);
+    ``frameworks`` are the names messages show (``("Starlette", "FastAPI")``); ``pointers`` are
+    the other objects a user may point at, for the message that names what is accepted
+    (``"a Django settings module"``). ``recognises(app)`` says whether ``walk`` lists ``app``
+    (the object found inside the known wrappers); it must not import anything.
+
+    Added in 0.1.
+    """
+
+    name: str
+    frameworks: tuple[str, ...]
+    recognises: Callable[[object], bool]
+    walk: Walker
+    pointers: tuple[str, ...] = ()
+
+
+_WALKERS: dict[str, RouteWalker] = {}
+
+
+def register_walker(walker: RouteWalker) -> None:
+    """Make :func:`route_inventory` hand the apps ``walker`` recognises to it.
+
+    Walkers are asked in the order they were first registered. Added in 0.1.
+    """
+    _WALKERS[walker.name] = walker
+
+
+def registered_walkers() -> tuple[RouteWalker, ...]:
+    """The registered walkers, in the order :func:`route_inventory` asks them. Added in 0.1."""
+    return tuple(_WALKERS.values())
 
 
 # -- introspection helpers shared by the walkers ------------------------------------------------
@@ -238,9 +259,20 @@ def loaded_class(module: str, name: str) -> type | None:
     return value if isinstance(value, type) else None
 
 
-def _is_instance(obj: object, where: tuple[str, str]) -> bool:
-    cls = loaded_class(*where)
+def is_loaded_instance(obj: object, module: str, name: str) -> bool:
+    """Whether ``obj`` is an instance of ``module.name``, without importing ``module``.
+
+    Added in 0.1.
+    """
+    cls = loaded_class(module, name)
     return cls is not None and isinstance(obj, cls)
+
+
+def our_middleware_classes() -> tuple[type, ...]:
+    """The header middleware classes of :data:`OUR_MIDDLEWARE` that are loaded (for
+    ``isinstance`` and ``issubclass``; an empty tuple matches nothing). Added in 0.1."""
+    found = (loaded_class(module, name) for module, name in OUR_MIDDLEWARE)
+    return tuple(dict.fromkeys(cls for cls in found if cls is not None))
 
 
 def unwrap_app(app: object) -> tuple[object, bool]:
@@ -254,10 +286,11 @@ def unwrap_app(app: object) -> tuple[object, bool]:
     """
     covered = False
     seen: set[int] = set()
+    our_classes = our_middleware_classes()
     while id(app) not in seen:
         seen.add(id(app))
-        ours = any(_is_instance(app, where) for where in _OUR_WRAPPERS)
-        if not ours and not any(_is_instance(app, where) for where in _KNOWN_WRAPPERS):
+        ours = isinstance(app, our_classes)
+        if not ours and not any(is_loaded_instance(app, *where) for where in _KNOWN_WRAPPERS):
             break
         inner = getattr(app, "app", None)
         if inner is None:
@@ -335,14 +368,6 @@ def callable_name(obj: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}()"
 
 
-_CONTROL: Final = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
-
-
-def one_line(text: str) -> str:
-    """``text`` with every control character escaped, so it cannot split a line. Added in 0.1."""
-    return text.translate(_CONTROL)
-
-
 # -- building the inventory ---------------------------------------------------------------------
 
 
@@ -415,33 +440,40 @@ def build_inventory(result: WalkResult, public_paths: Iterable[str] = ()) -> Rou
     )
 
 
-def _framework_of(app: object) -> str | None:
-    if isinstance(app, types.ModuleType):
-        return "django" if hasattr(app, "ROOT_URLCONF") else None
-    for module, name, framework in _APP_CLASSES:
-        if _is_instance(app, (module, name)):
-            return framework
-    return None
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def route_inventory(app: object, *, public: Iterable[str] = ()) -> RouteInventory:
-    """List every route of a Flask, Django, Starlette or FastAPI app.
+    """List every route of an app that a registered walker recognises.
 
-    ``app`` is the application object (``Flask``, ``Starlette``, ``FastAPI``, a Starlette
+    ``bulletproof.adapters.routes`` registers walkers for Flask, Django, Starlette and FastAPI:
+    ``app`` is then the application object (``Flask``, ``Starlette``, ``FastAPI``, a Starlette
     ``Router``, Django's WSGI or ASGI handler, or a Django settings module), possibly wrapped by
-    ``bulletproof.protect`` or by the header middleware. Raises ConfigError when the object is none
-    of these, or when the framework fails to load its routing table.
+    ``bulletproof.protect`` or by the header middleware. Raises ConfigError when no walker is
+    registered, when none recognises the object, or when the framework fails to load its routing
+    table.
 
     Added in 0.1.
     """
-    inner, covered = unwrap_app(app)
-    framework = _framework_of(inner)
-    if framework is None:
-        kind = type(inner)
+    walkers = registered_walkers()
+    if not walkers:
         raise ConfigError(
-            f"{kind.__module__}.{kind.__qualname__} is not a Flask, Django, Starlette or FastAPI "
-            "app: point at the application object (for example 'myapp:app'), a Django "
-            "WSGI/ASGI handler ('mysite.wsgi:application') or a Django settings module"
+            "no route walker is registered: import bulletproof.adapters.routes first (it "
+            "registers the Flask, Django, Starlette and FastAPI walkers), or call its "
+            "route_inventory"
         )
-    walker: Walker = importlib.import_module(WALKERS[framework]).walk
-    return build_inventory(walker(inner, covered=covered), public)
+    inner, covered = unwrap_app(app)
+    for walker in walkers:
+        if walker.recognises(inner):
+            return build_inventory(walker.walk(inner, covered=covered), public)
+    kind = type(inner)
+    frameworks = [name for walker in walkers for name in walker.frameworks]
+    pointers = [
+        "the application object (for example 'myapp:app')",
+        *(pointer for walker in walkers for pointer in walker.pointers),
+    ]
+    raise ConfigError(
+        f"{kind.__module__}.{kind.__qualname__} is not a {_listed(frameworks)} app: point at "
+        f"{_listed(pointers)}"
+    )

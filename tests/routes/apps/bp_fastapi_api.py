@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Header, Security, WebSocket
 from fastapi.security import APIKeyHeader, HTTPBearer, OAuth2PasswordBearer
 
-from bulletproof.adapters.asgi import SecureHeadersMiddleware
+from bulletproof.adapters.asgi import BulletproofMiddleware
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="token")
 maybe_bearer = HTTPBearer(auto_error=False)
@@ -30,7 +30,7 @@ def pagination(limit: int = 10) -> int:
 
 
 app = FastAPI()
-app.add_middleware(SecureHeadersMiddleware)
+app.add_middleware(BulletproofMiddleware)
 
 
 @app.get("/")

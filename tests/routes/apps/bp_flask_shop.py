@@ -24,7 +24,7 @@ from flask_login import (
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bulletproof.adapters.wsgi import SecureHeadersWSGIMiddleware
+from bulletproof.adapters.wsgi import BulletproofWSGIMiddleware
 from bulletproof.protect import protect
 
 
@@ -113,8 +113,8 @@ def create_app() -> Flask:
 
 app = protect(create_app())
 proxied = create_app()
-proxied.wsgi_app = ProxyFix(SecureHeadersWSGIMiddleware(proxied.wsgi_app))  # type: ignore[method-assign]
-outer = SecureHeadersWSGIMiddleware(create_app())
+proxied.wsgi_app = ProxyFix(BulletproofWSGIMiddleware(proxied.wsgi_app))  # type: ignore[method-assign]
+outer = BulletproofWSGIMiddleware(create_app())
 bare = create_app()
 
 

@@ -32,7 +32,7 @@ from starlette.routing import (
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from bulletproof.adapters.asgi import SecureHeadersMiddleware
+from bulletproof.adapters.asgi import BulletproofMiddleware
 from bulletproof.protect import protect
 
 STATIC = Path(__file__).with_name("static")
@@ -133,7 +133,7 @@ app = Starlette(
         Host("tenant.example.com", app=tenant),
     ],
     middleware=[
-        Middleware(SecureHeadersMiddleware),
+        Middleware(BulletproofMiddleware),
         Middleware(AuthenticationMiddleware, backend=NobodyLoggedIn()),
     ],
 )
@@ -141,8 +141,8 @@ app = Starlette(
 legacy = Starlette(routes=[Route("/upload", feedback, methods=["POST"])])
 partial = Starlette(
     routes=[
-        Mount("/app", app=SecureHeadersMiddleware(inner)),
-        Mount("/v2", routes=[Route("/", home)], middleware=[Middleware(SecureHeadersMiddleware)]),
+        Mount("/app", app=BulletproofMiddleware(inner)),
+        Mount("/v2", routes=[Route("/", home)], middleware=[Middleware(BulletproofMiddleware)]),
         Mount("/legacy", app=legacy),
     ]
 )

@@ -15,7 +15,7 @@ INSTALLED_APPS = [
     "rest_framework",
 ]
 MIDDLEWARE = [
-    "bulletproof.adapters.django.SecureHeadersMiddleware",
+    "bulletproof.adapters.django.BulletproofMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -17,48 +17,73 @@ match wins:
 
 A view marked ``login_not_required`` or given ``permission_classes = [AllowAny]`` on purpose is
 reported with auth ``"none"`` but is not a finding. Coverage: the header middleware in
-``settings.MIDDLEWARE``, or the handler found inside the WSGI/ASGI middleware.
+``settings.MIDDLEWARE`` (its dotted path, the name it had before 0.1, or a subclass), or the
+handler found inside the WSGI/ASGI middleware.
 
-Django (and DRF, when loaded) are imported lazily, inside :func:`walk`.
+WhiteNoise answers static files itself, before the middleware below it runs: when
+``whitenoise.middleware.WhiteNoiseMiddleware`` is in ``MIDDLEWARE``, its static routes
+(``STATIC_URL``, and ``WHITENOISE_ROOT`` when set) are listed, covered only when the header
+middleware comes before it. :func:`settings_findings` says, as data, what else in the settings
+keeps the headers off responses or changes them (the header middleware is not first; Django's
+``SecurityMiddleware`` or ``XFrameOptionsMiddleware`` runs inside it, so their values win over the
+policy's); :func:`walk` adds those as notes. Nothing here imports WhiteNoise: it reads settings.
+
+Django (and DRF, when loaded) are imported lazily, inside the functions.
 
 Added in 0.1.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import importlib
 import inspect
 import os
+import re
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from bulletproof.errors import ConfigError
 from bulletproof.routes.inventory import (
     ANY_METHOD,
-    OUR_DJANGO_MIDDLEWARE,
     AuthState,
     MethodAuth,
     RouteEntry,
+    RouteWalker,
     WalkResult,
     callable_name,
     closure_value,
     inner_codes,
+    is_loaded_instance,
     loaded_class,
-    one_line,
+    unwrap_app,
     wrapped_chain,
 )
+from bulletproof.text import one_line
 
-__all__ = ["walk"]
+if TYPE_CHECKING:
+    from bulletproof.headers import HeaderPolicy
 
+__all__ = ["WALKER", "SettingsFinding", "SettingsIssue", "settings_findings", "walk"]
+
+# bulletproof's Django middleware as written in settings.MIDDLEWARE: its 0.1 name, and the name it
+# had before the rename (SecureHeadersMiddleware; drop it once no project names it).
+_INSTALL_NAME: Final = "bulletproof.adapters.django.BulletproofMiddleware"
+_OURS: Final = frozenset({_INSTALL_NAME, "bulletproof.adapters.django.SecureHeadersMiddleware"})
 _LOGIN_MIDDLEWARE: Final = "django.contrib.auth.middleware.LoginRequiredMiddleware"
+_SECURITY: Final = "django.middleware.security.SecurityMiddleware"
+_XFRAME: Final = "django.middleware.clickjacking.XFrameOptionsMiddleware"
+_WHITENOISE: Final = "whitenoise.middleware.WhiteNoiseMiddleware"
+_KNOWN: Final = _OURS | {_LOGIN_MIDDLEWARE, _SECURITY, _XFRAME, _WHITENOISE}
 _AUTH_HINT: Final = (
     "protect it with login_required, LoginRequiredMixin or DRF permission_classes, or mark it "
     "public on purpose (login_not_required, permission_classes = [AllowAny])"
 )
-_INSTALL_HINT: Final = f"add {OUR_DJANGO_MIDDLEWARE!r} to settings.MIDDLEWARE"
+_INSTALL_HINT: Final = f"add {_INSTALL_NAME!r} to settings.MIDDLEWARE"
 _MIXINS: Final = ("LoginRequiredMixin", "PermissionRequiredMixin", "UserPassesTestMixin")
 _OPERATORS: Final = {"AND": "&", "OR": "|", "NOT": "~"}
 
@@ -365,27 +390,6 @@ def _walk(resolver: Any, prefix: str, context: _Context, depth: int) -> list[Rou
     return entries
 
 
-def _is_middleware(entries: Iterable[str], dotted: str, module: str, name: str) -> bool:
-    """Whether ``settings.MIDDLEWARE`` lists ``dotted`` or a subclass of it."""
-    wanted: type | None = None
-    for entry in entries:
-        if entry == dotted:
-            return True
-        if wanted is None:
-            try:
-                wanted = getattr(importlib.import_module(module), name)
-            except (ImportError, AttributeError):
-                return False
-        owner, _, attr = entry.rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(owner), attr)
-        except Exception:  # noqa: BLE001, S112 - Django reports a bad entry itself at startup
-            continue
-        if isinstance(cls, type) and isinstance(wanted, type) and issubclass(cls, wanted):
-            return True
-    return False
-
-
 def _configure(module: types.ModuleType) -> None:
     """Set Django up from the settings module ``module`` (unless it already is)."""
     from django.conf import settings
@@ -411,28 +415,368 @@ def _configure(module: types.ModuleType) -> None:
         ) from None
 
 
+# -- settings.MIDDLEWARE and what it does to the headers ------------------------------------------
+
+
+class SettingsIssue(enum.StrEnum):
+    """What a :class:`SettingsFinding` is about. Added in 0.1."""
+
+    NOT_FIRST = "not_first"
+    """bulletproof's middleware is not first in ``MIDDLEWARE``: a response that a middleware
+    above it returns itself (a redirect, an error) gets no security headers."""
+    WHITENOISE_FIRST = "whitenoise_first"
+    """WhiteNoise comes before it: the static files it serves get no security headers."""
+    DJANGO_HEADER = "django_header"
+    """Django's ``SecurityMiddleware`` or ``XFrameOptionsMiddleware`` runs inside it and sets a
+    header first, so Django's value is sent instead of the policy's."""
+
+
+@dataclass(frozen=True)
+class SettingsFinding:
+    """One way a Django project's settings keep the policy's headers off responses or change them.
+
+    ``setting`` is the setting to change (``"MIDDLEWARE"``, ``"X_FRAME_OPTIONS"``, ...),
+    ``header`` the response header concerned (empty when none is), ``message`` one sentence that
+    ends with the fix.
+
+    Added in 0.1.
+    """
+
+    issue: SettingsIssue
+    setting: str
+    message: str
+    header: str = ""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """``settings.MIDDLEWARE`` as the inventory sees it."""
+
+    entries: tuple[str, ...]  # as written
+    names: tuple[frozenset[str], ...]  # the dotted names each entry answers to (its bases too)
+    covered: bool  # the handler was found inside the WSGI/ASGI header middleware
+
+    def index(self, wanted: Iterable[str]) -> int | None:
+        """The position of the first entry that is (or subclasses) one of ``wanted``."""
+        targets = frozenset(wanted)
+        return next((i for i, names in enumerate(self.names) if names & targets), None)
+
+    @property
+    def ours(self) -> int | None:
+        return self.index(_OURS)
+
+
+def _entry_names(entry: str) -> frozenset[str]:
+    """``entry``, and the dotted names of its class and bases when it is not a name we know.
+
+    Importing the entry is what Django does at start-up; a known name (WhiteNoise's, which may
+    not even be installed here) is matched as written, without an import.
+    """
+    if entry in _KNOWN:
+        return frozenset({entry})
+    owner, _, attr = entry.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(owner), attr)
+    except Exception:  # noqa: BLE001 - Django reports a bad entry itself at startup
+        return frozenset({entry})
+    if not isinstance(cls, type):
+        return frozenset({entry})
+    return frozenset({entry, *(f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__)})
+
+
+def _layout(settings: Any, covered: bool) -> _Layout:
+    entries = tuple(str(m) for m in getattr(settings, "MIDDLEWARE", None) or ())
+    return _Layout(entries, tuple(_entry_names(entry) for entry in entries), covered)
+
+
+def _static_prefix(settings: Any) -> str | None:
+    """The URL prefix WhiteNoise serves ``STATIC_ROOT`` under, worked out as WhiteNoise does."""
+    prefix = getattr(settings, "WHITENOISE_STATIC_PREFIX", None)
+    if prefix is None:
+        static_url = getattr(settings, "STATIC_URL", None)
+        if not static_url:
+            return None
+        prefix = urlsplit(str(static_url)).path
+        script = str(getattr(settings, "FORCE_SCRIPT_NAME", None) or "").rstrip("/")
+        if script and prefix.startswith(script):
+            prefix = prefix[len(script) :]
+    inner = str(prefix).strip("/")
+    return f"/{inner}/" if inner else "/"
+
+
+def _static_entries(layout: _Layout, settings: Any) -> list[RouteEntry]:
+    """The routes WhiteNoise answers itself, covered only when the header middleware is above."""
+    at = layout.index({_WHITENOISE})
+    if at is None:
+        return []
+    ours = layout.ours
+    covered = layout.covered or (ours is not None and ours < at)
+    note = ""
+    if not covered and ours is not None:
+        note = (
+            f"WhiteNoise serves it before the header middleware runs: move "
+            f"{layout.entries[ours]!r} above {layout.entries[at]!r} in settings.MIDDLEWARE"
+        )
+    paths: list[tuple[str, str]] = []
+    prefix = _static_prefix(settings)
+    if prefix is not None:
+        paths.append((f"{prefix}<path:path>", "a static file, served by WhiteNoise"))
+    if getattr(settings, "WHITENOISE_ROOT", None):
+        paths.append(("/<path:file>", "a file in WHITENOISE_ROOT, served by WhiteNoise"))
+    return [
+        RouteEntry(
+            path,
+            layout.entries[at],
+            (MethodAuth("GET", "none", evidence, public=True),),
+            covered,
+            note,
+        )
+        for path, evidence in paths
+    ]
+
+
+@dataclass(frozen=True)
+class _DjangoHeader:
+    """A header one of Django's own middleware sets, with the value it sets."""
+
+    middleware: str  # the MIDDLEWARE entry that sets it
+    header: str
+    value: str
+    setting: str
+    off: str  # how to make Django leave it alone
+    https_only: bool = False
+
+
+def _inside(layout: _Layout, dotted: str) -> str | None:
+    """The entry for Django's ``dotted`` middleware if it runs inside bulletproof's.
+
+    Django runs the response phase bottom-up, and its header middleware set a header only when the
+    response has none: one listed below bulletproof's (or anywhere, when the handler is inside
+    ``bulletproof.protect``) sets its value first, and that value is the one sent.
+    """
+    at = layout.index({dotted})
+    if at is None:
+        return None
+    ours = layout.ours
+    inside = layout.covered if ours is None else at > ours
+    return layout.entries[at] if inside else None
+
+
+def _django_headers(layout: _Layout, settings: Any) -> list[_DjangoHeader]:
+    """What SecurityMiddleware and XFrameOptionsMiddleware (Django 5.x) set, when inside ours."""
+    found: list[_DjangoHeader] = []
+    security = _inside(layout, _SECURITY)
+    if security is not None:
+        seconds = getattr(settings, "SECURE_HSTS_SECONDS", 0)
+        if seconds:
+            value = f"max-age={seconds}"
+            if getattr(settings, "SECURE_HSTS_INCLUDE_SUBDOMAINS", False):
+                value += "; includeSubDomains"
+            if getattr(settings, "SECURE_HSTS_PRELOAD", False):
+                value += "; preload"
+            found.append(
+                _DjangoHeader(
+                    security,
+                    "Strict-Transport-Security",
+                    value,
+                    "SECURE_HSTS_SECONDS",
+                    "set SECURE_HSTS_SECONDS = 0",
+                    https_only=True,
+                )
+            )
+        if getattr(settings, "SECURE_CONTENT_TYPE_NOSNIFF", True):
+            found.append(
+                _DjangoHeader(
+                    security,
+                    "X-Content-Type-Options",
+                    "nosniff",
+                    "SECURE_CONTENT_TYPE_NOSNIFF",
+                    "set SECURE_CONTENT_TYPE_NOSNIFF = False",
+                )
+            )
+        referrer = getattr(settings, "SECURE_REFERRER_POLICY", "same-origin")
+        if referrer:
+            parts = (
+                [part.strip() for part in referrer.split(",")]
+                if isinstance(referrer, str)
+                else [str(part) for part in referrer]
+            )
+            found.append(
+                _DjangoHeader(
+                    security,
+                    "Referrer-Policy",
+                    ",".join(parts),
+                    "SECURE_REFERRER_POLICY",
+                    "set SECURE_REFERRER_POLICY = None",
+                )
+            )
+        opener = getattr(settings, "SECURE_CROSS_ORIGIN_OPENER_POLICY", "same-origin")
+        if opener:
+            found.append(
+                _DjangoHeader(
+                    security,
+                    "Cross-Origin-Opener-Policy",
+                    str(opener),
+                    "SECURE_CROSS_ORIGIN_OPENER_POLICY",
+                    "set SECURE_CROSS_ORIGIN_OPENER_POLICY = None",
+                )
+            )
+    frame = _inside(layout, _XFRAME)
+    if frame is not None:
+        found.append(
+            _DjangoHeader(
+                frame,
+                "X-Frame-Options",
+                str(getattr(settings, "X_FRAME_OPTIONS", "DENY")).upper(),
+                "X_FRAME_OPTIONS",
+                f"remove {frame!r} from settings.MIDDLEWARE",
+            )
+        )
+    return found
+
+
+def _normal(value: str) -> str:
+    """A header value for comparison: these headers' tokens are case-insensitive."""
+    return re.sub(r"\s*([,;])\s*", r"\1", value.strip().lower())
+
+
+def _findings(layout: _Layout, settings: Any, policy: HeaderPolicy) -> tuple[SettingsFinding, ...]:
+    ours = layout.ours
+    if ours is None and not layout.covered:
+        return ()  # nothing sends the policy: the inventory says so
+    found: list[SettingsFinding] = []
+    if ours is not None and not layout.covered:
+        name = layout.entries[ours]
+        if ours > 0:
+            above = ", ".join(repr(entry) for entry in layout.entries[:ours])
+            found.append(
+                SettingsFinding(
+                    SettingsIssue.NOT_FIRST,
+                    "MIDDLEWARE",
+                    f"{name!r} is not first in settings.MIDDLEWARE: a response that a "
+                    f"middleware above it ({above}) returns itself (a redirect, an error, a "
+                    "static file) gets no security headers; move it to the top",
+                )
+            )
+        at = layout.index({_WHITENOISE})
+        if at is not None and at < ours:
+            found.append(
+                SettingsFinding(
+                    SettingsIssue.WHITENOISE_FIRST,
+                    "MIDDLEWARE",
+                    f"{layout.entries[at]!r} comes before {name!r} in settings.MIDDLEWARE: "
+                    "WhiteNoise answers static files itself, before the header middleware "
+                    f"runs, so they get no security headers; move {name!r} above it",
+                )
+            )
+    outer = repr(layout.entries[ours]) if ours is not None else "bulletproof.protect()"
+    sent = {name.lower(): value for name, value in policy.headers}
+    for item in _django_headers(layout, settings):
+        mine = sent.get(item.header.lower())
+        if mine is not None and _normal(mine) == _normal(item.value):
+            continue
+        versus = f"not the policy's {mine!r}" if mine is not None else "which the policy leaves out"
+        keep = "to keep the policy's value" if mine is not None else "to leave it out"
+        when = " on HTTPS requests" if item.https_only else ""
+        found.append(
+            SettingsFinding(
+                SettingsIssue.DJANGO_HEADER,
+                item.setting,
+                f"{item.middleware!r} runs inside {outer} and sets {item.header}: "
+                f"{item.value}{when} (settings.{item.setting}), {versus}: {keep}, {item.off}",
+                item.header,
+            )
+        )
+    return tuple(found)
+
+
+def _project_policy(settings: Any) -> HeaderPolicy:
+    """The policy ``BulletproofMiddleware`` applies: the project's config (found from the working
+    directory, or ``BULLETPROOF_CONFIG``) with the ``BULLETPROOF_*`` settings mapped onto it, as
+    the middleware itself loads it (a bad setting is the ConfigError the middleware raises)."""
+    from bulletproof.adapters import _load_config
+    from bulletproof.adapters.django import _bulletproof_settings
+    from bulletproof.config import build_header_policy
+
+    return build_header_policy(_load_config(_bulletproof_settings(settings), "settings"))
+
+
+def settings_findings(
+    app: object, *, policy: HeaderPolicy | None = None
+) -> tuple[SettingsFinding, ...]:
+    """What in a Django project's settings keeps the security headers off responses or changes them.
+
+    ``app`` is what :func:`~bulletproof.routes.route_inventory` takes for Django: a WSGI or ASGI
+    handler (possibly inside ``bulletproof.protect``) or a settings module (which sets Django
+    up). ``policy`` is the policy the project sends (default: the one ``BulletproofMiddleware``
+    builds, from the config of the working directory and the ``BULLETPROOF_*`` settings). The
+    route inventory's findings already say each of these (WhiteNoise's as the static routes it
+    leaves uncovered); this gives them as data. Raises ConfigError when ``app`` is not a Django
+    handler or settings module.
+
+    Added in 0.1.
+    """
+    inner, covered = unwrap_app(app)
+    if not _recognises(inner):
+        kind = type(inner)
+        raise ConfigError(
+            f"{kind.__module__}.{kind.__qualname__} is not a Django WSGI/ASGI handler or "
+            "settings module"
+        )
+    if isinstance(inner, types.ModuleType):
+        _configure(inner)
+    from django.conf import settings
+
+    if policy is None:
+        policy = _project_policy(settings)
+    return _findings(_layout(settings, covered), settings, policy)
+
+
 def walk(app: object, *, covered: bool) -> WalkResult:
     """The routes of a Django handler or settings module. Added in 0.1."""
     if isinstance(app, types.ModuleType):
         _configure(app)
     from django.conf import settings
 
-    middleware = [str(m) for m in getattr(settings, "MIDDLEWARE", None) or ()]
-    module, _, name = OUR_DJANGO_MIDDLEWARE.rpartition(".")
-    installed = covered or _is_middleware(middleware, OUR_DJANGO_MIDDLEWARE, module, name)
-    login_module, _, login_name = _LOGIN_MIDDLEWARE.rpartition(".")
+    layout = _layout(settings, covered)
+    installed = covered or layout.ours is not None
     context = _Context(
         markers=_markers(),
-        login_middleware=_is_middleware(middleware, _LOGIN_MIDDLEWARE, login_module, login_name),
+        login_middleware=layout.index({_LOGIN_MIDDLEWARE}) is not None,
         covered=installed,
     )
     from django.urls import get_resolver
 
-    entries = _walk(get_resolver(), "", context, 0)
+    static = _static_entries(layout, settings)
+    entries = [*static, *_walk(get_resolver(), "", context, 0)]
+    # An uncovered static route already says why (and the fix): no second line for WhiteNoise.
+    said = any(not entry.covered for entry in static)
+    notes = tuple(
+        finding.message
+        for finding in _findings(layout, settings, _project_policy(settings))
+        if not (said and finding.issue is SettingsIssue.WHITENOISE_FIRST)
+    )
     return WalkResult(
         framework="django",
         entries=tuple(entries),
-        middleware_installed=installed,
+        middleware_installed=installed and all(entry.covered for entry in static),
         auth_hint=_AUTH_HINT,
         install_hint=_INSTALL_HINT,
+        notes=notes,
     )
+
+
+def _recognises(app: object) -> bool:
+    if isinstance(app, types.ModuleType):
+        return hasattr(app, "ROOT_URLCONF")
+    return is_loaded_instance(app, "django.core.handlers.base", "BaseHandler")
+
+
+WALKER: Final = RouteWalker(
+    "django",
+    ("Django",),
+    _recognises,
+    walk,
+    pointers=("a Django WSGI/ASGI handler ('mysite.wsgi:application')", "a Django settings module"),
+)
+"""The Django walker, registered by :mod:`bulletproof.adapters.routes`. Added in 0.1."""

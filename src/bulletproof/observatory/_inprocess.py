@@ -3,7 +3,7 @@
 :func:`call_app` sends one request straight through the ASGI 3 or WSGI (PEP 3333) protocol and
 collects status, headers and body. :func:`scan_app` does what ``bulletproof headers check`` does
 for a URL: ``GET`` the path (following up to 10 redirects that stay on the app's host), send the
-Observatory's CORS preflight, and return a :class:`~bulletproof.headers.grade.Scan` to grade.
+Observatory's CORS preflight, and return a :class:`~bulletproof.observatory.Scan` to grade.
 
 No web framework is imported: the app is driven through the protocols only. An ASGI app gets a
 lifespan startup before the first request and a shutdown after the last (an app without lifespan
@@ -35,18 +35,13 @@ from typing import Any, Final, TypeAlias
 from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
 from bulletproof.errors import AppError, ConfigError
-from bulletproof.headers.fetch import MAX_BODY_BYTES, MAX_REDIRECTS, decode_body, parse_target
-from bulletproof.headers.grade import (
-    OBSERVATORY_ORIGIN,
-    CookieJar,
-    FetchedResponse,
-    PreloadList,
-    PublicSuffixList,
-    Scan,
-    Session,
-)
+from bulletproof.observatory._cookies import CookieJar
+from bulletproof.observatory._domains import PreloadList, PublicSuffixList
+from bulletproof.observatory._fetch import MAX_BODY_BYTES, MAX_REDIRECTS, decode_body, parse_target
+from bulletproof.observatory._models import OBSERVATORY_ORIGIN, FetchedResponse, Scan, Session
+from bulletproof.text import one_line
 
-__all__ = ["ASSUMPTIONS", "AppError", "AppResponse", "InProcessClient", "call_app", "scan_app"]
+__all__ = ["ASSUMPTIONS", "AppResponse", "InProcessClient", "call_app", "scan_app"]
 
 ASSUMPTIONS: Final = (
     "served over https with a valid certificate (requests carry scheme https)",
@@ -56,7 +51,6 @@ ASSUMPTIONS: Final = (
 """What an in-process grade cannot observe and takes for granted. Added in 0.1."""
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
-_CONTROL: Final = dict.fromkeys([*range(32), 127], " ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +65,12 @@ class AppResponse:
     body: bytes
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    return text[:limit].translate(_CONTROL)
-
-
 def _clean(value: str) -> str:
     return value.replace("\r", " ").replace("\n", " ").replace("\0", " ")
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {_one_line(str(exc))}"
+    return f"{type(exc).__name__}: {one_line(str(exc), 300)}"
 
 
 def _positional_count(app: object) -> int | None:
@@ -188,7 +178,7 @@ class _Lifespan:
             if kind == "lifespan.startup.complete":
                 self._started.set()
             elif kind == "lifespan.startup.failed":
-                self._failure = _one_line(str(message.get("message", "")))
+                self._failure = one_line(str(message.get("message", "")), 300)
                 self._started.set()
             elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 self._stopped.set()
@@ -369,7 +359,7 @@ def _wsgi_request(app: Any, request: _Request, timeout: float, cap: int) -> AppR
     if not outcome.get("done") or not code.isdigit() or not code.isascii():
         raise AppError(
             f"{request.method} {request.path}: the app did not call start_response with a "
-            f"status line (got {_one_line(status_line)!r})"
+            f"status line (got {one_line(status_line, 300)!r})"
         )
     return AppResponse(int(code), tuple(outcome["headers"]), body.value())
 
@@ -531,7 +521,9 @@ def scan_app(
     Added in 0.1.
     """
     if not path.startswith("/"):
-        raise ConfigError(f"path {_one_line(path)!r} must start with '/', e.g. '/' or '/login'.")
+        raise ConfigError(
+            f"path {one_line(path, 300)!r} must start with '/', e.g. '/' or '/login'."
+        )
     target = parse_target(f"https://{host}{path}")
     start = target.url("https")
     jar = CookieJar(suffixes)

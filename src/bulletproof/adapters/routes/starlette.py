@@ -24,24 +24,26 @@ import types
 import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from bulletproof.routes.inventory import (
     ANY_METHOD,
-    OUR_ASGI_MIDDLEWARE,
     AuthState,
     MethodAuth,
     RouteEntry,
+    RouteWalker,
     WalkResult,
     callable_name,
     closure_value,
     inner_codes,
+    is_loaded_instance,
     loaded_class,
+    our_middleware_classes,
     unwrap_app,
     wrapped_chain,
 )
 
-__all__ = ["walk"]
+__all__ = ["WALKER", "walk"]
 
 _ENDPOINT_METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
 _STARLETTE_AUTH_HINT = "protect it with @requires('authenticated')"
@@ -49,7 +51,7 @@ _FASTAPI_AUTH_HINT = (
     "add a security dependency (Depends on a fastapi.security scheme, or Security(...))"
 )
 _INSTALL_HINT = (
-    "app.add_middleware(bulletproof.adapters.asgi.SecureHeadersMiddleware) or "
+    "app.add_middleware(bulletproof.adapters.asgi.BulletproofMiddleware) or "
     "app = bulletproof.protect(app)"
 )
 
@@ -64,7 +66,7 @@ class _Walk:
     fastapi_routing: Any
     security_base: type | None
     security_param: type | None
-    ours: type | None
+    ours: tuple[type, ...]
     entries: list[RouteEntry]
 
 
@@ -84,8 +86,8 @@ def _requires_marker(func: object) -> str | None:
     return None
 
 
-def _has_ours(middleware: Sequence[Any] | None, ours: type | None) -> bool:
-    if ours is None or not middleware:
+def _has_ours(middleware: Sequence[Any] | None, ours: tuple[type, ...]) -> bool:
+    if not ours or not middleware:
         return False
     for item in middleware:
         cls = getattr(item, "cls", None)
@@ -98,7 +100,7 @@ def _app_installs(app: Any, state: _Walk) -> bool:
     """Whether ``app`` (a Starlette app or Router) runs the header middleware itself."""
     if isinstance(app, state.starlette.Starlette):
         return _has_ours(app.user_middleware, state.ours)
-    if isinstance(app, state.routing.Router) and state.ours is not None:
+    if isinstance(app, state.routing.Router) and state.ours:
         stack = getattr(app, "middleware_stack", None)
         return unwrap_app(stack)[1]
     return False
@@ -336,7 +338,7 @@ def walk(app: object, *, covered: bool) -> WalkResult:
         fastapi_routing=fastapi_routing,
         security_base=security_base,
         security_param=security_param,
-        ours=loaded_class(*OUR_ASGI_MIDDLEWARE),
+        ours=our_middleware_classes(),
         entries=[],
     )
     installed = covered or _app_installs(app, state)
@@ -349,3 +351,19 @@ def walk(app: object, *, covered: bool) -> WalkResult:
         auth_hint=_FASTAPI_AUTH_HINT if framework == "fastapi" else _STARLETTE_AUTH_HINT,
         install_hint=_INSTALL_HINT,
     )
+
+
+_APP_CLASSES: Final = (
+    ("fastapi.applications", "FastAPI"),
+    ("starlette.applications", "Starlette"),
+    ("starlette.routing", "Router"),
+)
+
+
+def _recognises(app: object) -> bool:
+    return any(is_loaded_instance(app, module, name) for module, name in _APP_CLASSES)
+
+
+WALKER: Final = RouteWalker("starlette", ("Starlette", "FastAPI"), _recognises, walk)
+"""The Starlette and FastAPI walker, registered by :mod:`bulletproof.adapters.routes`.
+Added in 0.1."""

@@ -1,4 +1,4 @@
-"""Fetch a site the way the MDN HTTP Observatory does, for :func:`.grade.grade_scan`.
+"""Fetch a site the way the MDN HTTP Observatory does, for :func:`.grade_scan`.
 
 Two redirect chains are followed, one from ``https://host/path`` and one from ``http://host/path``
 (the scheme in the given URL only says which scheme an explicit port belongs to; the other scheme
@@ -34,15 +34,10 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError, FetchError
-from bulletproof.headers.grade import (
-    OBSERVATORY_ORIGIN,
-    CookieJar,
-    FetchedResponse,
-    PreloadList,
-    PublicSuffixList,
-    Scan,
-    Session,
-)
+from bulletproof.observatory._cookies import CookieJar
+from bulletproof.observatory._domains import PreloadList, PublicSuffixList
+from bulletproof.observatory._models import OBSERVATORY_ORIGIN, FetchedResponse, Scan, Session
+from bulletproof.text import one_line
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -51,7 +46,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_BODY_BYTES",
     "MAX_REDIRECTS",
-    "FetchError",
     "Target",
     "decode_body",
     "fetch_chain",
@@ -74,10 +68,10 @@ MAX_BODY_BYTES: Final = 2 * 1024 * 1024
 _ACCEPT: Final = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 _USER_AGENT: Final = "Mozilla/5.0 (compatible; bulletproof-headers-check/0.1; +Observatory)"
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_HTTPS_PORT: Final = 443
 _SAFE_PATH: Final = "/%:@!$&'()*+,;=~"
 _SAFE_QUERY: Final = _SAFE_PATH + "?"
 _HOST_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
-_CONTROL: Final = dict.fromkeys([*range(32), 127], " ")
 
 
 class _ChainError(Exception):
@@ -90,8 +84,9 @@ class _CertError(_ChainError):
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A checked URL: lower-case ASCII host, the scheme it was given with, explicit port or
-    None, and the percent-encoded path with query (at least ``/``).
+    """A checked URL: lower-case ASCII host, the scheme it was given with (or read as, see
+    :func:`parse_target`), explicit port or None, the percent-encoded path with query (at least
+    ``/``), and whether the URL named its scheme.
 
     Added in 0.1.
     """
@@ -100,16 +95,13 @@ class Target:
     scheme: str
     port: int | None
     path: str
+    scheme_given: bool = True
 
     def url(self, scheme: str, port: int | None = None) -> str:
         """The URL of this target over ``scheme`` (default port when ``port`` is None)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         netloc = host if port is None else f"{host}:{port}"
         return f"{scheme}://{netloc}{self.path}"
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    return text[:limit].translate(_CONTROL)
 
 
 def _check_host(host: str, label: str) -> str:
@@ -126,7 +118,7 @@ def _check_host(host: str, label: str) -> str:
         ascii_host = ""
     if not ascii_host or any(c not in _HOST_CHARS for c in ascii_host) or ".." in ascii_host:
         raise ConfigError(
-            f"{label}: {_one_line(host)!r} is not a valid host name; give a URL such as "
+            f"{label}: {one_line(host, 300)!r} is not a valid host name; give a URL such as "
             "https://www.example.com/."
         )
     return ascii_host
@@ -135,9 +127,10 @@ def _check_host(host: str, label: str) -> str:
 def parse_target(url: str) -> Target:
     """Check a URL given by the user; ConfigError saying what is wrong otherwise.
 
-    A URL without a scheme (``example.com/path``) is taken as https. Credentials in the URL are
-    refused (never echoed), the fragment dropped, spaces and non-ASCII in the path
-    percent-encoded.
+    A URL without a scheme is taken as https (``example.com/path``), or as plain http when it
+    names a port other than 443 (``localhost:8000`` is ``http://localhost:8000/``, as curl and
+    browsers read it: a development server). Credentials in the URL are refused (never
+    echoed), the fragment dropped, spaces and non-ASCII in the path percent-encoded.
 
     Added in 0.1.
     """
@@ -146,35 +139,38 @@ def parse_target(url: str) -> Target:
     text = url.strip()
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
         raise ConfigError(
-            f"URL {_one_line(text)!r} contains whitespace or control characters; "
+            f"URL {one_line(text, 300)!r} contains whitespace or control characters; "
             "percent-encode them (%20 for a space)."
         )
-    if "://" not in text:
+    scheme_given = "://" in text
+    if not scheme_given:
         text = "https://" + text
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"URL {_one_line(text)!r} is not valid: {exc}.") from None
+        raise ConfigError(f"URL {one_line(text, 300)!r} is not valid: {exc}.") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise ConfigError(
-            f"URL {_one_line(text)!r}: scheme {scheme!r} is not supported; use http:// or https://."
+            f"URL {one_line(text, 300)!r}: scheme {scheme!r} is not supported; use http:// or https://."
         )
+    if not scheme_given and port is not None and port != _HTTPS_PORT:
+        scheme = "http"
     if "@" in parts.netloc:
         raise ConfigError(
             "URL: credentials in the URL (user:password@) are not supported and were not "
             "sent; remove them."
         )
-    host = _check_host(parts.hostname or "", f"URL {_one_line(text)!r}")
+    host = _check_host(parts.hostname or "", f"URL {one_line(text, 300)!r}")
     if port == 0:
-        raise ConfigError(f"URL {_one_line(text)!r}: port 0 is not valid; use 1-65535.")
+        raise ConfigError(f"URL {one_line(text, 300)!r}: port 0 is not valid; use 1-65535.")
     path = quote(parts.path or "/", safe=_SAFE_PATH)
     if not path.startswith("/"):
         path = "/" + path
     if parts.query:
         path += "?" + quote(parts.query, safe=_SAFE_QUERY)
-    return Target(host, scheme, port, path)
+    return Target(host, scheme, port, path, scheme_given)
 
 
 def _resolve(current: str, location: str) -> str:
@@ -186,14 +182,14 @@ def _resolve(current: str, location: str) -> str:
         parts = urlsplit(target)
         port = parts.port
     except ValueError as exc:
-        raise _ChainError(f"redirect to an invalid URL: {_one_line(str(exc))}") from None
+        raise _ChainError(f"redirect to an invalid URL: {one_line(str(exc), 300)}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or "@" in parts.netloc:
-        raise _ChainError(f"redirect to an unsupported URL {_one_line(target)!r}")
+        raise _ChainError(f"redirect to an unsupported URL {one_line(target, 300)!r}")
     try:
         host = _check_host(parts.hostname or "", "redirect")
     except ConfigError:
-        raise _ChainError(f"redirect to an invalid host in {_one_line(target)!r}") from None
+        raise _ChainError(f"redirect to an invalid host in {one_line(target, 300)!r}") from None
     path = quote(parts.path or "/", safe=_SAFE_PATH)
     if parts.query:
         path += "?" + quote(parts.query, safe=_SAFE_QUERY)
@@ -426,7 +422,7 @@ def _request(
     except TimeoutError:
         raise limits.timed_out(url) from None
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        detail = _one_line(str(exc)) or type(exc).__name__
+        detail = one_line(str(exc), 300) or type(exc).__name__
         raise _ChainError(f"{url}: {detail}") from None
     finally:
         if response is not None:
@@ -439,7 +435,7 @@ def _verified_context(cafile: str | None) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=cafile)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
-            f"--cafile {cafile!r}: cannot load the CA bundle ({_one_line(str(exc))}); give a "
+            f"--cafile {cafile!r}: cannot load the CA bundle ({one_line(str(exc), 300)}); give a "
             "PEM file of CA certificates."
         ) from None
 

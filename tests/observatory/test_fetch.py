@@ -19,9 +19,14 @@ import pytest
 import trustme
 
 from bulletproof.clock import system_clock
-from bulletproof.errors import ConfigError
-from bulletproof.headers.fetch import FetchError, fetch_chain, parse_target, scan_url
-from bulletproof.headers.grade import OBSERVATORY_ORIGIN, UngradableError, grade_scan
+from bulletproof.errors import ConfigError, FetchError, UngradableError
+from bulletproof.observatory import (
+    OBSERVATORY_ORIGIN,
+    fetch_chain,
+    grade_scan,
+    parse_target,
+    scan_url,
+)
 from bulletproof.testing import FakeClock
 
 Answer = tuple[int, list[tuple[str, str]], bytes]

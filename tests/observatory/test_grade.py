@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bulletproof.errors import ConfigError
-from bulletproof.headers.grade import (
+from bulletproof.errors import ConfigError, UngradableError
+from bulletproof.observatory import (
     GRADES,
     SCORE_MODIFIERS,
     TEST_NAMES,
@@ -25,7 +25,6 @@ from bulletproof.headers.grade import (
     PublicSuffixList,
     Scan,
     Session,
-    UngradableError,
     grade_for_score,
     grade_headers,
     grade_rank,

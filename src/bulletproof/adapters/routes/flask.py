@@ -19,20 +19,22 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from bulletproof.routes.inventory import (
-    OUR_WSGI_MIDDLEWARE,
     MethodAuth,
     RouteEntry,
+    RouteWalker,
     WalkResult,
     callable_name,
     inner_codes,
+    is_loaded_instance,
     loaded_class,
+    our_middleware_classes,
     wrapped_chain,
 )
 
-__all__ = ["walk"]
+__all__ = ["WALKER", "walk"]
 
 _AUTH_HINT = "protect it with flask_login.login_required"
 _INSTALL_HINT = "wrap the app once with bulletproof.protect(app) (or BulletproofFlask(app))"
@@ -67,11 +69,11 @@ def _installed(app: Any) -> bool:
     """Whether the header middleware is in ``app.wsgi_app`` or the extension is registered."""
     if "bulletproof" in getattr(app, "extensions", {}):
         return True
-    ours = loaded_class(*OUR_WSGI_MIDDLEWARE)
+    ours = our_middleware_classes()
     proxy_fix = loaded_class("werkzeug.middleware.proxy_fix", "ProxyFix")
     current: Any = app.wsgi_app
     for _ in range(50):
-        if ours is not None and isinstance(current, ours):
+        if isinstance(current, ours):
             return True
         if proxy_fix is not None and isinstance(current, proxy_fix):
             current = getattr(current, "app", None)
@@ -142,3 +144,11 @@ def walk(app: object, *, covered: bool) -> WalkResult:
         auth_hint=_AUTH_HINT,
         install_hint=_INSTALL_HINT,
     )
+
+
+def _recognises(app: object) -> bool:
+    return is_loaded_instance(app, "flask.app", "Flask")
+
+
+WALKER: Final = RouteWalker("flask", ("Flask",), _recognises, walk)
+"""The Flask walker, registered by :mod:`bulletproof.adapters.routes`. Added in 0.1."""

@@ -1,0 +1,30 @@
+"""The route walkers: how :func:`bulletproof.routes.route_inventory` reads each framework's routes.
+
+Importing this package registers the Flask, Django and Starlette/FastAPI walkers with
+:func:`bulletproof.routes.inventory.register_walker`, in that order; the inventory itself imports
+no adapter. :func:`route_inventory` is the inventory's own function, re-exported so that one
+import both registers the walkers and gives it::
+
+    from bulletproof.adapters.routes import route_inventory
+    inventory = route_inventory(app)
+
+Each walker module imports its framework lazily, inside its functions, so importing this package
+imports no web framework.
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from bulletproof.adapters.routes import django, flask, starlette
+from bulletproof.routes.inventory import RouteWalker, register_walker, route_inventory
+
+__all__ = ["WALKERS", "route_inventory"]
+
+WALKERS: Final[tuple[RouteWalker, ...]] = (flask.WALKER, django.WALKER, starlette.WALKER)
+"""The walkers this package registers, in the order the inventory asks them. Added in 0.1."""
+
+for _walker in WALKERS:
+    register_walker(_walker)
