@@ -50,13 +50,14 @@ Added in 0.1.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-import math
 import os
 import re
 import stat
 import sys
 import tomllib
+import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,11 +67,27 @@ from urllib.parse import quote, unquote
 
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError, did_you_mean
-from bulletproof.events.alerts import AlertEngine, AlertRule
-from bulletproof.events.base import Emitter, Notifier, Sink
+from bulletproof.events.alerts import AlertEngine, AlertsConfig
+from bulletproof.events.base import Emitter, Sink
 from bulletproof.events.model import SecurityEvent
 from bulletproof.events.pipeline import EventPipeline, PipelineOptions
-from bulletproof.events.processors import RedactProcessor
+from bulletproof.events.settings import DEFAULT_SINK, DEFAULT_SPOOL_DIR, EventsConfig
+from bulletproof.headers.settings import HeadersConfig
+from bulletproof.routes.settings import RoutesConfig
+from bulletproof.sensitive import is_secret_name
+from bulletproof.settings import (
+    Given,
+    Loc,
+    NotifierConfig,
+    SinkConfig,
+    a_type,
+    coerce,
+    display,
+    env_names,
+    known_keys,
+    load_section,
+    type_error,
+)
 from bulletproof.sinks import (
     NOTIFIER_SCHEMES,
     SINK_SCHEMES,
@@ -78,8 +95,8 @@ from bulletproof.sinks import (
     notifier_from_url,
     sink_from_url,
 )
-from bulletproof.sinks.file import parse_size
 from bulletproof.text import UNSAFE
+from bulletproof.units import parse_duration
 
 if TYPE_CHECKING:
     from bulletproof.headers import HeaderPolicy
@@ -104,113 +121,22 @@ __all__ = [
     "pipeline_options",
 ]
 
-_MIB: Final = 1024 * 1024
-DEFAULT_SINK: Final = "file:.bulletproof/events.jsonl"
-"""The sink used when none is configured: a JSON-lines file under the root. Added in 0.1."""
-
-DEFAULT_SPOOL_DIR: Final = ".bulletproof/spool"
-"""The spool directory used when none is configured, relative to the root. Added in 0.1."""
-
-
-def _empty() -> Mapping[str, Any]:
-    return MappingProxyType({})
+# Where a value came from: the file, the environment, or a keyword argument.
+_Origin = Literal["file", "env", "arg"]
 
 
 # --------------------------------------------------------------------------------------------
-# The config objects
+# The config: top-level keys, then one section per capability
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class SinkConfig:
-    """One configured sink.
-
-    ``url`` and ``options`` are what the sink is built from, with ``${VAR}`` references already
-    replaced (they may hold secrets: never print them). ``display`` is the URL as written, with
-    references kept and any literal password masked; ``display_options`` likewise shows the
-    options as written, secret values only as their ``${VAR}`` template (or ``***``).
-
-    Added in 0.1.
-    """
-
-    url: str
-    options: Mapping[str, Any]
-    display: str
-    display_options: Mapping[str, Any] = field(default_factory=_empty)
-
-    def __repr__(self) -> str:
-        return f"SinkConfig({self.display!r})"
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class NotifierConfig:
-    """One named notifier (email, SMS, webhook); fields as in :class:`SinkConfig`.
-
-    Added in 0.1.
-    """
-
-    name: str
-    url: str
-    options: Mapping[str, Any]
-    display: str
-    display_options: Mapping[str, Any] = field(default_factory=_empty)
-
-    def __repr__(self) -> str:
-        return f"NotifierConfig({self.name!r}, {self.display!r})"
-
-
 @dataclass(frozen=True, slots=True)
-class EventsConfig:
-    """How events are spooled and where they go. Sizes in bytes, times in seconds.
+class _Top:
+    """The keys at the top level of the config (beside the sections)."""
 
-    Relative paths are already resolved against the config's root. :func:`load_config` gives
-    one ``file:.bulletproof/events.jsonl`` sink when none is configured.
-
-    Added in 0.1.
-    """
-
-    spool_dir: Path
-    spool_max_bytes: int = 256 * _MIB
-    segment_bytes: int = 8 * _MIB
-    durability_lag: float = 0.1
-    fsync: bool = True
-    max_pending: int = 100_000
-    backoff_max: float = 10.0
-    sinks: tuple[SinkConfig, ...] = ()
-    redact_fields: tuple[str, ...] = ()
-    max_field_chars: int = 8192
-    max_event_bytes: int = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class AlertsConfig:
-    """Named notifiers and the alert rules that use them. Added in 0.1."""
-
-    notifiers: tuple[NotifierConfig, ...] = ()
-    rules: tuple[AlertRule, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class HeadersConfig:
-    """Options for the security headers, as :func:`bulletproof.headers.secure_headers` takes them.
-
-    ``[tool.bulletproof.headers]`` holds ``preset`` and any header option (``x_frame_options =
-    {action = "deny"}``, ``content_security_policy = {directives = {...}}``); they are validated
-    by building the policy once at load time.
-
-    Added in 0.1.
-    """
-
-    options: Mapping[str, Any] = field(default_factory=_empty)
-
-
-@dataclass(frozen=True, slots=True)
-class RoutesConfig:
-    """How the route inventory judges routes: ``public`` lists paths meant to be reachable without
-    logging in (a login form, a health check), so they are not reported. Added in 0.1.
-    """
-
-    public: tuple[str, ...] = ()
+    service_name: str = ""
+    app: str = ""
+    check_path: str = "/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +145,9 @@ class Config:
 
     ``root`` is the directory holding the config file (relative paths resolve against it);
     ``source`` says where the settings came from, for people (``"pyproject.toml
-    [tool.bulletproof] + environment"``, ``"defaults"``).
+    [tool.bulletproof] + environment"``, ``"defaults"``). Each section is a typed dataclass
+    beside its capability's code; a field here whose type is such a dataclass is a section of
+    the file (``[tool.bulletproof.<name>]``): adding a section is its dataclass and one field.
 
     Added in 0.1.
     """
@@ -227,68 +155,46 @@ class Config:
     service_name: str
     root: Path
     source: str
-    events: EventsConfig
-    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     headers: HeadersConfig = field(default_factory=HeadersConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     routes: RoutesConfig = field(default_factory=RoutesConfig)
     app: str | None = None
+    check_path: str = "/"
 
 
-# --------------------------------------------------------------------------------------------
-# The schema
-# --------------------------------------------------------------------------------------------
+def _sections() -> dict[str, type]:
+    hints = typing.get_type_hints(Config)
+    return {
+        f.name: hints[f.name]
+        for f in dataclasses.fields(Config)
+        if isinstance(hints[f.name], type) and dataclasses.is_dataclass(hints[f.name])
+    }
 
-_Kind = Literal[
-    "str",
-    "path",
-    "int",
-    "bool",
-    "size",
-    "duration",
-    "names",
-    "sinks",
-    "notifiers",
-    "rules",
-    "headers",
-]
 
-_KINDS: Final[Mapping[str, _Kind]] = {
-    "service_name": "str",
-    "app": "str",
-    "events.spool_dir": "path",
-    "events.spool_max_bytes": "size",
-    "events.segment_bytes": "size",
-    "events.durability_lag": "duration",
-    "events.fsync": "bool",
-    "events.max_pending": "int",
-    "events.backoff_max": "duration",
-    "events.sinks": "sinks",
-    "events.redact_fields": "names",
-    "events.max_field_chars": "int",
-    "events.max_event_bytes": "size",
-    "alerts.notifiers": "notifiers",
-    "alerts.rules": "rules",
-    "headers": "headers",
-    "routes.public": "names",
-}
-_SECTIONS: Final = ("events", "alerts", "routes")
-_NOT_FROM_ENV: Final = frozenset({"alerts.notifiers", "alerts.rules", "headers"})
+_SECTIONS: Final[Mapping[str, type]] = _sections()
 _ENV_PREFIX: Final = "BULLETPROOF_"
-_ENV_NAMES: Final[Mapping[str, str]] = {
-    _ENV_PREFIX + key.upper().replace(".", "__"): key for key in _KINDS if key not in _NOT_FROM_ENV
-}
+_ENV_NAMES: Final[Mapping[str, str]] = env_names(_ENV_PREFIX, {"": _Top, **_SECTIONS})
 
-_RULE_KINDS: Final[Mapping[str, _Kind]] = {
-    "name": "str",
-    "categories": "names",
-    "actions": "names",
-    "min_severity": "str",
-    "threshold": "int",
-    "within": "duration",
-    "group_by": "str",
-    "cooldown": "duration",
-    "notify": "names",
-}
+
+def _whole_table(cls: type) -> str | None:
+    """The field that takes a section's whole table, for free-form sections (headers)."""
+    name = getattr(cls, "whole_table", None)
+    return name if isinstance(name, str) else None
+
+
+def _settings() -> list[str]:
+    """Every dotted key arguments may set, in order."""
+    keys = list(known_keys(_Top))
+    for section, cls in _SECTIONS.items():
+        if _whole_table(cls):
+            keys.append(section)
+        else:
+            keys.extend(f"{section}.{key}" for key in known_keys(cls))
+    return keys
+
+
+_SETTINGS: Final = _settings()
 
 _HTTP_OPTIONS: Final = frozenset({"headers", "timeout", "ca"})
 _OPTIONS: Final[Mapping[str, frozenset[str]]] = {
@@ -299,148 +205,18 @@ _OPTIONS: Final[Mapping[str, frozenset[str]]] = {
 }
 """Options a sink or notifier takes beside its URL, by scheme (the others take none)."""
 
-_EXPECTED: Final[Mapping[_Kind, str]] = {
-    "str": "a string",
-    "path": "a path (a string)",
-    "int": "a whole number",
-    "bool": "true or false",
-    "size": "a size: a number of bytes or a string like '512KiB', '256MiB', '1GB'",
-    "duration": (
-        "a duration: a number of seconds or a string like '250ms', '5s', '2m', '1h', '1d'"
-    ),
-    "names": "a list of strings",
-    "sinks": "a list of sink URLs (strings, or tables with url = ... and options)",
-    "notifiers": "a table of name = notifier URL (or name = { url = ..., options })",
-    "rules": "a list of rule tables ([[...alerts.rules]])",
-    "headers": "a table of header options ([tool.bulletproof.headers])",
-}
-_BOOLS: Final[Mapping[str, bool]] = {
-    "true": True,
-    "false": False,
-    "1": True,
-    "0": False,
-    "yes": True,
-    "no": False,
-    "on": True,
-    "off": False,
-}
-_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
-_DURATION_UNITS: Final[Mapping[str, float]] = {
-    "ms": 0.001,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-    "d": 86400.0,
-}
-_DIGITS: Final = re.compile(r"[+-]?[0-9]+")
-"""A whole number as an environment variable or argument string usually gives it."""
-_MAX_PENDING: Final = 10_000_000
-"""The largest ``events.max_pending``: more events than that waiting in memory is no bound."""
-_MAX_FIELD_CHARS: Final = 1 << 24
-"""The largest ``events.max_field_chars``: an event is at most 16MiB anyway."""
-_MAX_DURATION: Final = 365 * 86400.0
-"""The longest duration :func:`parse_duration` accepts: a year. Longer is a mistake, and far
-longer ones would overflow the waits of threads and sockets."""
 _VAR_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WHOLE_REF: Final = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
 _USERINFO: Final = re.compile(r"^([a-z][a-z0-9+.\-]*://)([^@/?#]*)@", re.IGNORECASE)
-_UNSAFE: Final = UNSAFE
 _NOTIFIER_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
-_REDACT: Final = RedactProcessor()
 
 
 def _is_secret(name: str) -> bool:
-    return _REDACT.is_secret(name)
+    return is_secret_name(name)
 
 
-def parse_duration(value: str | float, what: str) -> float:
-    """Seconds from a number of seconds or a string like ``"250ms"``, ``"5s"``, ``"2m"``,
-    ``"1h"``, ``"1d"`` (a bare number string is seconds), from 0 to 365 days. Raises
-    ConfigError naming ``what``.
-
-    >>> parse_duration("250ms", "durability_lag"), parse_duration("2m", "cooldown")
-    (0.25, 120.0)
-
-    Added in 0.1.
-    """
-    number: float | None = None
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
-        # Clamped first: float() of a huge int raises OverflowError.
-        number = float(max(-1, min(value, int(_MAX_DURATION) + 1)))
-    elif isinstance(value, float):
-        number = value if math.isfinite(value) else None
-    elif isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:  # float() takes linear time; a long digit string becomes inf: out of range
-            number = float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "s").lower()]
-    if number is None or number < 0:
-        raise ConfigError(
-            f"{what} = {_brief('', value)} is not a duration: use a number of seconds >= 0 or a "
-            "value like '250ms', '5s', '2m', '1h' or '1d'."
-        )
-    if number > _MAX_DURATION:
-        raise ConfigError(
-            f"{what} = {_brief('', value)} is out of range: use a duration from 0 to 365d "
-            f"({int(_MAX_DURATION)} seconds)."
-        )
-    return number
-
-
-# --------------------------------------------------------------------------------------------
-# Locations and values as given
-# --------------------------------------------------------------------------------------------
-
-_Origin = Literal["file", "env", "arg"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Loc:
-    """Where a value was given: ``pyproject.toml: [tool.bulletproof.events] sinks[1]``."""
-
-    head: str
-    key: str = ""
-
-    def at(self, suffix: str) -> _Loc:
-        return _Loc(self.head, self.key + suffix)
-
-    @property
-    def name(self) -> str:
-        parts = [p for p in re.split(r"[.\[\]]", self.key) if p and not p.isdigit()]
-        return parts[-1] if parts else ""
-
-    def __str__(self) -> str:
-        if not self.key:
-            return self.head
-        if not self.head:
-            return self.key
-        if self.key[0] in "[.":
-            return f"{self.head}{self.key}"
-        return f"{self.head} {self.key}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Given:
-    value: object
-    loc: _Loc
-    origin: _Origin
-
-
-def _a_type(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "a whole number"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return f"a {type(value).__name__}"
+def _has_ref(text: str) -> bool:
+    return "${" in text
 
 
 def _brief(name: str, value: object) -> str:
@@ -463,18 +239,6 @@ def _brief(name: str, value: object) -> str:
     if isinstance(value, list | tuple):
         return f"[...] ({len(value)} items)"
     return type(value).__name__
-
-
-def _type_error(loc: _Loc, value: object, expected: str) -> ConfigError:
-    shown = _brief(loc.name, value)
-    hint = ""
-    if isinstance(value, str) and expected in (_EXPECTED["int"], _EXPECTED["bool"]):
-        hint = " Write it without quotes."
-    return ConfigError(f"{loc} = {shown} is {_a_type(value)}; expected {expected}.{hint}")
-
-
-def _has_ref(text: str) -> bool:
-    return "${" in text
 
 
 # --------------------------------------------------------------------------------------------
@@ -786,7 +550,7 @@ def _tool_table(doc: Mapping[str, Any], label: str) -> Mapping[str, Any] | None:
     table = tool["bulletproof"]
     if not isinstance(table, Mapping):
         raise ConfigError(
-            f"{label}: tool.bulletproof is {_a_type(table)}; expected a table "
+            f"{label}: tool.bulletproof is {a_type(table)}; expected a table "
             "([tool.bulletproof] with keys below it)."
         )
     return table
@@ -853,14 +617,19 @@ def _locate(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> _Fou
     )
 
 
-def _table_keys(section: str) -> list[str]:
+# --------------------------------------------------------------------------------------------
+# Layers: the file, the environment, arguments
+# --------------------------------------------------------------------------------------------
+
+
+def _known(section: str) -> list[str]:
     if not section:
-        return [k for k in _KINDS if "." not in k] + list(_SECTIONS)
-    return [k.split(".", 1)[1] for k in _KINDS if k.startswith(section + ".")]
+        return known_keys(_Top) + list(_SECTIONS)
+    return known_keys(_SECTIONS[section])
 
 
-def _file_layer(table: Mapping[str, Any], label: str, prefix: tuple[str, ...]) -> dict[str, _Given]:
-    out: dict[str, _Given] = {}
+def _file_layer(table: Mapping[str, Any], label: str, prefix: tuple[str, ...]) -> dict[str, Given]:
+    out: dict[str, Given] = {}
 
     def parts_of(section: str) -> list[str]:
         return [*prefix, *([section] if section else [])]
@@ -870,7 +639,7 @@ def _file_layer(table: Mapping[str, Any], label: str, prefix: tuple[str, ...]) -
         return f"{label}: [{'.'.join(parts)}]" if parts else f"{label}:"
 
     def walk(section: str, tbl: Mapping[str, Any]) -> None:
-        known = _table_keys(section)
+        known = _known(section)
         for key, value in tbl.items():
             parts = parts_of(section)
             if key not in known:
@@ -879,23 +648,27 @@ def _file_layer(table: Mapping[str, Any], label: str, prefix: tuple[str, ...]) -
                     f"{label}: unknown key {'.'.join([*parts, key])!r} ({key!r} in {where})."
                     f"{did_you_mean(key, known)} Known keys there: {', '.join(known)}."
                 )
-            dotted = f"{section}.{key}" if section else key
-            if dotted in _SECTIONS:
+            if not section and key in _SECTIONS:
+                whole = _whole_table(_SECTIONS[key])
+                if whole is not None:
+                    out[key] = Given(value, Loc(header(section), key), "file")
+                    continue
                 if not isinstance(value, Mapping):
                     raise ConfigError(
-                        f"{header(section)} {key} is {_a_type(value)}; expected a table "
+                        f"{header(section)} {key} is {a_type(value)}; expected a table "
                         f"([{'.'.join([*parts, key])}] with keys below it)."
                     )
-                walk(dotted, value)
+                walk(key, value)
             else:
-                out[dotted] = _Given(value, _Loc(header(section), key), "file")
+                dotted = f"{section}.{key}" if section else key
+                out[dotted] = Given(value, Loc(header(section), key), "file")
 
     walk("", table)
     return out
 
 
-def _env_layer(env: Mapping[str, str]) -> dict[str, _Given]:
-    out: dict[str, _Given] = {}
+def _env_layer(env: Mapping[str, str]) -> dict[str, Given]:
+    out: dict[str, Given] = {}
     for name in sorted(env):
         if not name.startswith(_ENV_PREFIX):
             continue
@@ -903,40 +676,46 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, _Given]:
             continue
         key = _ENV_NAMES.get(name)
         if key is None:
-            if name.startswith("BULLETPROOF_ALERTS"):
+            section = name[len(_ENV_PREFIX) :].partition("__")[0].lower()
+            cls = _SECTIONS.get(section)
+            if (
+                cls is not None
+                and not _whole_table(cls)
+                and not any(v.startswith(section + ".") for v in _ENV_NAMES.values())
+            ):
                 raise ConfigError(
-                    f"environment variable {name}: alert notifiers and rules cannot be set from "
-                    "the environment; define them in the config file ([tool.bulletproof.alerts] "
-                    "or [alerts] in bulletproof.toml) and keep their secrets in environment "
-                    "variables referenced as ${NAME}."
+                    f"environment variable {name}: the {section} section cannot be set from "
+                    f"the environment; define it in the config file ([tool.bulletproof."
+                    f"{section}] or [{section}] in bulletproof.toml) and keep its secrets in "
+                    "environment variables referenced as ${NAME}."
                 )
             raise ConfigError(
                 f"unknown environment variable {name}.{did_you_mean(name, _ENV_NAMES)} "
                 f"Known: {', '.join(_ENV_NAMES)} (plus BULLETPROOF_CONFIG, the config path). "
                 "Unset it or fix its spelling."
             )
-        out[key] = _Given(env[name], _Loc(f"environment variable {name}"), "env")
+        out[key] = Given(env[name], Loc(f"environment variable {name}"), "env")
     return out
 
 
-def _arg_layer(overrides: Mapping[str, Any]) -> dict[str, _Given]:
-    out: dict[str, _Given] = {}
+def _arg_layer(overrides: Mapping[str, Any]) -> dict[str, Given]:
+    out: dict[str, Given] = {}
     for key, value in overrides.items():
         if value is None:
             continue
-        if key not in _KINDS:
+        if key not in _SETTINGS:
             raise ConfigError(
-                f"argument {key!r} is not a setting.{did_you_mean(str(key), _KINDS)} "
-                f"Known settings: {', '.join(_KINDS)}."
+                f"argument {key!r} is not a setting.{did_you_mean(str(key), _SETTINGS)} "
+                f"Known settings: {', '.join(_SETTINGS)}."
             )
         if _nesting_exceeds(value, _MAX_DEPTH - 1):  # a cycle, too, nests without end
             raise _too_deep(f"argument {key!r}")
-        out[key] = _Given(value, _Loc("argument", key), "arg")
+        out[key] = Given(value, Loc("argument", key), "arg")
     return out
 
 
 # --------------------------------------------------------------------------------------------
-# Turning given values into typed ones
+# Interpolation, and sinks and notifiers built from their entries
 # --------------------------------------------------------------------------------------------
 
 
@@ -988,7 +767,7 @@ def _url_parts(template: str) -> Callable[[int], str]:
 class _Endpoint:
     """A sink or notifier entry, checked and interpolated, ready to build."""
 
-    loc: _Loc
+    loc: Loc
     url: str
     options: dict[str, Any]
     display: str
@@ -1017,18 +796,28 @@ class _Endpoint:
 
 
 class _Builder:
-    """Interpolates, coerces and validates given values against one root and environment."""
+    """The :class:`~bulletproof.settings.Context` of one load: a root and an environment for
+    ``${VAR}``, and sinks and notifiers checked for secrets and built."""
 
     def __init__(self, env: Mapping[str, str], root: Path) -> None:
         self.env = env
-        self.root = root
+        self._root = root
+
+    @property
+    def root(self) -> Path:
+        """The config file's directory."""
+        return self._root
+
+    def brief(self, name: str, value: object) -> str:
+        """A short form of a value for a message (secrets masked)."""
+        return _brief(name, value)
 
     # -- ${VAR} ------------------------------------------------------------------------------
 
     def interp(
         self,
         text: str,
-        loc: _Loc,
+        loc: Loc,
         *,
         url: bool = False,
         record: list[tuple[str, str]] | None = None,
@@ -1092,7 +881,7 @@ class _Builder:
             i = end + 1
         return "".join(out), had
 
-    def deep_interp(self, value: object, loc: _Loc) -> object:
+    def deep_interp(self, value: object, loc: Loc) -> object:
         if isinstance(value, str):
             return self.interp(value, loc)[0]
         if isinstance(value, Mapping):
@@ -1101,68 +890,7 @@ class _Builder:
             return [self.deep_interp(v, loc.at(f"[{i}]")) for i, v in enumerate(value)]
         return value
 
-    # -- scalars and lists -------------------------------------------------------------------
-
-    def value(self, kind: _Kind, raw: object, loc: _Loc, lenient: bool) -> Any:
-        """A scalar or list of strings; ``lenient``: strings are parsed as env values are."""
-        if kind == "names":
-            return self.names(raw, loc, lenient)
-        value = raw
-        if isinstance(raw, str):
-            value, had_ref = self.interp(raw, loc)
-            lenient = lenient or had_ref
-        expected = _EXPECTED[kind]
-        if kind in ("str", "path"):
-            if not isinstance(value, str):
-                raise _type_error(loc, value, expected)
-            if kind == "path":
-                if not value.strip() or "\x00" in value:
-                    raise ConfigError(f"{loc} is empty or has a NUL character; give a path.")
-                path = Path(value).expanduser()
-                return path if path.is_absolute() else self.root / path
-            return value
-        if kind == "int":
-            if isinstance(value, str) and lenient:
-                text = value.strip()
-                if _DIGITS.fullmatch(text):
-                    # More than 30 digits is beyond any range: skip int(), which takes more
-                    # than linear time on long digit strings (and refuses over 4300 digits);
-                    # the range check that follows names the key and the accepted range.
-                    sign = -1 if text.startswith("-") else 1
-                    core = text.lstrip("+-").lstrip("0") or "0"
-                    return sign * (10**30 if len(core) > 30 else int(core))
-                try:
-                    return int(text)
-                except ValueError:
-                    raise ConfigError(
-                        f"{loc} = {_brief(loc.name, value)} is not {expected}."
-                    ) from None
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise _type_error(loc, value, expected)
-            return value
-        if kind == "bool":
-            if isinstance(value, str) and lenient:
-                flag = _BOOLS.get(value.strip().lower())
-                if flag is None:
-                    raise ConfigError(
-                        f"{loc} = {_brief(loc.name, value)} is not {expected} "
-                        "(accepted: true, false, 1, 0, yes, no, on, off)."
-                    )
-                return flag
-            if not isinstance(value, bool):
-                raise _type_error(loc, value, expected)
-            return value
-        if kind == "size":
-            if isinstance(value, bool) or not isinstance(value, int | str):
-                raise _type_error(loc, value, expected)
-            return parse_size(value, str(loc))
-        if kind == "duration":
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
-                raise _type_error(loc, value, expected)
-            return parse_duration(value, str(loc))
-        raise ConfigError(f"{loc}: internal error: unknown kind {kind!r}")  # pragma: no cover
-
-    def split(self, text: str, loc: _Loc, sep: str, example: str) -> list[object]:
+    def split(self, text: str, loc: Loc, sep: str, example: str) -> list[object]:
         """An env-style list: a JSON array, or items separated by ``sep``."""
         stripped = text.strip()
         if stripped.startswith("["):
@@ -1181,30 +909,10 @@ class _Builder:
         pattern = r"\s+" if sep == "whitespace" else r"[\s,]+"
         return [item for item in re.split(pattern, stripped) if item]
 
-    def names(self, raw: object, loc: _Loc, lenient: bool) -> tuple[str, ...]:
-        if isinstance(raw, str) and lenient:
-            items = self.split(raw, loc, "commas or whitespace", '["a", "b"]')
-        elif isinstance(raw, list | tuple):
-            items = list(raw)
-        else:
-            raise _type_error(loc, raw, _EXPECTED["names"])
-        out: list[str] = []
-        for i, item in enumerate(items):
-            iloc = loc.at(f"[{i}]")
-            if not isinstance(item, str):
-                raise _type_error(iloc, item, _EXPECTED["str"])
-            text = self.interp(item, iloc)[0].strip()
-            if not text or _UNSAFE.search(text):
-                raise ConfigError(
-                    f"{iloc} = {_brief(iloc.name, item)} is empty or has control characters."
-                )
-            out.append(text)
-        return tuple(out)
-
     # -- sinks and notifiers -----------------------------------------------------------------
 
     def endpoint(
-        self, item: object, loc: _Loc, origin: _Origin, what: Literal["sink", "notifier"]
+        self, item: object, loc: Loc, origin: _Origin, what: Literal["sink", "notifier"]
     ) -> _Endpoint:
         """Check one sink or notifier entry and interpolate it (building is the caller's)."""
         if isinstance(item, str):
@@ -1220,9 +928,9 @@ class _Builder:
             template = item["url"]
             written = {str(k): v for k, v in item.items() if k != "url"}
         else:
-            raise _type_error(loc, item, f"a {what} URL (a string) or a table with url = ...")
+            raise type_error(loc, item, f"a {what} URL (a string) or a table with url = ...", self)
         if not isinstance(template, str):
-            raise _type_error(loc.at(".url"), template, f"a {what} URL (a string)")
+            raise type_error(loc.at(".url"), template, f"a {what} URL (a string)", self)
         if origin == "file":
             self.refuse_literal_secrets(template, written, loc)
         inserted: list[tuple[str, str]] = []
@@ -1259,7 +967,7 @@ class _Builder:
             secrets=_secret_values(url, options, inserted),
         )
 
-    def refuse_literal_secrets(self, template: str, written: Mapping[str, Any], loc: _Loc) -> None:
+    def refuse_literal_secrets(self, template: str, written: Mapping[str, Any], loc: Loc) -> None:
         part = _literal_secret_in_url(template)
         if part is not None:
             scheme = template.partition(":")[0].lower()
@@ -1287,9 +995,8 @@ class _Builder:
                 f"variable and write ${{NAME}} instead, as in {example}."
             )
 
-    def sinks(self, given: _Given | None) -> tuple[SinkConfig, ...]:
-        if given is None:
-            return (SinkConfig(DEFAULT_SINK, _empty(), DEFAULT_SINK),)
+    def sinks(self, given: Given) -> tuple[SinkConfig, ...]:
+        """Sinks from a list of entries (URLs, or tables with ``url``), each built once."""
         raw = given.value
         if isinstance(raw, str) and given.origin != "file":
             items = self.split(
@@ -1298,14 +1005,19 @@ class _Builder:
         elif isinstance(raw, list | tuple):
             items = list(raw)
         else:
-            raise _type_error(given.loc, raw, _EXPECTED["sinks"])
+            raise type_error(
+                given.loc,
+                raw,
+                "a list of sink URLs (strings, or tables with url = ... and options)",
+                self,
+            )
         out: list[SinkConfig] = []
         seen: dict[str, str] = {}
         for i, item in enumerate(items):
             loc = given.loc.at(f"[{i}]")
             ep = self.endpoint(item, loc, given.origin, "sink")
             with ep.building():
-                sink = sink_from_url(ep.url, options=ep.options, base_dir=self.root)
+                sink = sink_from_url(ep.url, options=ep.options, base_dir=self._root)
             if sink.name in seen:
                 raise ConfigError(
                     f"{loc}: the sink {ep.display!r} is already listed as {seen[sink.name]}; "
@@ -1315,16 +1027,17 @@ class _Builder:
             out.append(ep.sink_config())
         return tuple(out)
 
-    def notifiers(
-        self, given: _Given | None
-    ) -> tuple[tuple[NotifierConfig, ...], dict[str, Notifier]]:
-        if given is None:
-            return (), {}
+    def notifiers(self, given: Given) -> tuple[NotifierConfig, ...]:
+        """Notifiers from a table of ``name = entry``, each built once."""
         raw = given.value
         if not isinstance(raw, Mapping):
-            raise _type_error(given.loc, raw, _EXPECTED["notifiers"])
+            raise type_error(
+                given.loc,
+                raw,
+                "a table of name = notifier URL (or name = { url = ..., options })",
+                self,
+            )
         configs: list[NotifierConfig] = []
-        built: dict[str, Notifier] = {}
         for name, item in raw.items():
             loc = given.loc.at(f".{name}")
             if not isinstance(name, str) or not _NOTIFIER_NAME.fullmatch(name):
@@ -1334,61 +1047,9 @@ class _Builder:
                 )
             ep = self.endpoint(item, loc, given.origin, "notifier")
             with ep.building():
-                built[name] = notifier_from_url(ep.url, options=ep.options, base_dir=self.root)
+                notifier_from_url(ep.url, options=ep.options, base_dir=self._root)
             configs.append(ep.notifier_config(name))
-        return tuple(configs), built
-
-    def rules(
-        self, given: _Given | None, notifiers: Mapping[str, Notifier]
-    ) -> tuple[AlertRule, ...]:
-        if given is None:
-            return ()
-        raw = given.value
-        if not isinstance(raw, list | tuple):
-            raise _type_error(given.loc, raw, _EXPECTED["rules"])
-        lenient = given.origin != "file"
-        out: list[AlertRule] = []
-        names: dict[str, int] = {}
-        for i, item in enumerate(raw):
-            loc = given.loc.at(f"[{i}]")
-            if not isinstance(item, Mapping):
-                raise _type_error(loc, item, "a rule table (name = ..., notify = [...], ...)")
-            kwargs: dict[str, Any] = {}
-            for key, value in item.items():
-                kind = _RULE_KINDS.get(str(key))
-                if kind is None:
-                    raise ConfigError(
-                        f"{loc}: unknown key {str(key)!r} in an alert rule."
-                        f"{did_you_mean(str(key), _RULE_KINDS)} Known keys: "
-                        f"{', '.join(_RULE_KINDS)}."
-                    )
-                kwargs[str(key)] = self.value(kind, value, loc.at(f".{key}"), lenient)
-            if "name" not in kwargs:
-                raise ConfigError(
-                    f'{loc}: the rule has no name; add name = "..." (a unique short name such '
-                    'as "brute-force").'
-                )
-            try:
-                rule = AlertRule(**kwargs)
-            except ConfigError as exc:
-                raise ConfigError(f"{loc}: {exc}") from None
-            if rule.name in names:
-                raise ConfigError(
-                    f"{loc}: alert rule {rule.name!r} is already defined as rules"
-                    f"[{names[rule.name]}]; rule names must be unique."
-                )
-            names[rule.name] = i
-            try:
-                AlertEngine([rule], notifiers)
-            except ConfigError as exc:
-                raise ConfigError(f"{loc}: {exc}") from None
-            out.append(rule)
-        return tuple(out)
-
-
-def _out_of_range(given: _Given | None, key: str, value: object, rule: str) -> ConfigError:
-    where = str(given.loc) if given is not None else key
-    return ConfigError(f"{where} = {_brief('', value)} is out of range: {rule}.")
+        return tuple(configs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1421,96 +1082,33 @@ def load_config(
     """
     environ: Mapping[str, str] = os.environ if env is None else env
     found = _locate(path, environ)
-    layers: dict[str, _Given] = {}
+    layers: dict[str, Given] = {}
     if found.table is not None:
         layers.update(_file_layer(found.table, found.label, found.prefix))
     from_env = _env_layer(environ)
     from_args = _arg_layer(overrides or {})
     layers.update(from_env)
     layers.update(from_args)
-
     b = _Builder(environ, found.root)
 
-    def get(key: str, default: Any) -> Any:
-        given = layers.get(key)
-        if given is None:
-            return default
-        return b.value(_KINDS[key], given.value, given.loc, given.origin != "file")
-
+    top = {k: g for k, g in layers.items() if "." not in k and k not in _SECTIONS}
+    given_name = top.get("service_name")
     default_name = found.project_name or found.root.name or "service"
-    service_name = get("service_name", default_name).strip()
-    if not service_name or _UNSAFE.search(service_name) or len(service_name) > 200:
-        raise _out_of_range(
-            layers.get("service_name"),
-            "service_name",
-            service_name,
-            "give a non-empty name of at most 200 characters without control characters",
+    service_name = coerce("str", given_name, b).strip() if given_name is not None else default_name
+    if not service_name or UNSAFE.search(service_name) or len(service_name) > 200:
+        where = str(given_name.loc) if given_name is not None else "service_name"
+        raise ConfigError(
+            f"{where} = {_brief('', service_name)} is out of range: give a non-empty name of "
+            "at most 200 characters without control characters."
         )
-
-    spool_max_bytes: int = get("events.spool_max_bytes", 256 * _MIB)
-    segment_bytes: int = get("events.segment_bytes", 8 * _MIB)
-    durability_lag: float = get("events.durability_lag", 0.1)
-    max_pending: int = get("events.max_pending", 100_000)
-    backoff_max: float = get("events.backoff_max", 10.0)
-    max_field_chars: int = get("events.max_field_chars", 8192)
-    max_event_bytes: int = get("events.max_event_bytes", 64 * 1024)
-    checks: list[tuple[str, object, bool, str]] = [
-        ("events.segment_bytes", segment_bytes, segment_bytes >= 4096, "use at least 4KiB"),
-        (
-            "events.spool_max_bytes",
-            spool_max_bytes,
-            spool_max_bytes >= 2 * segment_bytes,
-            f"use at least twice segment_bytes ({segment_bytes} bytes)",
-        ),
-        ("events.durability_lag", durability_lag, durability_lag > 0, "use more than 0s"),
-        ("events.max_pending", max_pending, max_pending >= 1, "use at least 1"),
-        (
-            "events.max_pending",
-            max_pending,
-            max_pending <= _MAX_PENDING,
-            f"use from 1 to {_MAX_PENDING} (events waiting in memory for the spool writer)",
-        ),
-        ("events.backoff_max", backoff_max, backoff_max >= 0.1, "use at least 100ms"),
-        ("events.max_field_chars", max_field_chars, max_field_chars >= 16, "use at least 16"),
-        (
-            "events.max_field_chars",
-            max_field_chars,
-            max_field_chars <= _MAX_FIELD_CHARS,
-            f"use from 16 to {_MAX_FIELD_CHARS} (16Mi characters)",
-        ),
-        (
-            "events.max_event_bytes",
-            max_event_bytes,
-            1024 <= max_event_bytes <= 16 * _MIB,
-            "use from 1KiB to 16MiB (an event longer than that, serialized, is cut to it)",
-        ),
-    ]
-    for key, value, ok, rule in checks:
-        if not ok:
-            given = layers.get(key)
-            if given is None and key == "events.spool_max_bytes":
-                given = layers.get("events.segment_bytes")
-            raise _out_of_range(given, key, value, rule)
-
-    events = EventsConfig(
-        spool_dir=get("events.spool_dir", found.root / DEFAULT_SPOOL_DIR),
-        spool_max_bytes=spool_max_bytes,
-        segment_bytes=segment_bytes,
-        durability_lag=durability_lag,
-        fsync=get("events.fsync", True),
-        max_pending=max_pending,
-        backoff_max=backoff_max,
-        sinks=b.sinks(layers.get("events.sinks")),
-        redact_fields=get("events.redact_fields", ()),
-        max_field_chars=max_field_chars,
-        max_event_bytes=max_event_bytes,
-    )
-    notifier_configs, notifiers = b.notifiers(layers.get("alerts.notifiers"))
-    alerts = AlertsConfig(
-        notifiers=notifier_configs,
-        rules=b.rules(layers.get("alerts.rules"), notifiers),
-    )
-    headers = _headers_config(layers.get("headers"))
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        whole = _whole_table(cls)
+        if whole is not None:
+            given = {whole: layers[name]} if name in layers else {}
+        else:
+            given = {k.partition(".")[2]: g for k, g in layers.items() if k.startswith(name + ".")}
+        sections[name] = load_section(cls, given, b, default_key=name)
     source = found.source
     if from_env:
         source += " + environment"
@@ -1520,28 +1118,18 @@ def load_config(
         service_name=service_name,
         root=found.root,
         source=source,
-        events=events,
-        alerts=alerts,
-        headers=headers,
-        routes=RoutesConfig(public=get("routes.public", ())),
-        app=_app_spec(layers.get("app")),
+        app=_app_spec(top.get("app"), b),
+        check_path=_check_path(top.get("check_path"), b),
+        **sections,
     )
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _app_spec(given: _Given | None) -> str | None:
+def _app_spec(given: Given | None, ctx: _Builder) -> str | None:
     if given is None:
         return None
     value = given.value
     if not isinstance(value, str):
-        raise _type_error(given.loc, value, "a string like 'module:app'")
+        raise type_error(given.loc, value, "a string like 'module:app'", ctx)
     module, colon, attr = value.strip().partition(":")
     if not module or (colon and not attr) or any(c.isspace() for c in value.strip()):
         raise ConfigError(
@@ -1551,85 +1139,42 @@ def _app_spec(given: _Given | None) -> str | None:
     return value.strip()
 
 
-def _headers_config(given: _Given | None) -> HeadersConfig:
+def _check_path(given: Given | None, ctx: _Builder) -> str:
+    """The path ``bulletproof check`` grades: a URL path, starting with ``/``."""
     if given is None:
-        return HeadersConfig()
-    if not isinstance(given.value, Mapping):
-        raise _type_error(given.loc, given.value, _EXPECTED["headers"])
-    options = _plain(given.value)
-    from bulletproof.headers import secure_headers
-
-    try:
-        secure_headers(**options)
-    except ConfigError as exc:
-        raise ConfigError(f"{given.loc}: {exc}") from None
-    except TypeError as exc:  # an option name that is not a keyword at all
-        raise ConfigError(f"{given.loc}: {exc}") from None
-    frozen: Mapping[str, Any] = _freeze(options)
-    return HeadersConfig(options=frozen)
+        return "/"
+    value = str(coerce("str", given, ctx)).strip()
+    if not value.startswith("/") or len(value) > 2000 or UNSAFE.search(value) or " " in value:
+        raise ConfigError(
+            f"{given.loc} = {_brief('', value)}: expected a URL path starting with '/' (like '/' "
+            "or '/login'), without spaces or control characters."
+        )
+    return value
 
 
 def build_header_policy(config: Config) -> HeaderPolicy:
     """The :class:`~bulletproof.headers.HeaderPolicy` the config describes. Added in 0.1."""
-    from bulletproof.headers import secure_headers
-
-    policy: HeaderPolicy = secure_headers(**_plain(config.headers.options))
-    return policy
+    return config.headers.policy()
 
 
 def config_as_dict(config: Config) -> dict[str, Any]:
     """A JSON-able view for ``bulletproof config show``.
 
-    Sinks and notifiers appear only in their display forms (URLs as written, secret options as
-    their ``${VAR}`` templates), so no secret read from the environment can appear.
+    Sinks and notifiers appear as written, with ``${VAR}`` references kept (never their values)
+    and any literal password masked; everything else appears as loaded.
 
     Added in 0.1.
     """
-    ev = config.events
-    return {
+    out: dict[str, Any] = {
         "service_name": config.service_name,
         "root": str(config.root),
         "source": config.source,
-        "events": {
-            "spool_dir": str(ev.spool_dir),
-            "spool_max_bytes": ev.spool_max_bytes,
-            "segment_bytes": ev.segment_bytes,
-            "durability_lag": ev.durability_lag,
-            "fsync": ev.fsync,
-            "max_pending": ev.max_pending,
-            "backoff_max": ev.backoff_max,
-            "sinks": [
-                {"url": s.display, "options": _display_value(s.display_options, False)}
-                for s in ev.sinks
-            ],
-            "redact_fields": list(ev.redact_fields),
-            "max_field_chars": ev.max_field_chars,
-            "max_event_bytes": ev.max_event_bytes,
-        },
-        "app": config.app,
-        "headers": _plain(config.headers.options),
-        "routes": {"public": list(config.routes.public)},
-        "alerts": {
-            "notifiers": {
-                n.name: {"url": n.display, "options": _display_value(n.display_options, False)}
-                for n in config.alerts.notifiers
-            },
-            "rules": [
-                {
-                    "name": r.name,
-                    "categories": sorted(c.value for c in r.categories),
-                    "actions": sorted(r.actions),
-                    "min_severity": r.min_severity.value,
-                    "threshold": r.threshold,
-                    "within": r.within,
-                    "group_by": r.group_by,
-                    "cooldown": r.cooldown,
-                    "notify": list(r.notify),
-                }
-                for r in config.alerts.rules
-            ],
-        },
     }
+    for name in _SECTIONS:
+        out[name] = display(getattr(config, name))
+    out["app"] = config.app
+    out["check_path"] = config.check_path
+    return out
 
 
 def pipeline_options(config: Config) -> PipelineOptions:
@@ -1637,20 +1182,7 @@ def pipeline_options(config: Config) -> PipelineOptions:
 
     Added in 0.1.
     """
-    ev = config.events
-    return PipelineOptions(
-        spool_dir=ev.spool_dir,
-        spool_max_bytes=ev.spool_max_bytes,
-        segment_bytes=ev.segment_bytes,
-        durability_lag=ev.durability_lag,
-        fsync=ev.fsync,
-        max_pending=ev.max_pending,
-        backoff_max=ev.backoff_max,
-        service=config.service_name,
-        redact_fields=ev.redact_fields,
-        max_field_chars=ev.max_field_chars,
-        max_event_bytes=ev.max_event_bytes,
-    )
+    return config.events.to_options(service=config.service_name)
 
 
 def build_sinks(config: Config) -> list[Sink]:

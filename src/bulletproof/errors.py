@@ -4,6 +4,7 @@ The library raises; the CLI maps each error to an exit code::
 
     BulletproofError
     ├── ConfigError (also ValueError)        bad configuration or input    -> exit 2
+    │   └── OutOfRangeError                  a setting outside what it accepts
     ├── SinkError                            a sink or notifier failed     -> exit 3
     │   └── SinkUnavailableError             could not connect at all
     ├── SpoolError                           the on-disk spool is unusable -> exit 3
@@ -28,6 +29,7 @@ __all__ = [
     "ConfigError",
     "FetchError",
     "HeaderRenderError",
+    "OutOfRangeError",
     "SinkError",
     "SinkUnavailableError",
     "SpoolError",
@@ -51,6 +53,23 @@ class ConfigError(BulletproofError, ValueError):
     """
 
     exit_code = 2
+
+
+class OutOfRangeError(ConfigError):
+    """A setting is outside what it accepts; raised by a config section's ``__post_init__``.
+
+    ``rule`` says what to use (``"use at least 4KiB"``); ``blame`` names other settings to
+    report it at when this one was not written (the bound comes from them).
+
+    Added in 0.1.
+    """
+
+    def __init__(self, setting: str, value: object, rule: str, blame: tuple[str, ...] = ()) -> None:
+        super().__init__(f"{setting} = {value!r} is out of range: {rule}.")
+        self.setting = setting
+        self.value = value
+        self.rule = rule
+        self.blame = blame
 
 
 class SinkError(BulletproofError):

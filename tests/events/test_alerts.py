@@ -838,3 +838,14 @@ def test_memory_counter_is_bounded_and_restarts_its_count_once_it_fired() -> Non
     assert hit("x", 0.0, cooldown=0) == Hit()
     assert hit("x", 1.0, cooldown=0).fired
     assert hit("x", 2.0, cooldown=0) == Hit()  # no cooldown: counting goes on at once
+
+
+def test_rule_durations_take_the_config_forms() -> None:
+    # Typed float for Python callers; text is accepted as the config file writes it.
+    rule = AlertRule("r", threshold=5, within="1500ms", cooldown="2m", notify=("email",))  # type: ignore[arg-type]
+    assert (rule.within, rule.cooldown) == (1.5, 120.0)
+    for bad in ("soon", -1, True, float("nan"), [60]):
+        with pytest.raises(ConfigError, match=r"field 'cooldown' = .* is not a duration"):
+            AlertRule("r", cooldown=bad, notify=("email",))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="out of range"):
+        AlertRule("r", cooldown="400d", notify=("email",))  # type: ignore[arg-type]

@@ -32,13 +32,12 @@ import functools
 import heapq
 import itertools
 import json
-import math
 import re
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Annotated, Any, Final, Protocol
 
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError, SinkError, did_you_mean
@@ -50,7 +49,23 @@ from bulletproof.events.model import (
     Severity,
     format_timestamp,
 )
+from bulletproof.settings import (
+    Context,
+    Duration,
+    FileOnly,
+    Given,
+    Names,
+    NotifierConfig,
+    Parse,
+    Text,
+    coerce,
+    display,
+    field_kinds,
+    known_keys,
+    type_error,
+)
 from bulletproof.text import has_unsafe, one_line
+from bulletproof.units import parse_duration, shown
 
 __all__ = [
     "Alert",
@@ -58,6 +73,7 @@ __all__ = [
     "AlertEngine",
     "AlertRule",
     "AlertStats",
+    "AlertsConfig",
     "Hit",
     "MemoryAlertCounter",
     "clean_key",
@@ -202,16 +218,14 @@ def _coerce_severity(label: str, value: object) -> Severity:
 
 
 def _coerce_seconds(label: str, field_name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ConfigError(
-            f"{label}: field {field_name!r} must be a number of seconds >= 0, got {value!r}."
-        )
-    return float(value)
+    """Seconds, written as the config file writes durations (``90``, ``"2m"``, ``"1500ms"``)."""
+    what = f"{label}: field {field_name!r}"
+    if isinstance(value, str | int | float):
+        return parse_duration(value, what)
+    raise ConfigError(
+        f"{what} = {shown(value)} is not a duration: use a number of seconds >= 0 or a value "
+        "like '250ms', '5s', '2m', '1h' or '1d'."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,13 +248,13 @@ class AlertRule:
     """
 
     name: str
-    categories: frozenset[Category] = frozenset()
+    categories: Annotated[frozenset[Category], Names()] = frozenset()
     actions: frozenset[str] = frozenset()
-    min_severity: Severity = Severity.LOW
+    min_severity: Annotated[Severity, Text()] = Severity.LOW
     threshold: int = 1
-    within: float = 0.0
+    within: Annotated[float, Duration()] = 0.0
     group_by: str = ""
-    cooldown: float = 300.0
+    cooldown: Annotated[float, Duration()] = 300.0
     notify: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -362,6 +376,21 @@ def group_key(doc: Mapping[str, Any], group_by: str) -> str:
         return NO_GROUP_KEY
     found, value = _lookup(doc, group_by.split("."))
     return clean_key(value) if found else MISSING_KEY
+
+
+def check_notify(rule: AlertRule, notifiers: Iterable[str]) -> None:
+    """Raise ConfigError when ``rule`` names a notifier that is not in ``notifiers``.
+
+    Added in 0.1.
+    """
+    known_names = list(notifiers)
+    for wanted in rule.notify:
+        if wanted not in known_names:
+            known = ", ".join(sorted(known_names)) or "none are defined"
+            raise ConfigError(
+                f"alert rule {rule.name!r}: field 'notify' names unknown notifier "
+                f"{wanted!r}.{did_you_mean(wanted, known_names)} Known notifiers: {known}."
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -577,14 +606,7 @@ class AlertEngine:
                 raise ConfigError(
                     f"alert rule {rule.name!r} is defined twice; rule names must be unique."
                 )
-            for wanted in rule.notify:
-                if wanted not in self._notifiers:
-                    known = ", ".join(sorted(self._notifiers)) or "none are defined"
-                    raise ConfigError(
-                        f"alert rule {rule.name!r}: field 'notify' names unknown notifier "
-                        f"{wanted!r}.{did_you_mean(wanted, self._notifiers)} "
-                        f"Known notifiers: {known}."
-                    )
+            check_notify(rule, self._notifiers)
             by_name[rule.name] = rule
             rule_list.append(rule)
         for label, value in (("max_keys", max_keys), ("max_pending_retries", max_pending_retries)):
@@ -1086,3 +1108,73 @@ class AlertEngine:
 
     def __repr__(self) -> str:
         return f"AlertEngine(rules={[r.name for r in self._rules]!r})"
+
+
+# --------------------------------------------------------------------------------------------
+# [tool.bulletproof.alerts]
+# --------------------------------------------------------------------------------------------
+
+
+def _notifiers(given: Given, ctx: Context, parsed: Mapping[str, Any]) -> tuple[NotifierConfig, ...]:
+    return ctx.notifiers(given)
+
+
+def _rules(given: Given, ctx: Context, parsed: Mapping[str, Any]) -> tuple[AlertRule, ...]:
+    """Rules from ``[[alerts.rules]]`` tables, checked against the notifiers parsed before."""
+    raw = given.value
+    if not isinstance(raw, list | tuple):
+        raise type_error(given.loc, raw, "a list of rule tables ([[...alerts.rules]])", ctx)
+    kinds = field_kinds(AlertRule)
+    known = known_keys(AlertRule)
+    notifiers = [n.name for n in parsed.get("notifiers", ())]
+    out: list[AlertRule] = []
+    names: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        loc = given.loc.at(f"[{i}]")
+        if not isinstance(item, Mapping):
+            raise type_error(loc, item, "a rule table (name = ..., notify = [...], ...)", ctx)
+        kwargs: dict[str, Any] = {}
+        for key, value in item.items():
+            kind = kinds.get(str(key))
+            if kind is None:
+                raise ConfigError(
+                    f"{loc}: unknown key {str(key)!r} in an alert rule."
+                    f"{did_you_mean(str(key), known)} Known keys: {', '.join(known)}."
+                )
+            kwargs[str(key)] = coerce(kind, Given(value, loc.at(f".{key}"), given.origin), ctx)
+        if "name" not in kwargs:
+            raise ConfigError(
+                f'{loc}: the rule has no name; add name = "..." (a unique short name such '
+                'as "brute-force").'
+            )
+        try:
+            rule = AlertRule(**kwargs)
+            check_notify(rule, notifiers)
+        except ConfigError as exc:
+            raise ConfigError(f"{loc}: {exc}") from None
+        if rule.name in names:
+            raise ConfigError(
+                f"{loc}: alert rule {rule.name!r} is already defined as rules"
+                f"[{names[rule.name]}]; rule names must be unique."
+            )
+        names[rule.name] = i
+        out.append(rule)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    """``[tool.bulletproof.alerts]``: named notifiers and the alert rules that use them.
+
+    Added in 0.1.
+    """
+
+    notifiers: Annotated[tuple[NotifierConfig, ...], Parse(_notifiers), FileOnly()] = ()
+    rules: Annotated[tuple[AlertRule, ...], Parse(_rules), FileOnly()] = ()
+
+    def to_display(self) -> dict[str, Any]:
+        """Notifiers by name, as written; rules with every field."""
+        return {
+            "notifiers": {n.name: n.to_display() for n in self.notifiers},
+            "rules": [display(rule) for rule in self.rules],
+        }

@@ -82,6 +82,7 @@ from bulletproof.events.processors import (
     default_processors,
     neutralize_text,
 )
+from bulletproof.events.settings import COMMON_RULES
 from bulletproof.events.spool import (
     Drop,
     Mark,
@@ -92,6 +93,7 @@ from bulletproof.events.spool import (
     SpoolFullError,
     SpoolWriteError,
 )
+from bulletproof.settings import Rule, check_ranges
 
 if TYPE_CHECKING:
     from bulletproof.events.alerts import AlertEngine
@@ -150,6 +152,30 @@ def _close_in_mp_child(_: object) -> None:
     util.Finalize(None, _close_at_exit, exitpriority=100)
 
 
+def _positive(name: str) -> Rule:
+    return (name, lambda o: getattr(o, name) > 0, lambda o: "use a positive number", ())
+
+
+_OPTION_RULES: Final[tuple[Rule, ...]] = (
+    *COMMON_RULES,
+    _positive("batch_lines"),
+    _positive("batch_bytes"),
+    _positive("max_unconfirmed_lines"),
+    (
+        "backoff_initial",
+        lambda o: math.isfinite(o.backoff_initial) and o.backoff_initial > 0,
+        lambda o: "use a positive number of seconds",
+        (),
+    ),
+    (
+        "backoff_max",
+        lambda o: math.isfinite(o.backoff_max) and o.backoff_max >= o.backoff_initial,
+        lambda o: "use a number of seconds >= backoff_initial",
+        ("backoff_initial",),
+    ),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineOptions:
     """How the pipeline spools and delivers. All sizes in bytes, all times in seconds.
@@ -175,41 +201,7 @@ class PipelineOptions:
     max_event_bytes: int = 64 * 1024
 
     def __post_init__(self) -> None:
-        from bulletproof.errors import ConfigError
-
-        checks = {
-            "durability_lag": (
-                math.isfinite(self.durability_lag) and self.durability_lag > 0,
-                "a positive number of seconds",
-            ),
-            "max_pending": (self.max_pending > 0, "a positive number"),
-            "batch_lines": (self.batch_lines > 0, "a positive number"),
-            "batch_bytes": (self.batch_bytes > 0, "a positive number"),
-            "max_unconfirmed_lines": (self.max_unconfirmed_lines > 0, "a positive number"),
-            "backoff_initial": (
-                math.isfinite(self.backoff_initial) and self.backoff_initial > 0,
-                "a positive number of seconds",
-            ),
-            "backoff_max": (
-                math.isfinite(self.backoff_max) and self.backoff_max >= self.backoff_initial,
-                "a number of seconds >= backoff_initial",
-            ),
-            "segment_bytes": (self.segment_bytes >= 4096, "at least 4096 bytes"),
-            "spool_max_bytes": (
-                self.spool_max_bytes >= 2 * self.segment_bytes,
-                "at least twice segment_bytes",
-            ),
-            "max_field_chars": (self.max_field_chars >= 16, "at least 16"),
-            "max_event_bytes": (
-                1024 <= self.max_event_bytes <= 16 << 20,
-                "from 1KiB to 16MiB",
-            ),
-        }
-        for name, (ok, want) in checks.items():
-            if not ok:
-                raise ConfigError(
-                    f"pipeline option {name}={getattr(self, name)!r} is out of range: use {want}"
-                )
+        check_ranges(self, _OPTION_RULES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import unquote_plus
 
+from bulletproof.sensitive import SECRET_NAMES, has_secret_fragment, normalize_name
 from bulletproof.text import one_line
 
 if TYPE_CHECKING:
@@ -48,41 +49,6 @@ Processor: TypeAlias = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 REDACTED: Final = "[REDACTED]"
 
-# Exact names (lowercase, without - and _) that always hold a secret, and fragments that do.
-_SECRET_NAMES: Final = frozenset(
-    {
-        "authorization",
-        "proxyauthorization",
-        "cookie",
-        "setcookie",
-        "pwd",
-        "passwd",
-        "pass",
-        "session",
-        "sessionid",
-        "sid",
-        "csrftoken",
-        "xcsrftoken",
-        "xapikey",
-        "apikey",
-        "auth",
-    }
-)
-_SECRET_FRAGMENTS: Final = (
-    "authorization",
-    "cookie",
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "apikey",
-    "privatekey",
-    "credential",
-    "signature",
-    "sessionid",
-)
-_FRAGMENT_RE: Final = re.compile("|".join(_SECRET_FRAGMENTS))
 _CACHE_MAX: Final = 4096
 _UNCAPPED: Final = frozenset({"@timestamp", "event.id"})
 
@@ -97,10 +63,6 @@ def neutralize_text(text: str) -> str:
     Added in 0.1.
     """
     return one_line(text)
-
-
-def _norm(name: str) -> str:
-    return name.lower().replace("-", "").replace("_", "")
 
 
 # ``name=value`` where name starts the text or follows ``?``, ``&``, ``;``, ``#`` or a space: the
@@ -175,7 +137,7 @@ class RedactProcessor:
     __slots__ = ("_cache", "_exact")
 
     def __init__(self, extra_fields: Iterable[str] = ()) -> None:
-        self._exact = _SECRET_NAMES | {_norm(f) for f in extra_fields}
+        self._exact = SECRET_NAMES | {normalize_name(f) for f in extra_fields}
         self._cache: dict[str, bool] = {}
 
     def is_secret(self, name: str) -> bool:
@@ -183,8 +145,8 @@ class RedactProcessor:
         known = self._cache.get(name)
         if known is not None:
             return known
-        n = _norm(name)
-        secret = n in self._exact or _FRAGMENT_RE.search(n) is not None
+        n = normalize_name(name)
+        secret = n in self._exact or has_secret_fragment(n)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()  # names come from requests: keep the cache bounded
         self._cache[name] = secret

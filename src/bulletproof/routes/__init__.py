@@ -15,7 +15,32 @@ Added in 0.1.
 
 from __future__ import annotations
 
-from bulletproof.routes.inventory import AuthState, Route, RouteInventory, route_inventory
-from bulletproof.routes.report import render_table
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bulletproof.routes.inventory import AuthState, Route, RouteInventory, route_inventory
+    from bulletproof.routes.report import render_table
 
 __all__ = ["AuthState", "Route", "RouteInventory", "render_table", "route_inventory"]
+
+# Loaded on first use: the config loader reads ``bulletproof.routes.settings`` in every worker,
+# and a worker serving requests never needs the inventory code.
+_HOME = {
+    "AuthState": "inventory",
+    "Route": "inventory",
+    "RouteInventory": "inventory",
+    "route_inventory": "inventory",
+    "render_table": "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import base64
 import http.client
-import math
 import re
 import socket
 import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
@@ -39,12 +36,9 @@ __all__ = [
     "endpoint",
     "get",
     "one_line",
-    "parse_timeout",
     "post",
-    "query_params",
     "scrub",
     "split_target",
-    "tls_context",
     "userinfo",
 ]
 
@@ -107,56 +101,11 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
-def query_params(spec: SinkSpec) -> dict[str, str]:
-    """The URL's query as a dict, percent-decoded but with ``+`` kept as ``+``.
-
-    A URL in a config file is not a submitted form: ``from=+15550001111`` means a plus sign, not a
-    space. Repeated keys are joined with commas, as :class:`SinkSpec` does.
-
-    Added in 0.1.
-    """
-    raw = urlsplit(spec.url).query
-    out: dict[str, str] = {}
-    for part in raw.split("&"):
-        if not part:
-            continue
-        key, _, value = part.partition("=")
-        key, value = unquote(key), unquote(value)
-        out[key] = f"{out[key]},{value}" if key in out else value
-    return out
-
-
 def userinfo(spec: SinkSpec) -> tuple[str | None, str | None]:
     """User name and password from the URL, percent-decoded. Added in 0.1."""
     user = unquote(spec.username) if spec.username is not None else None
     password = unquote(spec.password) if spec.password is not None else None
     return user, password
-
-
-def parse_timeout(value: object, label: str, default: float = 10.0) -> float:
-    """A positive, finite number of seconds from config, or ConfigError naming ``label``.
-
-    Added in 0.1.
-    """
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        number = math.nan
-    elif isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-    else:
-        number = math.nan
-    if not math.isfinite(number) or number <= 0 or number > 3600:
-        raise ConfigError(
-            f"{label}: timeout {value!r} is not a number of seconds between 0 and 3600 "
-            f"(exclusive of 0); for example timeout=10."
-        )
-    return number
 
 
 def check_headers(headers: object, label: str) -> dict[str, str]:
@@ -237,38 +186,6 @@ def split_target(spec: SinkSpec, scheme: str, accepted: str = "") -> Target:
                     f"{spec.name}: the user name or password has a CR, LF or NUL character."
                 )
     return Target(url=url, scheme=scheme, host=host, port=port, auth=auth)
-
-
-def tls_context(
-    spec: SinkSpec, *, ca_from: Literal["query", "options"] = "query"
-) -> ssl.SSLContext:
-    """A verifying TLS client context; trusts the bundle at ``ca=PATH`` when given.
-
-    ``ca`` is read from the URL query, or from ``spec.options`` for sinks whose query string
-    belongs to the target URL. A relative path is resolved against ``spec.base_dir``.
-
-    Added in 0.1.
-    """
-    ca: object = spec.options.get("ca") if ca_from == "options" else query_params(spec).get("ca")
-    if ca is None or ca == "":
-        return ssl.create_default_context()
-    if not isinstance(ca, str):
-        raise ConfigError(f"{spec.name}: 'ca' must be a path to a PEM file.")
-    path = Path(ca).expanduser()
-    if not path.is_absolute():
-        path = spec.base_dir / path
-    try:
-        return ssl.create_default_context(cafile=str(path))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{spec.name}: CA bundle {str(path)!r} does not exist; give the path of a PEM file "
-            f"with ca=PATH."
-        ) from None
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(
-            f"{spec.name}: CA bundle {str(path)!r} cannot be loaded ({exc}); it must be a "
-            f"PEM file of certificates."
-        ) from None
 
 
 def connect_error(
@@ -477,9 +394,9 @@ def endpoint(spec: SinkSpec, scheme: str, accepted: str = "") -> Endpoint:
             f"{spec.name}: give credentials either in the URL or as an Authorization header, "
             f"not both."
         )
-    timeout = parse_timeout(spec.options.get("timeout"), spec.name)
+    timeout = spec.timeout(from_options=True)
     if scheme == "https":
-        context: ssl.SSLContext | None = tls_context(spec, ca_from="options")
+        context: ssl.SSLContext | None = spec.tls_context(from_options=True)
     else:
         if spec.options.get("ca"):
             prefix = spec.scheme.removesuffix("http")

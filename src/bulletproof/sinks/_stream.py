@@ -18,8 +18,8 @@ For TLS the byte counts mix plaintext (what we sent) and wire bytes (what waits 
 the first rule is approximate, in the safe direction: TLS overhead only delays confirmation.
 Where ``SIOCOUTQ`` is not available (not Linux), only the idle rule applies, on time alone.
 
-The helpers :func:`timeout_param`, :func:`int_param` and :func:`tls_context` parse the query
-parameters the stream sinks share.
+The query parameters the stream sinks share (``timeout``, ``ca``, ``verify``) are read by
+:class:`~bulletproof.sinks.base.SinkSpec`, as for every other sink.
 
 Added in 0.1.
 """
@@ -32,20 +32,14 @@ import socket
 import ssl
 import struct
 from collections import deque
-from pathlib import Path
 from typing import Final
 
 from bulletproof.clock import Clock, system_clock
-from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
-from bulletproof.sinks.base import SinkSpec
+from bulletproof.errors import SinkError, SinkUnavailableError
 
 __all__ = [
     "DEFAULT_REPLAY_BYTES",
     "StreamConnection",
-    "bool_param",
-    "int_param",
-    "timeout_param",
-    "tls_context",
 ]
 
 DEFAULT_REPLAY_BYTES: Final = 8 * 1024 * 1024
@@ -349,101 +343,3 @@ class StreamConnection:
             "receiver never does; check that the URL points at the right port and protocol. "
             "Closed the connection."
         )
-
-
-def timeout_param(spec: SinkSpec, accepted: str, default: float = 10.0) -> float:
-    """The ``timeout`` query parameter in seconds (> 0), or ConfigError naming the URL.
-
-    Added in 0.1.
-    """
-    raw = spec.query.get("timeout")
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
-        raise ConfigError(
-            f"sink URL {spec.name!r}: timeout={raw!r} must be a number of seconds between 0 and "
-            f"3600 (like ?timeout=10).{accepted}"
-        )
-    return value
-
-
-def int_param(
-    spec: SinkSpec, key: str, default: int, low: int, high: int, accepted: str = ""
-) -> int:
-    """Integer query parameter ``key`` within ``[low, high]``, or ConfigError naming the URL.
-
-    Added in 0.1.
-    """
-    raw = spec.query.get(key)
-    if raw is None:
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise ConfigError(
-            f"sink URL {spec.name!r}: {key}={raw!r} must be a whole number from {low} to "
-            f"{high}.{accepted}"
-        )
-    return value
-
-
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
-_FALSE: Final = frozenset({"0", "false", "no", "off"})
-
-
-def bool_param(spec: SinkSpec, key: str, default: bool, accepted: str = "") -> bool:
-    """Boolean query parameter (true/false, yes/no, on/off, 1/0), or ConfigError.
-
-    Added in 0.1.
-    """
-    raw = spec.query.get(key)
-    if raw is None:
-        return default
-    if raw.strip().lower() in _TRUE:
-        return True
-    if raw.strip().lower() in _FALSE:
-        return False
-    raise ConfigError(f"sink URL {spec.name!r}: {key}={raw!r} must be true or false.{accepted}")
-
-
-def tls_context(spec: SinkSpec, *, verify: bool = True, accepted: str = "") -> ssl.SSLContext:
-    """A client TLS context: system CAs, or the ``ca`` query parameter's bundle; SNI and host check.
-
-    ``ca`` is resolved against ``spec.base_dir`` when relative. ``verify=False`` turns off all
-    certificate checks (anyone on the path can then read and change the stream).
-
-    Added in 0.1.
-    """
-    ca = spec.query.get("ca")
-    cafile: Path | None = None
-    if ca is not None:
-        if not verify:
-            raise ConfigError(
-                f"sink URL {spec.name!r}: ca= and verify=false contradict each other; keep ca= "
-                f"and drop verify=false.{accepted}"
-            )
-        cafile = Path(ca).expanduser()
-        if not cafile.is_absolute():
-            cafile = spec.base_dir / cafile
-        if not cafile.is_file():
-            raise ConfigError(
-                f"sink URL {spec.name!r}: ca={ca!r}: no such file ({cafile}). Give the path of "
-                f"the PEM bundle of the CA that signed the receiver's certificate.{accepted}"
-            )
-    try:
-        ctx = ssl.create_default_context(cafile=str(cafile) if cafile else None)
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(
-            f"sink URL {spec.name!r}: ca={ca!r} could not be loaded as a PEM CA bundle "
-            f"({exc}).{accepted}"
-        ) from None
-    if not verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx

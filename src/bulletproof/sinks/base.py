@@ -8,7 +8,9 @@ Added in 0.1.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,8 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from bulletproof.errors import ConfigError
+from bulletproof.sensitive import is_secret_name
+from bulletproof.units import BOOL_WORDS, parse_duration, parse_whole, shown
 
 __all__ = ["SinkSpec", "mask_url"]
 
@@ -51,13 +55,10 @@ def mask_url(url: str, *, hide_path: bool = False) -> str:
         elif sep and slash and first:
             head = f"{scheme}://{host}/***"
     if qmark:
-        from bulletproof.events.processors import RedactProcessor
-
-        redact = RedactProcessor()
         parts = query.split("&")
         for i, part in enumerate(parts):
             name, eq, _value = part.partition("=")
-            if eq and redact.is_secret(name):
+            if eq and is_secret_name(name):
                 parts[i] = f"{name}=***"
         query = "&".join(parts)
     return f"{head}{qmark}{query}"
@@ -185,3 +186,97 @@ class SinkSpec:
     def with_path_quoted(self) -> str:
         """The path, percent-encoded (for building request lines)."""
         return quote(self.path or "/", safe="/%:@!$&'()*+,;=")
+
+    def timeout(
+        self, accepted: str = "", *, default: float = 10.0, from_options: bool = False
+    ) -> float:
+        """The ``timeout`` parameter (from the URL query, or ``options`` with ``from_options``)
+        in seconds: a duration above 0 and at most an hour, written as the config file writes
+        durations (``10``, ``1500ms``, ``2m``); ``default`` when absent; else ConfigError.
+        """
+        raw: object = self.options.get("timeout") if from_options else self.query.get("timeout")
+        if raw is None:
+            return default
+        value = -1.0
+        if isinstance(raw, str | int | float):
+            with contextlib.suppress(ConfigError):
+                value = parse_duration(raw, "timeout")
+        if not 0 < value <= 3600:
+            raise ConfigError(
+                f"sink URL {self.name!r}: timeout={shown(raw)} must be a duration above 0 and at "
+                f"most 3600 seconds (like timeout=10 or timeout=1500ms).{accepted}"
+            )
+        return value
+
+    def tls_context(
+        self, *, verify: bool = True, accepted: str = "", from_options: bool = False
+    ) -> ssl.SSLContext:
+        """A client TLS context: the system CAs, or the PEM bundle named by ``ca`` (from the URL
+        query, or ``options`` with ``from_options``, for sinks whose query belongs to the target);
+        SNI and host name checked. A relative ``ca`` is resolved against ``base_dir``.
+        ``verify=False`` turns every certificate check off (anyone on the path can then read and
+        change the stream), so it cannot be combined with ``ca``.
+        """
+        ca: object = self.options.get("ca") if from_options else self.query.get("ca")
+        cafile: Path | None = None
+        if ca is not None and ca != "":
+            if not isinstance(ca, str):
+                raise ConfigError(
+                    f"sink URL {self.name!r}: ca={shown(ca)} must be the path of a PEM file of CA "
+                    f"certificates.{accepted}"
+                )
+            if not verify:
+                raise ConfigError(
+                    f"sink URL {self.name!r}: ca= and verify=false contradict each other; keep "
+                    f"ca= and drop verify=false.{accepted}"
+                )
+            cafile = Path(ca).expanduser()
+            if not cafile.is_absolute():
+                cafile = self.base_dir / cafile
+            if not cafile.is_file():
+                raise ConfigError(
+                    f"sink URL {self.name!r}: ca={ca!r}: no such file ({cafile}). Give the path "
+                    f"of the PEM bundle of the CA that signed the receiver's certificate."
+                    f"{accepted}"
+                )
+        try:
+            ctx = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(
+                f"sink URL {self.name!r}: ca={ca!r} could not be loaded as a PEM bundle of CA "
+                f"certificates ({exc}).{accepted}"
+            ) from None
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    def flag(self, key: str, default: bool, accepted: str = "") -> bool:
+        """Query parameter ``key`` as a flag, written as the config file writes flags
+        (true/false, yes/no, on/off, 1/0, any case); ``default`` when absent; else ConfigError.
+        """
+        raw = self.query.get(key)
+        if raw is None:
+            return default
+        value = BOOL_WORDS.get(raw.strip().lower())
+        if value is None:
+            raise ConfigError(
+                f"sink URL {self.name!r}: {key}={shown(raw)} must be true or false (or yes/no, "
+                f"on/off, 1/0).{accepted}"
+            )
+        return value
+
+    def whole(self, key: str, default: int, low: int, high: int, accepted: str = "") -> int:
+        """Query parameter ``key`` as a whole number within ``[low, high]``; ``default`` when
+        absent; else ConfigError naming the URL and the range.
+        """
+        raw = self.query.get(key)
+        if raw is None:
+            return default
+        try:
+            return parse_whole(raw, key, low=low, high=high)
+        except ConfigError:
+            raise ConfigError(
+                f"sink URL {self.name!r}: {key}={shown(raw)} must be a whole number from {low} "
+                f"to {high}.{accepted}"
+            ) from None

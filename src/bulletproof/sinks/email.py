@@ -280,7 +280,7 @@ def create_notifier(spec: SinkSpec, *, clock: Clock = system_clock) -> EmailNoti
     if spec.scheme not in ("smtp", "smtps"):
         raise ConfigError(f"notifier URL {spec.name!r}: not an smtp URL.{_ACCEPTED}")
     spec.check_query(_QUERY, _ACCEPTED)
-    query = _http.query_params(spec)
+    query = spec.query
     implicit = spec.scheme == "smtps"
     host, port = spec.require_host_port(_ACCEPTED, default_port=465 if implicit else 587)
 
@@ -330,8 +330,8 @@ def create_notifier(spec: SinkSpec, *, clock: Clock = system_clock) -> EmailNoti
     if tls == "none" and query.get("ca"):
         raise ConfigError(f"{spec.name}: ca= has no effect with tls=none; remove one of them.")
 
-    timeout = _http.parse_timeout(query.get("timeout"), spec.name)
-    context = _http.tls_context(spec) if (implicit or starttls) else None
+    timeout = spec.timeout(_ACCEPTED)
+    context = spec.tls_context(accepted=_ACCEPTED) if (implicit or starttls) else None
     return EmailNotifier(
         spec,
         host=host,

@@ -337,17 +337,6 @@ class StdoutSink:
         return "standard output"
 
 
-def _bool(spec: SinkSpec, key: str, default: bool) -> bool:
-    raw = spec.query.get(key)
-    if raw is None:
-        return default
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"sink URL {spec.name!r}: {key}={raw!r} must be true or false")
-
-
 def create(spec: SinkSpec, clock: Clock = system_clock) -> FileSink | StdoutSink:
     """Build a file or stdout sink from its URL. Added in 0.1."""
     if spec.scheme == "stdout":
@@ -390,6 +379,6 @@ def create(spec: SinkSpec, clock: Clock = system_clock) -> FileSink | StdoutSink
         rotate_seconds=_ROTATE[rotate],
         keep=keep,
         compress=compress == "gzip",
-        fsync=_bool(spec, "fsync", False),
+        fsync=spec.flag("fsync", False, _FORMS),
         clock=clock,
     )

@@ -39,14 +39,7 @@ from typing import Final
 
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError
-from bulletproof.sinks._stream import (
-    DEFAULT_REPLAY_BYTES,
-    StreamConnection,
-    bool_param,
-    int_param,
-    timeout_param,
-    tls_context,
-)
+from bulletproof.sinks._stream import DEFAULT_REPLAY_BYTES, StreamConnection
 from bulletproof.sinks.base import SinkSpec
 
 __all__ = ["LogstashSink", "create", "frame_line"]
@@ -94,11 +87,11 @@ class LogstashSink:
                         f"sink URL {spec.name!r}: {key}= only applies to logstash+tls://; use "
                         f"logstash+tls://{self._host}:{self._port} or drop {key}=.{_ACCEPTED}"
                     )
-        timeout = timeout_param(spec, _ACCEPTED)
-        replay = int_param(spec, "replay_bytes", DEFAULT_REPLAY_BYTES, 0, 1 << 34, _ACCEPTED)
-        self._verify = bool_param(spec, "verify", True, _ACCEPTED)
+        timeout = spec.timeout(_ACCEPTED)
+        replay = spec.whole("replay_bytes", DEFAULT_REPLAY_BYTES, 0, 1 << 34, _ACCEPTED)
+        self._verify = spec.flag("verify", True, _ACCEPTED)
         self._tls = (
-            tls_context(spec, verify=self._verify, accepted=_ACCEPTED) if self._tls_on else None
+            spec.tls_context(verify=self._verify, accepted=_ACCEPTED) if self._tls_on else None
         )
         self._timeout = timeout
         self._conn = StreamConnection(

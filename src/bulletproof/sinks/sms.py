@@ -268,7 +268,7 @@ def create_notifier(spec: SinkSpec) -> SmsNotifier:
     if spec.scheme != "sms+twilio":
         raise ConfigError(f"notifier URL {spec.name!r}: not an sms+twilio URL.{_ACCEPTED}")
     spec.check_query(_QUERY, _ACCEPTED)
-    query = _http.query_params(spec)
+    query = spec.query
     sid, token = _http.userinfo(spec)
     if not sid or not token:
         raise ConfigError(
@@ -298,8 +298,8 @@ def create_notifier(spec: SinkSpec) -> SmsNotifier:
     base, scheme = _base_url(spec, query.get("base_url"))
     if scheme == "http" and query.get("ca"):
         raise ConfigError(f"{spec.name}: ca= applies to an https base URL only.")
-    timeout = _http.parse_timeout(query.get("timeout"), spec.name)
-    context = _http.tls_context(spec) if scheme == "https" else None
+    timeout = spec.timeout(_ACCEPTED)
+    context = spec.tls_context(accepted=_ACCEPTED) if scheme == "https" else None
     return SmsNotifier(
         spec,
         base=base,

@@ -49,13 +49,7 @@ from typing import Any, Final
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError, did_you_mean
 from bulletproof.events.model import Severity
-from bulletproof.sinks._stream import (
-    DEFAULT_REPLAY_BYTES,
-    StreamConnection,
-    int_param,
-    timeout_param,
-    tls_context,
-)
+from bulletproof.sinks._stream import DEFAULT_REPLAY_BYTES, StreamConnection
 from bulletproof.sinks.base import SinkSpec
 from bulletproof.text import one_line
 
@@ -293,25 +287,23 @@ class SyslogSink:
                 f"sink URL {spec.name!r}: ca= only applies to syslog+tls://.{_ACCEPTED}"
             )
         if udp:
-            self._max_size: int | None = int_param(
-                spec, "max_size", _UDP_DEFAULT_MAX, _MIN_SIZE, _UDP_MAX, _ACCEPTED
+            self._max_size: int | None = spec.whole(
+                "max_size", _UDP_DEFAULT_MAX, _MIN_SIZE, _UDP_MAX, _ACCEPTED
             )
         elif "max_size" in spec.query:
-            self._max_size = int_param(spec, "max_size", 0, _MIN_SIZE, _STREAM_MAX, _ACCEPTED)
+            self._max_size = spec.whole("max_size", 0, _MIN_SIZE, _STREAM_MAX, _ACCEPTED)
         else:
             self._max_size = None
         self._udp: socket.socket | None = None
-        self._tls = tls_context(spec, accepted=_ACCEPTED) if self._transport == "tls" else None
-        self._timeout = timeout_param(spec, _ACCEPTED)
+        self._tls = spec.tls_context(accepted=_ACCEPTED) if self._transport == "tls" else None
+        self._timeout = spec.timeout(_ACCEPTED)
         self._conn = StreamConnection(
             self._host,
             self._port,
             tls=self._tls,
             server_hostname=self._host,
             timeout=self._timeout,
-            replay_bytes=int_param(
-                spec, "replay_bytes", DEFAULT_REPLAY_BYTES, 0, 1 << 34, _ACCEPTED
-            ),
+            replay_bytes=spec.whole("replay_bytes", DEFAULT_REPLAY_BYTES, 0, 1 << 34, _ACCEPTED),
             clock=clock,
             label=spec.name,
         )
