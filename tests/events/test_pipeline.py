@@ -119,6 +119,31 @@ def test_events_reach_every_sink(tmp_path: Path, pipelines: list[EventPipeline])
     assert pipe.close()
 
 
+def test_drain_waits_for_a_report_queued_just_before_a_commit_it_saw(
+    tmp_path: Path, pipelines: list[EventPipeline], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A consumer queues its report (an alert's notification_failed) and then commits. drain()
+    # may see the commit while the report sits in the queue: it must still wait for it.
+    sink = CapturingSink()
+    pipe = start(pipelines, [sink], options=options(tmp_path))
+    pipe.emit(event(0))
+    assert pipe.drain(5)
+    original = pipe._own_passed
+    reported: list[bool] = []
+
+    def passed_then_report() -> bool:
+        seen = original()
+        if seen and not reported:
+            reported.append(True)
+            pipe.emit(SecurityEvent(action="late_report", category=Category.DELIVERY, id="late"))
+        return seen
+
+    monkeypatch.setattr(pipe, "_own_passed", passed_then_report)
+    assert pipe.drain(5)
+    assert reported
+    assert ids(sink)[-1] == "late"
+
+
 def test_event_emitted_right_before_the_program_exits_is_not_lost(tmp_path: Path) -> None:
     target = tmp_path / "events.jsonl"
     script = f"""

@@ -808,18 +808,22 @@ class EventPipeline:
         if not self.flush(timeout):
             return False
         while True:
-            # Writer idle first, then consumers: a worker queues its own reports (such as
-            # sink_recovered) before it commits, so this order cannot miss one.
+            # Consumers first, then the writer, then the spool again: a worker queues its own
+            # reports (sink_recovered, an alert's notification_failed) before it commits. So a
+            # report queued before a commit seen here is still queued or being written when the
+            # writer is looked at, or already spooled, which moved next_seq.
+            spooled = self.spool.next_seq
+            passed = (
+                self._own_passed()
+                and self._orphans_passed()
+                and (not self._delivering or all(w.reported for w in self._workers))
+            )
             with self._written:
                 idle = (
                     not self._queue and not self._own and not self._retry and not self._writer_busy
                 )
-            if (
-                idle
-                and self._own_passed()
-                and self._orphans_passed()
-                and (not self._delivering or all(w.reported for w in self._workers))
-            ):
+                unchanged = self.spool.next_seq == spooled
+            if passed and idle and unchanged:
                 return True
             left = deadline - system_clock.monotonic()
             if left <= 0:
