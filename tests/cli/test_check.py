@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import socket
+import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,17 @@ from tests.cli.test_cli_main import (
 )
 from tests.sinks.httpserver import RecordingHTTPServer, free_port
 
-from bulletproof.check import CheckItem, CheckReport, CheckSection, Status, run_check
+from bulletproof.check import (
+    SOURCES,
+    CheckContext,
+    CheckItem,
+    CheckReport,
+    CheckSection,
+    Probe,
+    Status,
+    run_check,
+)
+from bulletproof.errors import ConfigError
 
 REPORT_SCHEMA = {
     "type": "object",
@@ -219,7 +231,9 @@ def test_example_shop_is_clean(tmp_path: Path) -> None:
     source = REPO / "examples" / "shop"
     had_state = (source / ".bulletproof").exists()
     shop = tmp_path / "shop"
-    shutil.copytree(source, shop, ignore=shutil.ignore_patterns(".bulletproof", "__pycache__"))
+    shutil.copytree(
+        source, shop, ignore=shutil.ignore_patterns(".bulletproof", ".venv", "__pycache__")
+    )
     run = invoke("check", str(shop))
     assert run.exit_code == 0, run.text
     assert "file:.bulletproof/events.jsonl" in run.stdout
@@ -315,3 +329,295 @@ def test_report_exit_codes(statuses: dict[str, list[Status]], code: int) -> None
     assert report.exit_code == code
     assert report.to_dict()["exit_code"] == code
     jsonschema.validate(report.to_dict(), REPORT_SCHEMA)
+
+
+# -- sections that do not apply, or could not run -------------------------------------------------
+
+
+@pytest.fixture
+def unique() -> Iterator[str]:
+    """A module name prefix no other test imports; its modules are forgotten afterwards."""
+    prefix = f"bp_check_{uuid.uuid4().hex[:8]}"
+    yield prefix
+    for name in [m for m in sys.modules if m.startswith(prefix)]:
+        del sys.modules[name]
+
+
+LOGIN_APP = """\
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+from bulletproof.protect import protect
+
+async def login(request):
+    return HTMLResponse("<form method='post'></form>")
+
+app = protect(Starlette(routes=[Route("/login", login)]))
+"""
+
+
+def app_project(directory: Path, module: str, source: str, extra: str = "") -> Path:
+    """A project whose ``app`` is ``module:app``, written from ``source``."""
+    project = make_project(
+        directory, FILE_SINK_PROJECT.replace('"demo"\n', f'"demo"\napp = "{module}:app"\n') + extra
+    )
+    (project / f"{module}.py").write_text(source, encoding="utf-8")
+    return project
+
+
+def test_without_an_app_the_app_sections_say_they_do_not_apply(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app", FILE_SINK_PROJECT)
+    run = invoke("check", str(project))
+    assert run.exit_code == 0, run.text
+    assert item_lines(run.stdout, "headers") == ["headers    n/a   app"]
+    assert item_lines(run.stdout, "routes") == ["routes     n/a   app"]
+    assert run.stdout.count("does not apply: no app configured; set app = 'module:attr'") == 2
+    report = run_check(project)
+    skipped = [s.name for s in report.sections if any(i.status is Status.SKIPPED for i in s.items)]
+    assert skipped == ["headers", "routes"]
+    assert report.incomplete == ()
+
+
+def test_an_app_that_does_not_import_is_incomplete_not_a_finding(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path / "app", FILE_SINK_PROJECT.replace('"demo"\n', '"demo"\napp = "bp_nowhere:app"\n')
+    )
+    run = invoke("check", str(project))
+    assert run.exit_code == 3, run.text
+    assert item_lines(run.stdout, "headers") == ["headers    ERROR bp_nowhere:app"]
+    assert item_lines(run.stdout, "routes") == ["routes     ERROR bp_nowhere:app"]
+    assert "could not load the app: app path 'bp_nowhere:app': no module named" in run.stdout
+    assert run.stdout.splitlines()[-1] == "result: incomplete: headers, routes could not be checked"
+    doc = json.loads(invoke("check", str(project), "--format", "json").stdout)
+    jsonschema.validate(doc, REPORT_SCHEMA)
+    assert doc["exit_code"] == 3
+    statuses = {s["name"]: [i["status"] for i in s["items"]] for s in doc["sections"]}
+    assert statuses["headers"] == statuses["routes"] == ["error"]
+
+
+def test_findings_win_but_the_result_still_says_what_was_not_checked(tmp_path: Path) -> None:
+    port = free_port()
+    project = make_project(
+        tmp_path / "app",
+        '[tool.bulletproof]\nservice_name = "demo"\napp = "bp_nowhere:app"\n\n'
+        f'[tool.bulletproof.events]\nsinks = ["logstash://127.0.0.1:{port}"]\n',
+    )
+    run = invoke("check", str(project), "--timeout", "5")
+    assert run.exit_code == 1, run.text
+    assert run.stdout.splitlines()[-1] == (
+        "result: findings; incomplete: headers, routes could not be checked"
+    )
+
+
+def test_the_app_is_graded_at_the_path_given(tmp_path: Path, unique: str) -> None:
+    project = app_project(tmp_path / "app", f"{unique}_login", LOGIN_APP)
+    at_root = invoke("check", str(project))  # "/" is a 404 here: it cannot be graded
+    assert at_root.exit_code == 3, at_root.text
+    assert item_lines(at_root.stdout, "headers") == [f"headers    ERROR {unique}_login:app"]
+    assert "HTTP status 404" in at_root.stdout
+    run = invoke("check", str(project), "--path", "/login")
+    assert run.exit_code == 0, run.text
+    assert item_lines(run.stdout, "headers") == [f"headers    ok    {unique}_login:app"]
+    assert "grade A+ (score 130) for /login" in run.stdout
+    assert run.stdout.splitlines()[-1] == "result: clean"
+    assert run_check(project, check_path="/login").exit_code == 0
+
+
+def test_the_path_to_grade_can_live_in_the_config(tmp_path: Path, unique: str) -> None:
+    project = app_project(tmp_path / "app", f"{unique}_cfgpath", LOGIN_APP)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(
+        text.replace(
+            f'app = "{unique}_cfgpath:app"\n',
+            f'app = "{unique}_cfgpath:app"\ncheck_path = "/login"\n',
+        ),
+        encoding="utf-8",
+    )
+    run = invoke("check", str(project))
+    assert run.exit_code == 0, run.text
+    assert "grade A+ (score 130) for /login" in run.stdout
+    # --path wins over the config; the environment sets it too.
+    assert run_check(project, check_path="/").exit_code == 3
+    assert run_check(project, env={"BULLETPROOF_CHECK_PATH": "/"}).exit_code == 3
+
+
+def test_a_configured_path_must_be_a_path(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app", FILE_SINK_PROJECT)
+    report = run_check(project, env={"BULLETPROOF_CHECK_PATH": "login"})
+    assert report.exit_code == 2
+    (item,) = report.sections[0].items
+    assert "BULLETPROOF_CHECK_PATH = 'login': expected a URL path starting with '/'" in item.detail
+    # Without an app, a configured path leaves the app sections not applying: still clean.
+    assert run_check(project, env={"BULLETPROOF_CHECK_PATH": "/login"}).exit_code == 0
+
+
+def test_a_path_without_an_app_or_not_a_path_is_bad_input(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app", FILE_SINK_PROJECT)
+    run = invoke("check", str(project), "--path", "/login")
+    assert run.exit_code == 2, run.text
+    assert "check path '/login': the config (" in run.stderr
+    assert "names no app to grade: set app = 'module:attr' in [tool.bulletproof]" in run.stderr
+    run = invoke("check", str(project), "--path", "login")
+    assert run.exit_code == 2, run.text
+    assert "check path 'login' must start with '/', e.g. '/' or '/login'" in run.stderr
+
+
+# -- the interface each capability implements -----------------------------------------------------
+
+
+class ExtraSource:
+    """A capability's section: one decided item and one probe."""
+
+    name = "extra"
+
+    def __init__(self) -> None:
+        self.seen: list[CheckContext] = []
+
+    def collect(self, context: CheckContext) -> list[CheckItem | Probe]:
+        self.seen.append(context)
+        return [CheckItem("decided", Status.OK, "fine"), Probe("probed", lambda: "answered")]
+
+
+class BrokenSource:
+    name = "broken"
+
+    def collect(self, context: CheckContext) -> list[CheckItem | Probe]:
+        raise RuntimeError("a bug in this capability")
+
+
+class InvalidSource:
+    name = "invalid"
+
+    def collect(self, context: CheckContext) -> list[CheckItem | Probe]:
+        raise ConfigError("invalid.key: use a number")
+
+
+def test_a_capability_adds_its_section_with_a_source(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app", FILE_SINK_PROJECT)
+    extra = ExtraSource()
+    report = run_check(project, sources=(*SOURCES, extra), check_path=None)
+    assert [s.name for s in report.sections] == [
+        "config",
+        "sinks",
+        "notifiers",
+        "headers",
+        "routes",
+        "extra",
+    ]
+    assert report.sections[-1].items == (
+        CheckItem("decided", Status.OK, "fine"),
+        CheckItem("probed", Status.OK, "answered"),
+    )
+    (context,) = extra.seen
+    assert context.config.root == project
+    assert context.check_path == "/"
+    assert report.exit_code == 0
+
+
+def test_a_source_that_raises_is_an_error_of_its_own_section(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app", FILE_SINK_PROJECT)
+    report = run_check(project, sources=(BrokenSource(), ExtraSource()))
+    assert [s.name for s in report.sections] == ["config", "broken", "extra"]
+    assert report.sections[1].items == (
+        CheckItem("broken", Status.ERROR, "could not run: RuntimeError: a bug in this capability"),
+    )
+    assert report.exit_code == 3
+    assert report.incomplete == ("broken",)
+    invalid = run_check(project, sources=(ExtraSource(), InvalidSource()))
+    assert invalid.exit_code == 2
+    assert [s.name for s in invalid.sections] == ["config"]
+    assert invalid.sections[0].items[0].detail == "invalid.key: use a number"
+
+
+def test_the_app_is_imported_once_for_every_section(tmp_path: Path, unique: str) -> None:
+    counted = LOGIN_APP + "\nimport builtins\nbuiltins.bp_check_imports += 1\n"
+    project = app_project(tmp_path / "app", f"{unique}_once", counted)
+    import builtins
+
+    builtins.bp_check_imports = 0  # type: ignore[attr-defined]
+    try:
+        report = run_check(project, check_path="/login")
+        assert builtins.bp_check_imports == 1  # type: ignore[attr-defined]
+    finally:
+        del builtins.bp_check_imports  # type: ignore[attr-defined]
+    assert report.exit_code == 0, report.to_dict()
+
+
+# -- Django: what its settings do to the headers ---------------------------------------------------
+
+DJANGO_SETTINGS = """\
+SECRET_KEY = "test-only"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "bp_check_site.urls"
+INSTALLED_APPS = []
+DATABASES = {}
+USE_TZ = True
+MIDDLEWARE = [
+    "django.middleware.common.CommonMiddleware",
+    "bulletproof.adapters.django.BulletproofMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+"""
+DJANGO_URLS = """\
+from django.http import HttpResponse
+from django.urls import path
+
+def home(request):
+    return HttpResponse("<p>hello</p>", content_type="text/html; charset=utf-8")
+
+urlpatterns = [path("", home)]
+"""
+DJANGO_WSGI = """\
+import os
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bp_check_site.settings")
+application = get_wsgi_application()
+"""
+
+
+def test_django_settings_that_change_the_headers_are_header_findings(tmp_path: Path) -> None:
+    # In its own process: Django is configured once per process.
+    project = make_project(
+        tmp_path / "site",
+        FILE_SINK_PROJECT.replace('"demo"\n', '"demo"\napp = "bp_check_site.wsgi:application"\n'),
+    )
+    package = project / "bp_check_site"
+    package.mkdir()
+    for name, source in [
+        ("__init__", ""),
+        ("settings", DJANGO_SETTINGS),
+        ("urls", DJANGO_URLS),
+        ("wsgi", DJANGO_WSGI),
+    ]:
+        (package / f"{name}.py").write_text(source, encoding="utf-8")
+    run = run_script("check", "--format", "json", cwd=project)
+    assert run.exit_code == 1, run.text
+    doc = json.loads(run.stdout)
+    jsonschema.validate(doc, REPORT_SCHEMA)
+    sections = {s["name"]: s["items"] for s in doc["sections"]}
+    headers = {i["name"]: (i["status"], i["detail"]) for i in sections["headers"]}
+    assert headers["bp_check_site.wsgi:application"][0] == "ok"  # graded: A+ all the same
+    assert list(headers)[1:] == [
+        "settings.MIDDLEWARE",
+        "settings.SECURE_REFERRER_POLICY",
+        "settings.X_FRAME_OPTIONS",
+    ]
+    assert all(status == "finding" for status, _ in list(headers.values())[1:])
+    ours = "'bulletproof.adapters.django.BulletproofMiddleware'"
+    assert headers["settings.MIDDLEWARE"][1].startswith(
+        f"{ours} is not first in settings.MIDDLEWARE: a response that a middleware above it "
+        "('django.middleware.common.CommonMiddleware') returns itself"
+    )
+    assert headers["settings.SECURE_REFERRER_POLICY"][1].startswith(
+        f"'django.middleware.security.SecurityMiddleware' runs inside {ours} and sets "
+        "Referrer-Policy: same-origin"
+    )
+    assert "sets X-Frame-Options: DENY" in headers["settings.X_FRAME_OPTIONS"][1]
+    # Said once: the routes section keeps its own findings only.
+    routes = [i["detail"] for i in sections["routes"][1:]]
+    assert routes
+    assert not any("settings." in detail for detail in routes), routes

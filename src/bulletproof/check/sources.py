@@ -1,0 +1,26 @@
+"""The sections ``bulletproof check`` runs, in report order: one source per capability.
+
+A capability that adds a section to the report writes a
+:class:`~bulletproof.check.base.SectionSource` in its own module and adds it here; the runner
+(:func:`bulletproof.check.run_check`) does not change.
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from bulletproof.check.app import HeadersSource, RoutesSource
+from bulletproof.check.base import SectionSource
+from bulletproof.check.delivery import NotifiersSource, SinksSource
+
+__all__ = ["SOURCES"]
+
+SOURCES: Final[tuple[SectionSource, ...]] = (
+    SinksSource(),
+    NotifiersSource(),
+    HeadersSource(),
+    RoutesSource(),
+)
+"""Every section after ``config``, in report order. Added in 0.1."""
