@@ -149,20 +149,39 @@ CSP_REPORT = {
 CSP_REPORT_BODY = json.dumps(CSP_REPORT).encode()
 
 
+class _SignallingServer(uvicorn.Server):
+    """A uvicorn server that sets ``startup_done`` when its startup has finished or failed."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.startup_done = threading.Event()
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            super().run(sockets=sockets)
+        finally:
+            self.startup_done.set()  # it never got as far as startup(), or has stopped
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.startup_done.set()
+
+
 @contextlib.contextmanager
 def serve(app: Any, **options: Any) -> Iterator[int]:
     """Serve ``app`` with uvicorn on a free port in a thread; yields the port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(app, **{"log_level": "error", "lifespan": "on", **options})
-    server = uvicorn.Server(config)
+    server = _SignallingServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            threading.Event().wait(0.01)
+        # Set by the server once it listens, or has given up; bounded so a hang fails the test.
+        if not server.startup_done.wait(30) or not server.started:
+            raise RuntimeError("uvicorn did not start")
         yield sock.getsockname()[1]
     finally:
         server.should_exit = True

@@ -402,12 +402,10 @@ def app(environ, start_response):
     raise RuntimeError("database is down")
 """,
     "hangs": """
-import threading
-never = threading.Event()
+import asyncio
 async def app(scope, receive, send):
     if scope["type"] == "http":
-        import asyncio
-        await asyncio.sleep(30)
+        await asyncio.Event().wait()  # never set: the grader must give up on its own
 """,
     "silent": """
 async def app(scope, receive, send):
@@ -415,8 +413,9 @@ async def app(scope, receive, send):
 """,
     "wsgi_hangs": """
 import threading
+release = threading.Event()  # set by the test once the check has given up on the app
 def app(environ, start_response):
-    threading.Event().wait(1.0)
+    release.wait()
     start_response("200 OK", [])
     return [b""]
 """,
@@ -431,7 +430,7 @@ import asyncio
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         await receive()
-        await asyncio.sleep(30)
+        await asyncio.Event().wait()  # never set: startup never completes
 """,
     "body_first": """
 async def app(scope, receive, send):
@@ -631,7 +630,12 @@ def test_check_app_import_error_names_the_module(app_dir: tuple[Path, str]) -> N
 )
 def test_check_app_that_fails_exits_3(app_dir: tuple[Path, str], name: str, message: str) -> None:
     module = write_app(app_dir, name, BROKEN_APPS[name])
-    got = run("check", "--app", f"{module}:app", "--timeout", "0.2")
+    try:
+        got = run("check", "--app", f"{module}:app", "--timeout", "0.2")
+    finally:
+        release = getattr(sys.modules.get(module), "release", None)
+        if release is not None:
+            release.set()  # the app that hangs until told: its abandoned call returns now
     assert got.exit_code == 3
     assert message in got.stderr
 

@@ -231,7 +231,7 @@ def test_kill_9_of_the_deliverer_fails_over_and_its_orphaned_slot_is_delivered(
             pipe.emit(ev("first", i))
         assert pipe.flush(10)
         print("ready", pipe.delivering, flush=True)
-        import time; time.sleep(60)
+        sys.stdin.readline()  # blocks until the test kills this process
         """
     )
     assert leader.stdout is not None
@@ -261,7 +261,7 @@ def test_a_waiting_process_takes_over_when_the_deliverer_is_killed(
         f"""
         pipe = make({spool!r}, {str(target)!r}).start()
         print("leading", pipe.delivering, flush=True)
-        import time; time.sleep(60)
+        sys.stdin.readline()  # blocks until the test kills this process
         """
     )
     assert deliverer.stdout is not None
@@ -293,17 +293,25 @@ def test_a_child_forked_while_the_parent_closes_does_not_keep_the_locks(
     spool, _ = paths
     done = run(
         f"""
-        import fcntl, threading, time
+        import fcntl, signal, threading
         pipe = make({spool!r}, "/nonexistent-dir/blocked/" + "x.jsonl").start()  # a sink down
         pipe.emit(ev("e", 0))
         assert pipe.flush(5)
+        draining = threading.Event()
+        drain = pipe.drain
+
+        def drain_and_say(timeout):
+            draining.set()
+            return drain(timeout)
+
+        pipe.drain = drain_and_say
         closer = threading.Thread(target=pipe.close, kwargs={{"timeout": 1.0}})
         closer.start()
-        time.sleep(0.3)  # close() is draining now
+        assert draining.wait(10)  # close() is draining now (for 1 s: the sink is down)
         pid = os.fork()
         if pid == 0:
-            time.sleep(3)
-            os._exit(0)
+            while True:
+                signal.pause()  # alive, holding whatever it inherited, until killed
         closer.join()
 
         def free(name):
