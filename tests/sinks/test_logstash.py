@@ -206,9 +206,7 @@ def test_ca_that_is_not_pem_is_a_config_error(tmp_path: Path) -> None:
     bogus = tmp_path / "ca.pem"
     bogus.write_text("not a certificate\n")
     url = f"logstash+tls://127.0.0.1:5000?ca={bogus}"
-    with pytest.raises(
-        ConfigError, match="could not be loaded as a PEM bundle of CA certificates"
-    ) as info:
+    with pytest.raises(ConfigError, match="could not be loaded as a PEM CA bundle") as info:
         sink_from_url(url)
     assert url in str(info.value)
 

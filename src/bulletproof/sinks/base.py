@@ -202,9 +202,15 @@ class SinkSpec:
             with contextlib.suppress(ConfigError):
                 value = parse_duration(raw, "timeout")
         if not 0 < value <= 3600:
+            # An option is written as TOML (timeout = 10), a URL parameter as ?timeout=10.
+            where, example = (
+                (f"{self.name}: timeout {shown(raw)}", "timeout = 10")
+                if from_options
+                else (f"sink URL {self.name!r}: timeout={shown(raw)}", "?timeout=10")
+            )
             raise ConfigError(
-                f"sink URL {self.name!r}: timeout={shown(raw)} must be a duration above 0 and at "
-                f"most 3600 seconds (like timeout=10 or timeout=1500ms).{accepted}"
+                f"{where} is not a number of seconds above 0 and at most 3600, nor a duration "
+                f"like '1500ms' or '2m'; for example {example}.{accepted}"
             )
         return value
 
@@ -235,16 +241,16 @@ class SinkSpec:
                 cafile = self.base_dir / cafile
             if not cafile.is_file():
                 raise ConfigError(
-                    f"sink URL {self.name!r}: ca={ca!r}: no such file ({cafile}). Give the path "
-                    f"of the PEM bundle of the CA that signed the receiver's certificate."
-                    f"{accepted}"
+                    f"sink URL {self.name!r}: ca={ca!r}: no such file; the CA bundle {cafile} "
+                    f"does not exist. Give the path of the PEM bundle of the CA that signed the "
+                    f"receiver's certificate.{accepted}"
                 )
         try:
             ctx = ssl.create_default_context(cafile=str(cafile) if cafile else None)
         except (ssl.SSLError, OSError) as exc:
             raise ConfigError(
-                f"sink URL {self.name!r}: ca={ca!r} could not be loaded as a PEM bundle of CA "
-                f"certificates ({exc}).{accepted}"
+                f"sink URL {self.name!r}: ca={ca!r} could not be loaded as a PEM CA bundle "
+                f"({exc}).{accepted}"
             ) from None
         if not verify:
             ctx.check_hostname = False
