@@ -34,7 +34,7 @@ from bulletproof.config import (
 from bulletproof.errors import ConfigError
 from bulletproof.events.alerts import AlertEngine
 from bulletproof.events.model import Category, SecurityEvent, Severity
-from bulletproof.sinks.file import FileSink
+from bulletproof.sinks._file import FileSink
 
 CASES = Path(__file__).parent / "cases" / "config"
 SECRETS = {

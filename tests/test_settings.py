@@ -10,8 +10,7 @@ from typing import Annotated, Any
 
 import pytest
 
-from bulletproof.errors import ConfigError, OutOfRangeError
-from bulletproof.settings import (
+from bulletproof._settings import (
     Duration,
     FileOnly,
     Given,
@@ -27,6 +26,7 @@ from bulletproof.settings import (
     known_keys,
     load_section,
 )
+from bulletproof.errors import ConfigError, OutOfRangeError
 
 
 def _upper(given: Given, ctx: Any, parsed: Mapping[str, Any]) -> str:

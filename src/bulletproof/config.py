@@ -65,17 +65,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, unquote
 
-from bulletproof.clock import Clock, system_clock
-from bulletproof.errors import ConfigError, did_you_mean
-from bulletproof.events.alerts import AlertEngine, AlertsConfig
-from bulletproof.events.base import Emitter, Sink
-from bulletproof.events.model import SecurityEvent
-from bulletproof.events.pipeline import EventPipeline, PipelineOptions
-from bulletproof.events.settings import DEFAULT_SINK, DEFAULT_SPOOL_DIR, EventsConfig
-from bulletproof.headers.settings import HeadersConfig
-from bulletproof.routes.settings import RoutesConfig
-from bulletproof.sensitive import is_secret_name
-from bulletproof.settings import (
+from bulletproof._sensitive import is_secret_name
+from bulletproof._settings import (
     Given,
     Loc,
     NotifierConfig,
@@ -88,6 +79,17 @@ from bulletproof.settings import (
     load_section,
     type_error,
 )
+from bulletproof._text import UNSAFE
+from bulletproof._units import parse_duration
+from bulletproof.clock import Clock, system_clock
+from bulletproof.errors import ConfigError, did_you_mean
+from bulletproof.events._settings import DEFAULT_SINK, DEFAULT_SPOOL_DIR, EventsConfig
+from bulletproof.events.alerts import AlertEngine, AlertsConfig
+from bulletproof.events.base import Emitter, Sink
+from bulletproof.events.model import SecurityEvent
+from bulletproof.events.pipeline import EventPipeline, PipelineOptions
+from bulletproof.headers._settings import HeadersConfig
+from bulletproof.routes._settings import RoutesConfig
 from bulletproof.sinks import (
     NOTIFIER_SCHEMES,
     SINK_SCHEMES,
@@ -95,8 +97,6 @@ from bulletproof.sinks import (
     notifier_from_url,
     sink_from_url,
 )
-from bulletproof.text import UNSAFE
-from bulletproof.units import parse_duration
 
 if TYPE_CHECKING:
     from bulletproof.headers import HeaderPolicy
@@ -796,7 +796,7 @@ class _Endpoint:
 
 
 class _Builder:
-    """The :class:`~bulletproof.settings.Context` of one load: a root and an environment for
+    """The :class:`~bulletproof._settings.Context` of one load: a root and an environment for
     ``${VAR}``, and sinks and notifiers checked for secrets and built."""
 
     def __init__(self, env: Mapping[str, str], root: Path) -> None:

@@ -7,7 +7,7 @@ A :class:`Guard` holds every per-request part, each validated and precomputed on
   callable directive (:meth:`Guard.render`, :meth:`Guard.render_asgi`);
 * the CSP report endpoint, when the policy names one (``csp_report_path``): the guard decides
   and answers (:meth:`Guard.report_refusal` before the body is read, :meth:`Guard.report_answer`
-  after), with the limits and events of :class:`~bulletproof.headers.report.CspReportEndpoint`;
+  after), with the limits and events of :class:`~bulletproof.headers._report.CspReportEndpoint`;
 * request checks, the seam request inspection and behaviour rules plug into: a
   :data:`RequestCheck` takes a :class:`RequestInfo` and returns a :class:`Decision`.
   :meth:`Guard.check` runs them in order; with none (the default, and all there is today) it
@@ -40,7 +40,7 @@ from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError
 from bulletproof.events.model import Category, Outcome, SecurityEvent, Severity
 from bulletproof.headers import HeaderContext, HeaderPolicy, secure_headers
-from bulletproof.headers.report import CspReportEndpoint
+from bulletproof.headers._report import CspReportEndpoint
 
 if TYPE_CHECKING:
     from bulletproof.events.base import Emitter

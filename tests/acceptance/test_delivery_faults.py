@@ -31,7 +31,7 @@ from tests.acceptance.receivers import (
 )
 from tests.acceptance.tmpfs import fill, small_filesystem
 
-from bulletproof.events.spool import parse_record
+from bulletproof.events._spool import parse_record
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

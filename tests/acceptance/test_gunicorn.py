@@ -162,7 +162,7 @@ def _mails(inbox: SmtpInbox) -> list[str]:
 
 def _spooled(spool: Path) -> set[str]:
     """Event ids of the login events in the spool's records (what the workers spooled)."""
-    from bulletproof.events.spool import parse_record
+    from bulletproof.events._spool import parse_record
 
     found = set()
     for seg in spool.glob("slot-*/*.seg"):

@@ -51,7 +51,7 @@ from bulletproof.adapters.wsgi import BulletproofWSGIMiddleware
 from bulletproof.errors import ConfigError
 from bulletproof.events.pipeline import EventPipeline
 from bulletproof.headers import secure_headers
-from bulletproof.headers.report import CspReportEndpoint
+from bulletproof.headers._report import CspReportEndpoint
 from bulletproof.protect import protect
 
 if not settings.configured:

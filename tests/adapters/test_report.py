@@ -34,7 +34,7 @@ from bulletproof.errors import ConfigError
 from bulletproof.events.model import Category, Severity
 from bulletproof.events.pipeline import EventPipeline, PipelineOptions
 from bulletproof.headers import secure_headers
-from bulletproof.headers.report import (
+from bulletproof.headers._report import (
     DROP_REASONS,
     MAX_REPORT_BYTES,
     CspReportEndpoint,

@@ -23,7 +23,7 @@ from tests.cli.test_cli_main import (
 )
 from tests.sinks.httpserver import free_port
 
-from bulletproof.delivery import MAX_LINE_CHARS, read_events
+from bulletproof._delivery import MAX_LINE_CHARS, read_events
 from bulletproof.events.model import Category, SecurityEvent, Severity, format_timestamp
 from bulletproof.sinks import SINK_FORMS
 
@@ -140,7 +140,7 @@ def test_send_test_on_a_spool_that_cannot_be_written_ends_at_its_timeout_and_cou
 ) -> None:
     import errno
 
-    from bulletproof.events import spool as spool_module
+    from bulletproof.events import _spool as spool_module
 
     def full(fd: int, data: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -30,7 +30,7 @@ from tests.observatory.test_fetch import (
     redirect,
 )
 
-from bulletproof.cli.headers import headers
+from bulletproof.cli._headers import headers
 from bulletproof.clock import system_clock
 from bulletproof.headers import Preset, secure_headers
 from bulletproof.observatory import TEST_NAMES

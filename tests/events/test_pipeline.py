@@ -644,7 +644,7 @@ def test_a_full_disk_is_said_once_retried_with_backoff_and_writes_nothing_twice(
     import errno
     import os
 
-    from bulletproof.events import spool as spool_module
+    from bulletproof.events import _spool as spool_module
 
     real_write = os.write
     full = threading.Event()
@@ -691,7 +691,7 @@ def test_a_full_disk_is_said_once_retried_with_backoff_and_writes_nothing_twice(
 def test_a_drop_report_not_yet_confirmed_when_the_deliverer_stopped_is_sent_by_the_next(
     tmp_path: Path,
 ) -> None:
-    from bulletproof.events.spool import Spool
+    from bulletproof.events._spool import Spool
 
     root = tmp_path / "spool"
     gone = Spool(root, max_bytes=1 << 20, segment_bytes=1 << 16, fsync=False)
@@ -770,7 +770,7 @@ def test_a_long_spool_outage_keeps_reports_bounded_and_exact(
 ) -> None:
     import errno
 
-    from bulletproof.events import spool as spool_module
+    from bulletproof.events import _spool as spool_module
 
     real_write = spool_module._os_write
     full = threading.Event()

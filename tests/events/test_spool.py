@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bulletproof.errors import SpoolError
-from bulletproof.events import spool as spool_module
-from bulletproof.events.spool import (
+from bulletproof.events import _spool as spool_module
+from bulletproof.events._spool import (
     Drop,
     Position,
     Receipt,

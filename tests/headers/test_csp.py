@@ -15,7 +15,7 @@ from bulletproof.headers import (
     HeaderContext,
     secure_headers,
 )
-from bulletproof.headers.csp import CompiledCSP, compile_csp, header_value
+from bulletproof.headers._csp import CompiledCSP, compile_csp, header_value
 
 HELMET_CSP = (
     "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';"

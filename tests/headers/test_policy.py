@@ -27,8 +27,8 @@ from bulletproof.headers import (
     new_nonce,
     secure_headers,
 )
-from bulletproof.headers.referrer_policy import header_value as referrer_value
-from bulletproof.headers.strict_transport_security import header_value as hsts_value
+from bulletproof.headers._referrer_policy import header_value as referrer_value
+from bulletproof.headers._strict_transport_security import header_value as hsts_value
 
 CAPTURES = json.loads(
     (Path(__file__).parent.parent / "cases" / "helmet" / "helmet-captures.json").read_text("utf-8")
@@ -754,12 +754,12 @@ def test_options_classes_are_accepted_everywhere() -> None:
         "X-Permitted-Cross-Domain-Policies": "all",
         "Permissions-Policy": "usb=(self)",
     }
-    from bulletproof.headers.origin_agent_cluster import OriginAgentClusterOptions
-    from bulletproof.headers.permissions import header_value as permissions_value
-    from bulletproof.headers.x_content_type_options import XContentTypeOptionsOptions
-    from bulletproof.headers.x_download_options import XDownloadOptionsOptions
-    from bulletproof.headers.x_powered_by import XPoweredByOptions
-    from bulletproof.headers.x_xss_protection import XXssProtectionOptions
+    from bulletproof.headers._origin_agent_cluster import OriginAgentClusterOptions
+    from bulletproof.headers._permissions import header_value as permissions_value
+    from bulletproof.headers._x_content_type_options import XContentTypeOptionsOptions
+    from bulletproof.headers._x_download_options import XDownloadOptionsOptions
+    from bulletproof.headers._x_powered_by import XPoweredByOptions
+    from bulletproof.headers._x_xss_protection import XXssProtectionOptions
 
     empties = secure_headers(
         origin_agent_cluster=OriginAgentClusterOptions(),

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.routes.helpers import probes
 
+from bulletproof._apploader import load_app
 from bulletproof.adapters.routes import route_inventory
-from bulletproof.adapters.routes.django import settings_findings
-from bulletproof.apploader import load_app
+from bulletproof.adapters.routes._django import settings_findings
 from bulletproof.errors import ConfigError
 
 CSRF_SECRET = "a" * 32

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bulletproof.apploader import load_app
+from bulletproof._apploader import load_app
 from bulletproof.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bulletproof.adapters.routes.django import (
+from bulletproof.adapters.routes._django import (
     SettingsFinding,
     SettingsIssue,
     _findings,

@@ -9,8 +9,8 @@ import pytest
 from tests.routes.helpers import Answer, assert_matches_behaviour, by_key
 from werkzeug.test import Client
 
+from bulletproof._apploader import load_app
 from bulletproof.adapters.routes import route_inventory
-from bulletproof.apploader import load_app
 
 NO_MARKER = "no login_required"
 HOOK = (

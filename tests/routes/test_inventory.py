@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from bulletproof._text import one_line
 from bulletproof.adapters.asgi import BulletproofMiddleware
 from bulletproof.adapters.routes import route_inventory
 from bulletproof.adapters.wsgi import BulletproofWSGIMiddleware
 from bulletproof.errors import ConfigError
 from bulletproof.routes import Route, RouteInventory, render_table
-from bulletproof.routes.inventory import (
+from bulletproof.routes._inventory import (
     MethodAuth,
     RouteEntry,
     WalkResult,
@@ -25,7 +26,6 @@ from bulletproof.routes.inventory import (
     unwrap_app,
     wrapped_chain,
 )
-from bulletproof.text import one_line
 
 
 def walked(*entries: RouteEntry, installed: bool = True, notes: tuple[str, ...] = ()) -> WalkResult:
@@ -219,7 +219,7 @@ def test_table_escapes_control_characters() -> None:
 
 
 def test_one_line() -> None:
-    assert one_line("a\r\n\x00\x7fb") == "a\\r\\n\\0\\x7fb"  # the one rule: bulletproof.text
+    assert one_line("a\r\n\x00\x7fb") == "a\\r\\n\\0\\x7fb"  # the one rule: bulletproof._text
     assert one_line("plain é") == "plain é"
 
 
@@ -310,7 +310,7 @@ def test_callable_name() -> None:
 
     assert callable_name(factory()) == f"{__name__}.test_callable_name.factory.index"
     assert callable_name(functools.partial(wsgi_app, {})) == f"{__name__}.wsgi_app"
-    assert callable_name(RouteInventory) == "bulletproof.routes.inventory.RouteInventory"
+    assert callable_name(RouteInventory) == "bulletproof.routes._inventory.RouteInventory"
     assert callable_name(object()) == "builtins.object()"
 
     class Renamed:

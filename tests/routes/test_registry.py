@@ -14,8 +14,8 @@ import pytest
 from bulletproof.adapters import routes as walkers
 from bulletproof.adapters.routes import route_inventory
 from bulletproof.errors import ConfigError
-from bulletproof.routes import inventory
-from bulletproof.routes.inventory import RouteWalker, WalkResult, register_walker
+from bulletproof.routes import _inventory as inventory
+from bulletproof.routes._inventory import RouteWalker, WalkResult, register_walker
 
 FRAMEWORKS = ("django", "flask", "starlette", "fastapi", "werkzeug", "whitenoise")
 
@@ -59,7 +59,7 @@ def test_importing_the_walkers_registers_them_and_imports_no_framework(tmp_path:
     code = f"""if True:
         import json, sys
         import bulletproof.adapters.routes
-        from bulletproof.routes.inventory import registered_walkers
+        from bulletproof.routes._inventory import registered_walkers
         frameworks = sorted(m for m in sys.modules if m.split(".")[0] in {FRAMEWORKS!r})
         print(json.dumps([frameworks, [w.name for w in registered_walkers()]]))
     """

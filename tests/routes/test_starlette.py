@@ -13,8 +13,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.websockets import WebSocketDisconnect
 from tests.routes.helpers import Answer, assert_matches_behaviour, by_key
 
+from bulletproof._apploader import load_app
 from bulletproof.adapters.routes import route_inventory
-from bulletproof.apploader import load_app
 from bulletproof.errors import ConfigError
 
 with warnings.catch_warnings():

@@ -24,7 +24,7 @@ from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.events.alerts import Alert
 from bulletproof.events.model import Category, SecurityEvent, Severity
 from bulletproof.sinks import SinkSpec, notifier_from_url
-from bulletproof.sinks.email import EmailNotifier, create_notifier
+from bulletproof.sinks._email import EmailNotifier, create_notifier
 from bulletproof.testing import FakeClock
 
 USER = "alerts"

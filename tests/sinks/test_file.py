@@ -12,8 +12,8 @@ import pytest
 
 from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.sinks import sink_from_url
+from bulletproof.sinks._file import FileSink, StdoutSink, create, parse_size
 from bulletproof.sinks.base import SinkSpec
-from bulletproof.sinks.file import FileSink, StdoutSink, create, parse_size
 from bulletproof.testing import FakeClock
 
 

@@ -14,7 +14,7 @@ from tests.sinks.httpserver import RecordingHTTPServer, free_port
 
 from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.sinks import SinkSpec, _http, sink_from_url
-from bulletproof.sinks.http import HttpSink, create
+from bulletproof.sinks._http_sink import HttpSink, create
 
 LINES = [
     b'{"event":{"id":"1"},"message":"a"}',

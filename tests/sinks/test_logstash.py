@@ -13,8 +13,8 @@ from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.events.base import Sink
 from bulletproof.events.model import Category, SecurityEvent, Severity
 from bulletproof.sinks import sink_from_url
+from bulletproof.sinks._logstash import LogstashSink, create, frame_line
 from bulletproof.sinks.base import SinkSpec
-from bulletproof.sinks.logstash import LogstashSink, create, frame_line
 from bulletproof.testing import FakeClock
 
 Receivers = Callable[..., Any]  # the tcp_receiver / udp_receiver factories (conftest.py)

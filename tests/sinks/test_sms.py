@@ -16,7 +16,7 @@ from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.events.alerts import Alert
 from bulletproof.events.model import Category, SecurityEvent, Severity
 from bulletproof.sinks import SinkSpec, notifier_from_url
-from bulletproof.sinks.sms import MAX_BODY_CHARS, SmsNotifier, create_notifier, sms_body
+from bulletproof.sinks._sms import MAX_BODY_CHARS, SmsNotifier, create_notifier, sms_body
 
 SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "tw-t0ken-s3cret"  # noqa: S105 - test credential

@@ -19,8 +19,8 @@ from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.events.base import Sink
 from bulletproof.events.model import Category, Outcome, SecurityEvent, Severity
 from bulletproof.sinks import notifier_from_url, sink_from_url
+from bulletproof.sinks._syslog import FACILITIES, SyslogSink, create, truncate_utf8
 from bulletproof.sinks.base import SinkSpec
-from bulletproof.sinks.syslog import FACILITIES, SyslogSink, create, truncate_utf8
 from bulletproof.testing import FakeClock
 
 # --- a small, strict RFC 5424 / RFC 6587 parser for the assertions ----------------------------

@@ -13,7 +13,7 @@ from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.events.alerts import Alert
 from bulletproof.events.model import Category, SecurityEvent, Severity
 from bulletproof.sinks import SinkSpec, notifier_from_url
-from bulletproof.sinks.webhook import WebhookNotifier, create_notifier
+from bulletproof.sinks._webhook import WebhookNotifier, create_notifier
 
 
 def _alert(*, user: str = "alice", digest: bool = False) -> Alert:

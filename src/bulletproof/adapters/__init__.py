@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from bulletproof.adapters.wsgi import BulletproofWSGIMiddleware
     from bulletproof.config import Config
     from bulletproof.headers import HeaderPolicy
-    from bulletproof.headers.report import CspReportEndpoint
+    from bulletproof.headers._report import CspReportEndpoint
 
 __all__ = ["BulletproofMiddleware", "BulletproofWSGIMiddleware"]
 

@@ -18,14 +18,14 @@ directive) is rendered once, with a fresh :func:`~bulletproof.headers.new_nonce`
 ``scope["state"]["csp_nonce"]`` (Starlette's ``request.state.csp_nonce``) and
 ``scope["bulletproof.csp_nonce"]`` before the app runs, so templates get the nonce the header
 carries; with a policy that has no nonce, ``request.state.csp_nonce`` is a
-:class:`~bulletproof.headers.context.MissingNonce`, which raises a
+:class:`~bulletproof.headers._context.MissingNonce`, which raises a
 :class:`~bulletproof.errors.ConfigError` naming the fix when a template renders it. When the app
 starts its response, the policy's headers are added where the response does not already have
 them (a header the route set wins) and ``policy.remove`` names plus ``Server`` are stripped. If
 rendering fails (a callable directive returned an invalid value) the app is not called and the
 client gets a 500, as Helmet's ``next(err)`` does. WebSocket and lifespan scopes pass through
 untouched. When the policy has ``csp_report_path``, requests to that path are answered by the
-guard (see :mod:`bulletproof.headers.report`); the guard's checks run before the app.
+guard (see :mod:`bulletproof.headers._report`); the guard's checks run before the app.
 
 The ``Server`` header: the middleware removes one the app sends, but the server may add its own.
 uvicorn: run with ``--no-server-header`` (or ``uvicorn.run(app, server_header=False)``, env
@@ -48,7 +48,7 @@ from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError
 from bulletproof.guard import Answer, RequestInfo, _merge_headers
 from bulletproof.headers import HeaderRenderError, new_nonce
-from bulletproof.headers.context import MissingNonce
+from bulletproof.headers._context import MissingNonce
 
 if TYPE_CHECKING:
     from bulletproof.config import Config

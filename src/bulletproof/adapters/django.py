@@ -32,7 +32,7 @@ capable). Put it first in ``MIDDLEWARE`` so that headers set by Django's own
 view; or drop those, since the policy covers what they do.
 
 When the policy has no nonce, ``request.csp_nonce`` and ``{{ csp_nonce }}`` are a
-:class:`~bulletproof.headers.context.MissingNonce`: a template renders ``""``, as Django renders
+:class:`~bulletproof.headers._context.MissingNonce`: a template renders ``""``, as Django renders
 what is missing, and the first such render logs an error naming the fix.
 
 Instead of the middleware, :func:`bulletproof.protect` can wrap ``get_wsgi_application()`` or
@@ -56,7 +56,7 @@ from bulletproof.adapters.wsgi import _environ_info
 from bulletproof.clock import Clock, system_clock
 from bulletproof.guard import Answer, _merge_headers
 from bulletproof.headers import HeaderRenderError, new_nonce
-from bulletproof.headers.context import MissingNonce
+from bulletproof.headers._context import MissingNonce
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -216,7 +216,7 @@ def csp_nonce(request: HttpRequest) -> dict[str, object]:
 
     Finds the nonce set by :class:`BulletproofMiddleware` or by :func:`bulletproof.protect`
     around Django's WSGI or ASGI handler. When the middleware's policy has no nonce it is a
-    :class:`~bulletproof.headers.context.MissingNonce` (renders ``""`` and logs the fix once);
+    :class:`~bulletproof.headers._context.MissingNonce` (renders ``""`` and logs the fix once);
     for a request bulletproof never saw, ``""``.
 
     Added in 0.1.

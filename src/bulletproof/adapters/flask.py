@@ -27,7 +27,7 @@ When the policy is dynamic the request's CSP nonce is in ``g.csp_nonce`` and tem
 
 When the policy has no nonce, ``csp_nonce()`` renders ``""`` as before (a ``<script src>`` with
 an empty nonce still loads under ``script-src 'self'``) and the first call logs an error naming
-the fix; ``g.csp_nonce`` is a :class:`~bulletproof.headers.context.MissingNonce` that does the
+the fix; ``g.csp_nonce`` is a :class:`~bulletproof.headers._context.MissingNonce` that does the
 same.
 
 ``Server``: Flask sends none; Werkzeug's development server and gunicorn add their own (gunicorn
@@ -44,7 +44,7 @@ from bulletproof.adapters import _build_guard, _emitter_setting
 from bulletproof.adapters.wsgi import NONCE_ENVIRON_KEY, BulletproofWSGIMiddleware
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError
-from bulletproof.headers.context import MissingNonce
+from bulletproof.headers._context import MissingNonce
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -18,7 +18,7 @@ response does not already have them (a header the route set wins), ``policy.remo
 ``Server`` are stripped. The response iterable is passed through untouched (streaming works, its
 ``close`` is the server's to call). If rendering fails the app is not called and the client gets
 a 500, as Helmet's ``next(err)`` does. When the policy has ``csp_report_path``, requests to that
-path are answered by the guard (see :mod:`bulletproof.headers.report`); the guard's checks run
+path are answered by the guard (see :mod:`bulletproof.headers._report`); the guard's checks run
 before the app.
 
 The ``Server`` header: WSGI servers write their own after the app's headers, so the middleware can

@@ -1,8 +1,8 @@
 """``bulletproof check``: every check that exists, in one report.
 
 The report's sections, in order: ``config`` (the config is valid), then one per capability, each
-contributed by a :class:`~bulletproof.check.base.SectionSource` listed in
-:data:`~bulletproof.check.sources.SOURCES`: ``sinks`` and ``notifiers`` (each is reachable,
+contributed by a :class:`~bulletproof.check._base.SectionSource` listed in
+:data:`~bulletproof.check._sources.SOURCES`: ``sinks`` and ``notifiers`` (each is reachable,
 probed without sending an event), ``headers`` (the app's headers graded as the MDN Observatory
 grades a site, and what Django's settings do to them) and ``routes`` (the app's route
 inventory). A new capability adds its section with a source of its own; the runner,
@@ -20,8 +20,7 @@ Added in 0.1.
 
 from __future__ import annotations
 
-from bulletproof.check._run import run_check
-from bulletproof.check.base import (
+from bulletproof.check._base import (
     CheckContext,
     CheckItem,
     CheckReport,
@@ -30,7 +29,8 @@ from bulletproof.check.base import (
     SectionSource,
     Status,
 )
-from bulletproof.check.sources import SOURCES
+from bulletproof.check._run import run_check
+from bulletproof.check._sources import SOURCES
 
 __all__ = [
     "SOURCES",

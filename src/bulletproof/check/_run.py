@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bulletproof import config as config_mod
-from bulletproof.check.base import (
+from bulletproof._text import one_line
+from bulletproof.check._base import (
     CheckContext,
     CheckItem,
     CheckReport,
@@ -18,10 +19,9 @@ from bulletproof.check.base import (
     SectionSource,
     Status,
 )
-from bulletproof.check.sources import SOURCES
+from bulletproof.check._sources import SOURCES
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import BulletproofError, ConfigError
-from bulletproof.text import one_line
 
 __all__ = ["run_check"]
 

@@ -14,13 +14,13 @@ from typing import Any
 import click
 
 from bulletproof import __version__
+from bulletproof.cli._alerts import alerts
+from bulletproof.cli._check import check
 from bulletproof.cli._common import CONTEXT, BulletproofGroup
-from bulletproof.cli.alerts import alerts
-from bulletproof.cli.check import check
-from bulletproof.cli.config import config
-from bulletproof.cli.events import events
-from bulletproof.cli.headers import headers
-from bulletproof.cli.routes import routes
+from bulletproof.cli._config import config
+from bulletproof.cli._events import events
+from bulletproof.cli._headers import headers
+from bulletproof.cli._routes import routes
 
 __all__ = ["cli", "main"]
 

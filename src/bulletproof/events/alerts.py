@@ -39,17 +39,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Protocol
 
-from bulletproof.clock import Clock, system_clock
-from bulletproof.errors import ConfigError, SinkError, did_you_mean
-from bulletproof.events.base import Emitter, Notifier
-from bulletproof.events.model import (
-    Category,
-    Outcome,
-    SecurityEvent,
-    Severity,
-    format_timestamp,
-)
-from bulletproof.settings import (
+from bulletproof._settings import (
     Context,
     Duration,
     FileOnly,
@@ -64,8 +54,18 @@ from bulletproof.settings import (
     known_keys,
     type_error,
 )
-from bulletproof.text import has_unsafe, one_line
-from bulletproof.units import parse_duration, shown
+from bulletproof._text import has_unsafe, one_line
+from bulletproof._units import parse_duration, shown
+from bulletproof.clock import Clock, system_clock
+from bulletproof.errors import ConfigError, SinkError, did_you_mean
+from bulletproof.events.base import Emitter, Notifier
+from bulletproof.events.model import (
+    Category,
+    Outcome,
+    SecurityEvent,
+    Severity,
+    format_timestamp,
+)
 
 __all__ = [
     "Alert",

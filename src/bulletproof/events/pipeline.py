@@ -63,8 +63,20 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
+from bulletproof._settings import Rule, check_ranges
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import SpoolError
+from bulletproof.events._settings import COMMON_RULES
+from bulletproof.events._spool import (
+    Drop,
+    Mark,
+    Receipt,
+    Spool,
+    SpoolConsumer,
+    SpoolDirectory,
+    SpoolFullError,
+    SpoolWriteError,
+)
 from bulletproof.events.model import (
     ECS_VERSION,
     Category,
@@ -82,18 +94,6 @@ from bulletproof.events.processors import (
     default_processors,
     neutralize_text,
 )
-from bulletproof.events.settings import COMMON_RULES
-from bulletproof.events.spool import (
-    Drop,
-    Mark,
-    Receipt,
-    Spool,
-    SpoolConsumer,
-    SpoolDirectory,
-    SpoolFullError,
-    SpoolWriteError,
-)
-from bulletproof.settings import Rule, check_ranges
 
 if TYPE_CHECKING:
     from bulletproof.events.alerts import AlertEngine

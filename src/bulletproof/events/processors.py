@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import unquote_plus
 
-from bulletproof.sensitive import SECRET_NAMES, has_secret_fragment, normalize_name
-from bulletproof.text import one_line
+from bulletproof._sensitive import SECRET_NAMES, has_secret_fragment, normalize_name
+from bulletproof._text import one_line
 
 if TYPE_CHECKING:
     from bulletproof.events.model import SecurityEvent
@@ -55,7 +55,7 @@ _UNCAPPED: Final = frozenset({"@timestamp", "event.id"})
 
 def neutralize_text(text: str) -> str:
     """Replace unsafe characters with visible escapes so text stays on one log line
-    (:func:`bulletproof.text.one_line`, without a length limit).
+    (:func:`bulletproof._text.one_line`, without a length limit).
 
     >>> neutralize_text("a\\r\\nb\\x00c\\u2028")
     'a\\\\r\\\\nb\\\\0c\\\\u2028'
@@ -247,7 +247,7 @@ class RedactProcessor:
 class NeutralizeProcessor:
     """Make every value safe for one-line logs and JSON.
 
-    Unsafe characters (:mod:`bulletproof.text`: C0, C1, DEL, U+2028/U+2029, bidi controls)
+    Unsafe characters (:mod:`bulletproof._text`: C0, C1, DEL, U+2028/U+2029, bidi controls)
     become visible escapes; invalid UTF-8 in bytes becomes ``\\xNN``; lone surrogates become
     ``\\udcNN``; values JSON cannot hold (sets, objects, NaN, integers too long to print)
     become strings. Keys are neutralized too; keys that are not strings become the text JSON

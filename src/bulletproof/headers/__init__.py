@@ -10,7 +10,7 @@ True
 
 :func:`secure_headers` is Helmet's ``helmet()`` (options in snake_case); the functions named
 after one header (:func:`strict_transport_security`, ...) are Helmet's standalone middlewares.
-Each header's module (``bulletproof.headers.strict_transport_security``, ...) holds its options
+Each header's module (``bulletproof.headers._strict_transport_security``, ...) holds its options
 class and a pure ``header_value()``; import names from it with ``from ... import``.
 
 Pure: this package imports no web framework (the adapters in :mod:`bulletproof.adapters` do).
@@ -21,17 +21,17 @@ Added in 0.1.
 from __future__ import annotations
 
 from bulletproof.headers._common import HeadersWarning
-from bulletproof.headers.context import HeaderContext, HeaderRenderError, new_nonce
-from bulletproof.headers.cross_origin_embedder_policy import CrossOriginEmbedderPolicyOptions
-from bulletproof.headers.cross_origin_opener_policy import CrossOriginOpenerPolicyOptions
-from bulletproof.headers.cross_origin_resource_policy import CrossOriginResourcePolicyOptions
-from bulletproof.headers.csp import (
+from bulletproof.headers._context import HeaderContext, HeaderRenderError, new_nonce
+from bulletproof.headers._cross_origin_embedder_policy import CrossOriginEmbedderPolicyOptions
+from bulletproof.headers._cross_origin_opener_policy import CrossOriginOpenerPolicyOptions
+from bulletproof.headers._cross_origin_resource_policy import CrossOriginResourcePolicyOptions
+from bulletproof.headers._csp import (
     DANGEROUSLY_DISABLE_DEFAULT_SRC,
     ContentSecurityPolicyOptions,
     get_default_directives,
 )
-from bulletproof.headers.permissions import PermissionsPolicyOptions
-from bulletproof.headers.policy import (
+from bulletproof.headers._permissions import PermissionsPolicyOptions
+from bulletproof.headers._policy import (
     HeaderEntry,
     HeaderPolicy,
     content_security_policy,
@@ -51,12 +51,12 @@ from bulletproof.headers.policy import (
     x_powered_by,
     x_xss_protection,
 )
-from bulletproof.headers.presets import Preset
-from bulletproof.headers.referrer_policy import ReferrerPolicyOptions
-from bulletproof.headers.strict_transport_security import StrictTransportSecurityOptions
-from bulletproof.headers.x_dns_prefetch_control import XDnsPrefetchControlOptions
-from bulletproof.headers.x_frame_options import XFrameOptionsOptions
-from bulletproof.headers.x_permitted_cross_domain_policies import (
+from bulletproof.headers._presets import Preset
+from bulletproof.headers._referrer_policy import ReferrerPolicyOptions
+from bulletproof.headers._strict_transport_security import StrictTransportSecurityOptions
+from bulletproof.headers._x_dns_prefetch_control import XDnsPrefetchControlOptions
+from bulletproof.headers._x_frame_options import XFrameOptionsOptions
+from bulletproof.headers._x_permitted_cross_domain_policies import (
     XPermittedCrossDomainPoliciesOptions,
 )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bulletproof.apploader import load_app
+from bulletproof._apploader import load_app
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError
 from bulletproof.observatory._domains import PreloadList, PublicSuffixList

@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import quote, urljoin, urlsplit
 
+from bulletproof._text import one_line
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError, FetchError
 from bulletproof.observatory._cookies import CookieJar
 from bulletproof.observatory._domains import PreloadList, PublicSuffixList
 from bulletproof.observatory._models import OBSERVATORY_ORIGIN, FetchedResponse, Scan, Session
-from bulletproof.text import one_line
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer

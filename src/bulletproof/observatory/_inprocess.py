@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
+from bulletproof._text import one_line
 from bulletproof.errors import AppError, ConfigError
 from bulletproof.observatory._cookies import CookieJar
 from bulletproof.observatory._domains import PreloadList, PublicSuffixList
 from bulletproof.observatory._fetch import MAX_BODY_BYTES, MAX_REDIRECTS, decode_body, parse_target
 from bulletproof.observatory._models import OBSERVATORY_ORIGIN, FetchedResponse, Scan, Session
-from bulletproof.text import one_line
 
 __all__ = ["ASSUMPTIONS", "AppResponse", "InProcessClient", "call_app", "scan_app"]
 

@@ -4,7 +4,7 @@
 walkers live in ``bulletproof.adapters.routes``, which registers them when imported; this
 package imports no framework and no adapter). The rest is plain data:
 
->>> from bulletproof.routes.inventory import MethodAuth, RouteEntry, WalkResult, build_inventory
+>>> from bulletproof.routes._inventory import MethodAuth, RouteEntry, WalkResult, build_inventory
 >>> entry = RouteEntry("/items", "shop.create", (MethodAuth("POST", "none", "no marker"),), True)
 >>> walked = WalkResult("flask", (entry,), True, "add login_required", "call protect(app)")
 >>> print(*build_inventory(walked).findings)
@@ -19,19 +19,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bulletproof.routes.inventory import AuthState, Route, RouteInventory, route_inventory
-    from bulletproof.routes.report import render_table
+    from bulletproof.routes._inventory import AuthState, Route, RouteInventory, route_inventory
+    from bulletproof.routes._report import render_table
 
 __all__ = ["AuthState", "Route", "RouteInventory", "render_table", "route_inventory"]
 
-# Loaded on first use: the config loader reads ``bulletproof.routes.settings`` in every worker,
+# Loaded on first use: the config loader reads ``bulletproof.routes._settings`` in every worker,
 # and a worker serving requests never needs the inventory code.
 _HOME = {
-    "AuthState": "inventory",
-    "Route": "inventory",
-    "RouteInventory": "inventory",
-    "route_inventory": "inventory",
-    "render_table": "report",
+    "AuthState": "_inventory",
+    "Route": "_inventory",
+    "RouteInventory": "_inventory",
+    "route_inventory": "_inventory",
+    "render_table": "_report",
 }
 
 

@@ -28,23 +28,23 @@ __all__ = [
 ]
 
 SINK_SCHEMES: Final[Mapping[str, str]] = {
-    "file": "bulletproof.sinks.file",
-    "stdout": "bulletproof.sinks.file",
-    "syslog+udp": "bulletproof.sinks.syslog",
-    "syslog+tcp": "bulletproof.sinks.syslog",
-    "syslog+tls": "bulletproof.sinks.syslog",
-    "logstash": "bulletproof.sinks.logstash",
-    "logstash+tls": "bulletproof.sinks.logstash",
-    "http": "bulletproof.sinks.http",
-    "https": "bulletproof.sinks.http",
+    "file": "bulletproof.sinks._file",
+    "stdout": "bulletproof.sinks._file",
+    "syslog+udp": "bulletproof.sinks._syslog",
+    "syslog+tcp": "bulletproof.sinks._syslog",
+    "syslog+tls": "bulletproof.sinks._syslog",
+    "logstash": "bulletproof.sinks._logstash",
+    "logstash+tls": "bulletproof.sinks._logstash",
+    "http": "bulletproof.sinks._http_sink",
+    "https": "bulletproof.sinks._http_sink",
 }
 
 NOTIFIER_SCHEMES: Final[Mapping[str, str]] = {
-    "smtp": "bulletproof.sinks.email",
-    "smtps": "bulletproof.sinks.email",
-    "sms+twilio": "bulletproof.sinks.sms",
-    "webhook+http": "bulletproof.sinks.webhook",
-    "webhook+https": "bulletproof.sinks.webhook",
+    "smtp": "bulletproof.sinks._email",
+    "smtps": "bulletproof.sinks._email",
+    "sms+twilio": "bulletproof.sinks._sms",
+    "webhook+http": "bulletproof.sinks._webhook",
+    "webhook+https": "bulletproof.sinks._webhook",
 }
 
 SINK_FORMS: Final = (

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
+from bulletproof._text import one_line as _one_line
 from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.sinks.base import SinkSpec, mask_url
-from bulletproof.text import one_line as _one_line
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
@@ -82,7 +82,7 @@ class Target:
 
 
 def one_line(text: str, limit: int = 200) -> str:
-    """The first ``limit`` characters of ``text``, on one line (:func:`bulletproof.text.one_line`:
+    """The first ``limit`` characters of ``text``, on one line (:func:`bulletproof._text.one_line`:
     each unsafe character becomes a visible escape, so the result may be a little longer).
 
     >>> one_line("bad\\r\\nrequest")

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from bulletproof._sensitive import is_secret_name
+from bulletproof._units import BOOL_WORDS, parse_duration, parse_whole, shown
 from bulletproof.errors import ConfigError
-from bulletproof.sensitive import is_secret_name
-from bulletproof.units import BOOL_WORDS, parse_duration, parse_whole, shown
 
 __all__ = ["SinkSpec", "mask_url"]
 

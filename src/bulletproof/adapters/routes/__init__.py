@@ -1,7 +1,7 @@
 """The route walkers: how :func:`bulletproof.routes.route_inventory` reads each framework's routes.
 
 Importing this package registers the Flask, Django and Starlette/FastAPI walkers with
-:func:`bulletproof.routes.inventory.register_walker`, in that order; the inventory itself imports
+:func:`bulletproof.routes._inventory.register_walker`, in that order; the inventory itself imports
 no adapter. :func:`route_inventory` is the inventory's own function, re-exported so that one
 import both registers the walkers and gives it::
 
@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from bulletproof.adapters.routes import django, flask, starlette
-from bulletproof.routes.inventory import RouteWalker, register_walker, route_inventory
+from bulletproof.adapters.routes import _django as django
+from bulletproof.adapters.routes import _flask as flask
+from bulletproof.adapters.routes import _starlette as starlette
+from bulletproof.routes._inventory import RouteWalker, register_walker, route_inventory
 
 __all__ = ["WALKERS", "route_inventory"]
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
+from bulletproof._settings import Context, FileOnly, Given, Parse, type_error
 from bulletproof.errors import ConfigError
-from bulletproof.settings import Context, FileOnly, Given, Parse, type_error
 
 if TYPE_CHECKING:
     from bulletproof.headers import HeaderPolicy

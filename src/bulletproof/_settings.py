@@ -1,7 +1,7 @@
 """Typed config sections, and the one loader for all of them.
 
 Each capability declares its section of the config as a frozen dataclass beside its own code
-(:class:`~bulletproof.events.settings.EventsConfig`, ``AlertsConfig``, ``HeadersConfig``,
+(:class:`~bulletproof.events._settings.EventsConfig`, ``AlertsConfig``, ``HeadersConfig``,
 ``RoutesConfig``). A field's type says what its value is and how it may be written:
 
 =====================================  ===========================================================
@@ -39,9 +39,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal, Protocol, TypeVar
 
+from bulletproof._text import has_unsafe
+from bulletproof._units import parse_bool, parse_duration, parse_size, parse_whole
 from bulletproof.errors import ConfigError, OutOfRangeError
-from bulletproof.text import has_unsafe
-from bulletproof.units import parse_bool, parse_duration, parse_size, parse_whole
 
 __all__ = [
     "Context",

@@ -6,8 +6,8 @@ import sys
 
 import click
 
+from bulletproof._delivery import test_alert_rule
 from bulletproof.cli._common import FORMAT_OPTION, OutputFormat, emit_json, load
-from bulletproof.delivery import test_alert_rule
 
 __all__ = ["alerts"]
 

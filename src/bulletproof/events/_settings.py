@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
-from bulletproof.settings import (
+from bulletproof._settings import (
     Context,
     Duration,
     Given,

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bulletproof.routes.inventory import (
+from bulletproof.routes._inventory import (
     ANY_METHOD,
     AuthState,
     MethodAuth,

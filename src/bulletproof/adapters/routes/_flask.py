@@ -21,7 +21,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from bulletproof.routes.inventory import (
+from bulletproof.routes._inventory import (
     MethodAuth,
     RouteEntry,
     RouteWalker,

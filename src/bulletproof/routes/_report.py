@@ -1,6 +1,6 @@
-"""Render a :class:`~bulletproof.routes.inventory.RouteInventory` as a readable table.
+"""Render a :class:`~bulletproof.routes._inventory.RouteInventory` as a readable table.
 
-Every value goes through :func:`~bulletproof.text.one_line`, so a route path or an
+Every value goes through :func:`~bulletproof._text.one_line`, so a route path or an
 evidence text holding CR, LF or other control characters cannot split or forge a line.
 
 Added in 0.1.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from bulletproof.routes.inventory import ANY_METHOD, RouteInventory
-from bulletproof.text import one_line
+from bulletproof._text import one_line
+from bulletproof.routes._inventory import ANY_METHOD, RouteInventory
 
 __all__ = ["render_table"]
 

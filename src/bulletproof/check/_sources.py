@@ -1,7 +1,7 @@
 """The sections ``bulletproof check`` runs, in report order: one source per capability.
 
 A capability that adds a section to the report writes a
-:class:`~bulletproof.check.base.SectionSource` in its own module and adds it here; the runner
+:class:`~bulletproof.check._base.SectionSource` in its own module and adds it here; the runner
 (:func:`bulletproof.check.run_check`) does not change.
 
 Added in 0.1.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from bulletproof.check.app import HeadersSource, RoutesSource
-from bulletproof.check.base import SectionSource
-from bulletproof.check.delivery import NotifiersSource, SinksSource
+from bulletproof.check._app import HeadersSource, RoutesSource
+from bulletproof.check._base import SectionSource
+from bulletproof.check._delivery import NotifiersSource, SinksSource
 
 __all__ = ["SOURCES"]
 

@@ -41,7 +41,7 @@ from bulletproof.headers._common import (
     js_string,
     js_truthy,
 )
-from bulletproof.headers.context import NONCE_PLACEHOLDER, HeaderContext, HeaderRenderError
+from bulletproof.headers._context import NONCE_PLACEHOLDER, HeaderContext, HeaderRenderError
 
 __all__ = [
     "DANGEROUSLY_DISABLE_DEFAULT_SRC",

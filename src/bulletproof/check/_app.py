@@ -2,9 +2,9 @@
 the config, graded in-process as the MDN HTTP Observatory grades a site, and its route inventory.
 
 Both apply only when the config names an app (``[tool.bulletproof] app = "module:attr"``);
-without one, each is one :attr:`~bulletproof.check.base.Status.SKIPPED` item saying so, and the
+without one, each is one :attr:`~bulletproof.check._base.Status.SKIPPED` item saying so, and the
 result does not change. An app that does not import, a grader or walker error, is an
-:attr:`~bulletproof.check.base.Status.ERROR` (could not check: exit 3 unless there are findings).
+:attr:`~bulletproof.check._base.Status.ERROR` (could not check: exit 3 unless there are findings).
 
 ``headers``: the grade of the check path (``"/"`` unless asked), a finding below A; for a Django
 app, also what its settings do to the headers (bulletproof's middleware not first in
@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from bulletproof.check.base import CheckContext, CheckItem, Probe, Status
+from bulletproof._text import one_line
+from bulletproof.check._base import CheckContext, CheckItem, Probe, Status
 from bulletproof.errors import BulletproofError
-from bulletproof.text import one_line
 
 __all__ = ["HeadersSource", "RoutesSource"]
 
@@ -47,8 +47,8 @@ def _django_findings(app: object) -> tuple[CheckItem, ...]:
     Static files that WhiteNoise serves before the middleware are the routes section's (as the
     routes they leave uncovered); the others are reported here.
     """
-    from bulletproof.adapters.routes import django
-    from bulletproof.routes.inventory import unwrap_app
+    from bulletproof.adapters.routes import _django as django
+    from bulletproof.routes._inventory import unwrap_app
 
     inner, _ = unwrap_app(app)
     if not django.WALKER.recognises(inner):

@@ -6,8 +6,8 @@ import sys
 
 import click
 
+from bulletproof._apploader import load_app
 from bulletproof.adapters.routes import route_inventory  # importing it registers the walkers
-from bulletproof.apploader import load_app
 from bulletproof.cli._common import FORMAT_OPTION, OutputFormat, emit_json, load
 from bulletproof.routes import render_table
 

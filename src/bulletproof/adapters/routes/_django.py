@@ -47,8 +47,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from bulletproof._text import one_line
 from bulletproof.errors import ConfigError
-from bulletproof.routes.inventory import (
+from bulletproof.routes._inventory import (
     ANY_METHOD,
     AuthState,
     MethodAuth,
@@ -63,7 +64,6 @@ from bulletproof.routes.inventory import (
     unwrap_app,
     wrapped_chain,
 )
-from bulletproof.text import one_line
 
 if TYPE_CHECKING:
     from bulletproof.headers import HeaderPolicy

@@ -15,54 +15,54 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bulletproof.errors import ConfigError
-from bulletproof.headers import csp as _csp
-from bulletproof.headers import permissions as _pp
+from bulletproof.headers import _csp
+from bulletproof.headers import _permissions as _pp
 from bulletproof.headers._common import bad_type, check_header_text, suggest
-from bulletproof.headers.context import (
+from bulletproof.headers._context import (
     NONCE_PLACEHOLDER,
     HeaderContext,
     check_nonce,
     new_nonce,
 )
-from bulletproof.headers.cross_origin_embedder_policy import HEADER as _COEP
-from bulletproof.headers.cross_origin_embedder_policy import header_value as _coep_value
-from bulletproof.headers.cross_origin_embedder_policy import parse_options as _coep_parse
-from bulletproof.headers.cross_origin_opener_policy import HEADER as _COOP
-from bulletproof.headers.cross_origin_opener_policy import header_value as _coop_value
-from bulletproof.headers.cross_origin_opener_policy import parse_options as _coop_parse
-from bulletproof.headers.cross_origin_resource_policy import HEADER as _CORP
-from bulletproof.headers.cross_origin_resource_policy import header_value as _corp_value
-from bulletproof.headers.cross_origin_resource_policy import parse_options as _corp_parse
-from bulletproof.headers.origin_agent_cluster import HEADER as _OAC
-from bulletproof.headers.origin_agent_cluster import header_value as _oac_value
-from bulletproof.headers.origin_agent_cluster import parse_options as _oac_parse
-from bulletproof.headers.presets import Preset, PresetSpec, preset_spec
-from bulletproof.headers.referrer_policy import HEADER as _RP
-from bulletproof.headers.referrer_policy import header_value as _rp_value
-from bulletproof.headers.referrer_policy import parse_options as _rp_parse
-from bulletproof.headers.strict_transport_security import HEADER as _HSTS
-from bulletproof.headers.strict_transport_security import header_value as _hsts_value
-from bulletproof.headers.strict_transport_security import parse_options as _hsts_parse
-from bulletproof.headers.x_content_type_options import HEADER as _XCTO
-from bulletproof.headers.x_content_type_options import header_value as _xcto_value
-from bulletproof.headers.x_content_type_options import parse_options as _xcto_parse
-from bulletproof.headers.x_dns_prefetch_control import HEADER as _XDNS
-from bulletproof.headers.x_dns_prefetch_control import header_value as _xdns_value
-from bulletproof.headers.x_dns_prefetch_control import parse_options as _xdns_parse
-from bulletproof.headers.x_download_options import HEADER as _XDO
-from bulletproof.headers.x_download_options import header_value as _xdo_value
-from bulletproof.headers.x_download_options import parse_options as _xdo_parse
-from bulletproof.headers.x_frame_options import HEADER as _XFO
-from bulletproof.headers.x_frame_options import header_value as _xfo_value
-from bulletproof.headers.x_frame_options import parse_options as _xfo_parse
-from bulletproof.headers.x_permitted_cross_domain_policies import HEADER as _XPCDP
-from bulletproof.headers.x_permitted_cross_domain_policies import header_value as _xpcdp_value
-from bulletproof.headers.x_permitted_cross_domain_policies import parse_options as _xpcdp_parse
-from bulletproof.headers.x_powered_by import REMOVE as _XPB_REMOVE
-from bulletproof.headers.x_powered_by import parse_options as _xpb_parse
-from bulletproof.headers.x_xss_protection import HEADER as _XXSS
-from bulletproof.headers.x_xss_protection import header_value as _xxss_value
-from bulletproof.headers.x_xss_protection import parse_options as _xxss_parse
+from bulletproof.headers._cross_origin_embedder_policy import HEADER as _COEP
+from bulletproof.headers._cross_origin_embedder_policy import header_value as _coep_value
+from bulletproof.headers._cross_origin_embedder_policy import parse_options as _coep_parse
+from bulletproof.headers._cross_origin_opener_policy import HEADER as _COOP
+from bulletproof.headers._cross_origin_opener_policy import header_value as _coop_value
+from bulletproof.headers._cross_origin_opener_policy import parse_options as _coop_parse
+from bulletproof.headers._cross_origin_resource_policy import HEADER as _CORP
+from bulletproof.headers._cross_origin_resource_policy import header_value as _corp_value
+from bulletproof.headers._cross_origin_resource_policy import parse_options as _corp_parse
+from bulletproof.headers._origin_agent_cluster import HEADER as _OAC
+from bulletproof.headers._origin_agent_cluster import header_value as _oac_value
+from bulletproof.headers._origin_agent_cluster import parse_options as _oac_parse
+from bulletproof.headers._presets import Preset, PresetSpec, preset_spec
+from bulletproof.headers._referrer_policy import HEADER as _RP
+from bulletproof.headers._referrer_policy import header_value as _rp_value
+from bulletproof.headers._referrer_policy import parse_options as _rp_parse
+from bulletproof.headers._strict_transport_security import HEADER as _HSTS
+from bulletproof.headers._strict_transport_security import header_value as _hsts_value
+from bulletproof.headers._strict_transport_security import parse_options as _hsts_parse
+from bulletproof.headers._x_content_type_options import HEADER as _XCTO
+from bulletproof.headers._x_content_type_options import header_value as _xcto_value
+from bulletproof.headers._x_content_type_options import parse_options as _xcto_parse
+from bulletproof.headers._x_dns_prefetch_control import HEADER as _XDNS
+from bulletproof.headers._x_dns_prefetch_control import header_value as _xdns_value
+from bulletproof.headers._x_dns_prefetch_control import parse_options as _xdns_parse
+from bulletproof.headers._x_download_options import HEADER as _XDO
+from bulletproof.headers._x_download_options import header_value as _xdo_value
+from bulletproof.headers._x_download_options import parse_options as _xdo_parse
+from bulletproof.headers._x_frame_options import HEADER as _XFO
+from bulletproof.headers._x_frame_options import header_value as _xfo_value
+from bulletproof.headers._x_frame_options import parse_options as _xfo_parse
+from bulletproof.headers._x_permitted_cross_domain_policies import HEADER as _XPCDP
+from bulletproof.headers._x_permitted_cross_domain_policies import header_value as _xpcdp_value
+from bulletproof.headers._x_permitted_cross_domain_policies import parse_options as _xpcdp_parse
+from bulletproof.headers._x_powered_by import REMOVE as _XPB_REMOVE
+from bulletproof.headers._x_powered_by import parse_options as _xpb_parse
+from bulletproof.headers._x_xss_protection import HEADER as _XXSS
+from bulletproof.headers._x_xss_protection import header_value as _xxss_value
+from bulletproof.headers._x_xss_protection import parse_options as _xxss_parse
 
 __all__ = [
     "REPORTING_ENDPOINTS",

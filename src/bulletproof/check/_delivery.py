@@ -1,7 +1,7 @@
 """The ``sinks`` and ``notifiers`` sections of ``bulletproof check``: every sink and notifier the
 config names is reachable, probed without sending an event.
 
-Each is a :class:`~bulletproof.check.base.Probe`: the runner probes all of them at once, under
+Each is a :class:`~bulletproof.check._base.Probe`: the runner probes all of them at once, under
 one deadline. A sink or notifier URL that is not valid is an invalid config (exit 2). Neither
 section can be skipped: with none configured, the section is empty ("none configured").
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from bulletproof.check.base import CheckContext, CheckItem, Probe
+from bulletproof.check._base import CheckContext, CheckItem, Probe
 from bulletproof.sinks import notifier_from_url, sink_from_url
 
 __all__ = ["NotifiersSource", "SinksSource"]

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
+from bulletproof._delivery import read_events, send_test_events
 from bulletproof.cli._common import FORMAT_OPTION, OutputFormat, load
-from bulletproof.delivery import read_events, send_test_events
 from bulletproof.events.model import Category
 
 __all__ = ["events"]

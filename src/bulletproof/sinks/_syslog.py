@@ -46,12 +46,12 @@ import socket
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from bulletproof._text import one_line
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError, did_you_mean
 from bulletproof.events.model import Severity
 from bulletproof.sinks._stream import DEFAULT_REPLAY_BYTES, StreamConnection
 from bulletproof.sinks.base import SinkSpec
-from bulletproof.text import one_line
 
 __all__ = ["FACILITIES", "SD_ID", "SyslogFormat", "SyslogSink", "create", "truncate_utf8"]
 

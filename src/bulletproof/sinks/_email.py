@@ -27,11 +27,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Final
 
+from bulletproof._text import one_line
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.sinks import _http
 from bulletproof.sinks.base import SinkSpec
-from bulletproof.text import one_line
 
 if TYPE_CHECKING:
     from bulletproof.events.alerts import Alert

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from bulletproof._text import one_line
 from bulletproof.cli._common import FORMAT_OPTION, OutputFormat, emit_json, fail, load
 from bulletproof.config import build_header_policy
 from bulletproof.errors import BulletproofError
@@ -20,7 +21,6 @@ from bulletproof.observatory import (
     read_suffix_list,
 )
 from bulletproof.observatory import check as check_headers
-from bulletproof.text import one_line
 
 __all__ = ["headers"]
 

@@ -186,7 +186,7 @@ class CheckContext:
             raise ConfigError("no app configured: set app = 'module:attr' in [tool.bulletproof]")
         with self._lock:
             if self._app is None:
-                from bulletproof.apploader import load_app
+                from bulletproof._apploader import load_app
 
                 try:
                     self._app = (load_app(spec, cwd=self.config.root), None)

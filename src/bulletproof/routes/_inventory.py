@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
+from bulletproof._text import one_line
 from bulletproof.errors import ConfigError
-from bulletproof.text import one_line
 
 __all__ = [
     "ANY_METHOD",

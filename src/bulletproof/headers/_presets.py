@@ -30,8 +30,8 @@ from typing import Final
 
 from bulletproof.errors import ConfigError
 from bulletproof.headers._common import bad_type, suggest
-from bulletproof.headers.csp import get_default_directives
-from bulletproof.headers.permissions import DEFAULT_FEATURES
+from bulletproof.headers._csp import get_default_directives
+from bulletproof.headers._permissions import DEFAULT_FEATURES
 
 __all__ = ["Preset", "PresetSpec", "preset_spec"]
 
