@@ -308,10 +308,17 @@ def test_a_child_forked_while_the_parent_closes_does_not_keep_the_locks(
         closer = threading.Thread(target=pipe.close, kwargs={{"timeout": 1.0}})
         closer.start()
         assert draining.wait(10)  # close() is draining now (for 1 s: the sink is down)
+        ready_r, ready_w = os.pipe()
         pid = os.fork()
         if pid == 0:
+            # Code after fork() runs once the at-fork hooks have: until then the child holds
+            # the copies it inherited, whatever the library does (a loaded machine may not
+            # schedule the child before the parent has closed).
+            os.write(ready_w, b"1")
             while True:
-                signal.pause()  # alive, holding whatever it inherited, until killed
+                signal.pause()  # alive, holding whatever it kept, until killed
+        os.close(ready_w)
+        assert os.read(ready_r, 1) == b"1"
         closer.join()
 
         def free(name):
