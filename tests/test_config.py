@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
+from bulletproof._units import parse_duration
 from bulletproof.config import (
     Config,
     SinkConfig,
@@ -28,7 +29,6 @@ from bulletproof.config import (
     build_sinks,
     config_as_dict,
     load_config,
-    parse_duration,
     pipeline_options,
 )
 from bulletproof.errors import ConfigError

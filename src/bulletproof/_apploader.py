@@ -22,8 +22,8 @@ import types
 from pathlib import Path
 from typing import Final
 
-from bulletproof._text import one_line
-from bulletproof.errors import ConfigError, did_you_mean
+from bulletproof._text import did_you_mean, one_line
+from bulletproof.errors import ConfigError
 
 __all__ = ["load_app"]
 

@@ -19,10 +19,12 @@ Added in 0.1.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["UNSAFE", "has_unsafe", "one_line"]
+__all__ = ["UNSAFE", "did_you_mean", "has_unsafe", "one_line"]
 
 UNSAFE: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
@@ -54,3 +56,15 @@ def one_line(text: str, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
     return text
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""``.
+
+    >>> did_you_mean("sinsk", ["sinks", "spool_dir"])
+    " Did you mean 'sinks'?"
+
+    Added in 0.1.
+    """
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""

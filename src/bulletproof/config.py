@@ -79,10 +79,10 @@ from bulletproof._settings import (
     load_section,
     type_error,
 )
-from bulletproof._text import UNSAFE
+from bulletproof._text import UNSAFE, did_you_mean
 from bulletproof._units import parse_duration
 from bulletproof.clock import Clock, system_clock
-from bulletproof.errors import ConfigError, did_you_mean
+from bulletproof.errors import ConfigError
 from bulletproof.events._settings import DEFAULT_SINK, DEFAULT_SPOOL_DIR, EventsConfig
 from bulletproof.events.alerts import AlertEngine, AlertsConfig
 from bulletproof.events.base import Emitter, Sink
@@ -117,7 +117,6 @@ __all__ = [
     "build_sinks",
     "config_as_dict",
     "load_config",
-    "parse_duration",
     "pipeline_options",
 ]
 

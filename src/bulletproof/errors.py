@@ -15,13 +15,20 @@ The library raises; the CLI maps each error to an exit code::
     ├── AppError                             an app called in-process failed -> exit 3
     └── UngradableError                      a scan cannot be graded       -> exit 3
 
+Catch the base class to handle anything the library raises, and read ``exit_code`` for the
+status a command-line tool should end with:
+
+>>> from bulletproof.errors import BulletproofError, ConfigError
+>>> try:
+...     raise ConfigError("bulletproof.toml: [events] timeout = 0 is not above 0")
+... except BulletproofError as err:
+...     print(type(err).__name__, err.exit_code, isinstance(err, ValueError))
+ConfigError 2 True
+
 Added in 0.1.
 """
 
 from __future__ import annotations
-
-import difflib
-from collections.abc import Iterable
 
 __all__ = [
     "AppError",
@@ -36,7 +43,6 @@ __all__ = [
     "SpoolFullError",
     "SpoolWriteError",
     "UngradableError",
-    "did_you_mean",
 ]
 
 
@@ -140,15 +146,3 @@ class UngradableError(BulletproofError):
     """
 
     exit_code = 3
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""``.
-
-    >>> did_you_mean("sinsk", ["sinks", "spool_dir"])
-    " Did you mean 'sinks'?"
-
-    Added in 0.1.
-    """
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ALLOW", "Answer", "Decision", "Guard", "RequestCheck", "RequestInfo"]
 
-logger = logging.getLogger("bulletproof.headers")
+_logger = logging.getLogger("bulletproof.headers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,13 +300,13 @@ class Guard:
 
         Added in 0.1.
         """
-        logger.error("security headers could not be rendered for %s: %s", path, exc)
+        _logger.error("security headers could not be rendered for %s: %s", path, exc)
         if self.emitter is not None:
             event = _render_failed_event(exc, path=path, method=method, timestamp=self.clock.time())
             try:
                 self.emitter.emit(event)
             except Exception:  # an Emitter must not raise; a broken one must not fail more
-                logger.exception("the emitter raised on a header_render_failed event")
+                _logger.exception("the emitter raised on a header_render_failed event")
         return Answer.for_status(500)
 
     # -- checks -------------------------------------------------------------------------------

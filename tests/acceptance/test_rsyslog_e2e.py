@@ -18,10 +18,10 @@ import pytest
 from tests.acceptance.receivers import poll, report
 from tests.sinks.rsyslog import ensure_rsyslog
 
+from bulletproof._text import one_line
 from bulletproof.config import build_pipeline, load_config
 from bulletproof.events.model import Category, SecurityEvent, Severity
 from bulletproof.events.pipeline import EventPipeline
-from bulletproof.events.processors import neutralize_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.syslog]
 
@@ -171,14 +171,14 @@ sinks = [
                 "severity": event.severity.value,
                 "outcome": "unknown",
                 "srcip": "203.0.113.9",
-                "user": neutralize_text(event.user_name),
+                "user": one_line(event.user_name),
             }, raw[:400]
             doc = json.loads(msg)
             assert doc["event"]["id"] == event.id
-            assert doc["message"] == neutralize_text(event.message or "")
-            assert doc["user"]["name"] == neutralize_text(event.user_name)
+            assert doc["message"] == one_line(event.message or "")
+            assert doc["user"]["name"] == one_line(event.user_name)
             details = doc["bulletproof"]["details"]
-            assert details["note"] == neutralize_text(str(event.details["note"]))
+            assert details["note"] == one_line(str(event.details["note"]))
             assert details["n"] == event.details["n"]
             if event.details["note"] != "plain":
                 # CR/LF/NUL arrive as the visible two-character escapes, never raw.

@@ -24,8 +24,8 @@ from tests.cli.test_cli_main import (
 from tests.sinks.httpserver import free_port
 
 from bulletproof._delivery import MAX_LINE_CHARS, read_events
-from bulletproof.events.model import Category, SecurityEvent, Severity, format_timestamp
-from bulletproof.sinks import SINK_FORMS
+from bulletproof.events.model import Category, SecurityEvent, Severity, _format_timestamp
+from bulletproof.sinks import _SINK_FORMS
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def event_line(action: str, category: Category, **fields: object) -> str:
     return json.dumps(event.to_ecs(), separators=(",", ":"))
 
 
-TS = format_timestamp(1_700_000_000.0)
+TS = _format_timestamp(1_700_000_000.0)
 LINES = [
     event_line(
         "login_failed",
@@ -188,7 +188,7 @@ def test_send_test_bad_url_exits_2(project: Path, url: str, problem: str) -> Non
     assert problem in run.stderr
     assert "Accepted forms" in run.stderr or "Accepted:" in run.stderr
     if "unknown scheme" in problem:
-        assert SINK_FORMS.strip() in run.stderr
+        assert _SINK_FORMS.strip() in run.stderr
 
 
 def test_send_test_password_in_url_is_masked(project: Path) -> None:

@@ -15,7 +15,7 @@ from bulletproof.events.alerts import (
     AlertRule,
     Hit,
     MemoryAlertCounter,
-    group_key,
+    _group_key,
 )
 from bulletproof.events.model import Category, SecurityEvent, Severity
 from bulletproof.testing import CapturingNotifier, FakeClock
@@ -245,25 +245,25 @@ def test_group_by_other_fields_and_missing_field(
 
 def test_group_key_escapes_control_characters_and_bounds_length() -> None:
     doc = {"source": {"ip": "1.2.3.4\r\nBcc: evil@example.com"}, "user": {"name": "x" * 5000}}
-    key = group_key(doc, "source.ip")
+    key = _group_key(doc, "source.ip")
     assert "\r" not in key
     assert "\n" not in key
     assert key == "1.2.3.4\\r\\nBcc: evil@example.com"  # escaped as every one-line text is
-    assert len(group_key(doc, "user.name")) == 200
-    assert group_key({"source.ip": "5.6.7.8"}, "source.ip") == "5.6.7.8"  # flattened form
+    assert len(_group_key(doc, "user.name")) == 200
+    assert _group_key({"source.ip": "5.6.7.8"}, "source.ip") == "5.6.7.8"  # flattened form
     assert (
-        group_key({"http": {"response": {"status_code": 404}}}, "http.response.status_code")
+        _group_key({"http": {"response": {"status_code": 404}}}, "http.response.status_code")
         == "404"
     )
-    assert group_key(doc, "") == "all"
+    assert _group_key(doc, "") == "all"
     flags = {
         "bulletproof": {"details": {"flag": True, "empty": "", "none": None, "tags": ["b", "a"]}}
     }
-    assert group_key(flags, "bulletproof.details.flag") == "true"
-    assert group_key(flags, "bulletproof.details.empty") == "-"
-    assert group_key(flags, "bulletproof.details.none") == "-"
-    assert group_key(flags, "bulletproof.details.tags") == '["b","a"]'
-    assert group_key(flags, "bulletproof.details.flag.deeper") == "-"
+    assert _group_key(flags, "bulletproof.details.flag") == "true"
+    assert _group_key(flags, "bulletproof.details.empty") == "-"
+    assert _group_key(flags, "bulletproof.details.none") == "-"
+    assert _group_key(flags, "bulletproof.details.tags") == '["b","a"]'
+    assert _group_key(flags, "bulletproof.details.flag.deeper") == "-"
 
 
 def test_crlf_in_grouped_field_does_not_reach_alert_key(

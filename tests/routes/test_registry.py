@@ -68,7 +68,7 @@ def test_importing_the_walkers_registers_them_and_imports_no_framework(tmp_path:
 
 def test_the_walkers_package_registers_its_walkers_and_reexports_the_inventory() -> None:
     assert [w.name for w in inventory.registered_walkers()][:3] == ["flask", "django", "starlette"]
-    assert inventory.registered_walkers()[:3] == walkers.WALKERS
+    assert inventory.registered_walkers()[:3] == walkers._WALKERS
     assert route_inventory is inventory.route_inventory
 
 

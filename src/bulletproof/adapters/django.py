@@ -70,7 +70,7 @@ __all__ = ["BulletproofMiddleware", "csp_nonce"]
 
 _NONCE_KEY: Final = "bulletproof.csp_nonce"
 
-GetResponse = Callable[["HttpRequest"], "HttpResponseBase | Awaitable[HttpResponseBase]"]
+_GetResponse = Callable[["HttpRequest"], "HttpResponseBase | Awaitable[HttpResponseBase]"]
 
 
 def _bulletproof_settings(settings: Any) -> dict[str, object]:
@@ -103,7 +103,7 @@ class BulletproofMiddleware(_Guarded):
 
     def __init__(
         self,
-        get_response: GetResponse,
+        get_response: _GetResponse,
         *,
         policy: HeaderPolicy | None = None,
         config: Config | None = None,

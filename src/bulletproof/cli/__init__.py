@@ -14,9 +14,9 @@ from typing import Any
 import click
 
 from bulletproof import __version__
+from bulletproof.cli import _common
 from bulletproof.cli._alerts import alerts
 from bulletproof.cli._check import check
-from bulletproof.cli._common import CONTEXT, BulletproofGroup
 from bulletproof.cli._config import config
 from bulletproof.cli._events import events
 from bulletproof.cli._headers import headers
@@ -25,7 +25,7 @@ from bulletproof.cli._routes import routes
 __all__ = ["cli", "main"]
 
 
-@click.group(cls=BulletproofGroup, context_settings=CONTEXT)
+@click.group(cls=_common.BulletproofGroup, context_settings=_common.CONTEXT)
 @click.version_option(__version__, prog_name="bulletproof")
 @click.option(
     "--config",

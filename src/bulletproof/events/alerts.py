@@ -54,17 +54,17 @@ from bulletproof._settings import (
     known_keys,
     type_error,
 )
-from bulletproof._text import has_unsafe, one_line
+from bulletproof._text import did_you_mean, has_unsafe, one_line
 from bulletproof._units import parse_duration, shown
 from bulletproof.clock import Clock, system_clock
-from bulletproof.errors import ConfigError, SinkError, did_you_mean
+from bulletproof.errors import ConfigError, SinkError
 from bulletproof.events.base import Emitter, Notifier
 from bulletproof.events.model import (
     Category,
     Outcome,
     SecurityEvent,
     Severity,
-    format_timestamp,
+    _format_timestamp,
 )
 
 __all__ = [
@@ -76,20 +76,18 @@ __all__ = [
     "AlertsConfig",
     "Hit",
     "MemoryAlertCounter",
-    "clean_key",
-    "group_key",
 ]
 
-MAX_THRESHOLD: Final = 10_000
+_MAX_THRESHOLD: Final = 10_000
 """The largest ``threshold`` a rule may have (it bounds the timestamps kept per key)."""
 
-MAX_KEY_LENGTH: Final = 200
+_MAX_KEY_LENGTH: Final = 200
 """Group keys come from event fields an attacker controls: longer ones are cut to this length."""
 
-NO_GROUP_KEY: Final = "all"
+_NO_GROUP_KEY: Final = "all"
 """The key of a rule without ``group_by``: all its events form one group."""
 
-MISSING_KEY: Final = "-"
+_MISSING_KEY: Final = "-"
 """The key of an event that lacks the ``group_by`` field."""
 
 _ERROR_MAX: Final = 500
@@ -139,8 +137,8 @@ class Alert:
             f"key: {self.key}",
             f"events: {self.count}"
             + (f" ({self.suppressed} suppressed by cooldown)" if self.suppressed else ""),
-            f"first: {format_timestamp(self.first_seen)}",
-            f"last: {format_timestamp(self.last_seen)}",
+            f"first: {_format_timestamp(self.first_seen)}",
+            f"last: {_format_timestamp(self.last_seen)}",
             f"category: {ev.category.value}  action: {ev.action}  severity: {ev.severity.value}",
         ]
         if ev.source_ip:
@@ -273,10 +271,10 @@ class AlertRule:
         if (
             isinstance(threshold, bool)
             or not isinstance(threshold, int)
-            or not 1 <= threshold <= MAX_THRESHOLD
+            or not 1 <= threshold <= _MAX_THRESHOLD
         ):
             raise ConfigError(
-                f"{label}: field 'threshold' must be a whole number from 1 to {MAX_THRESHOLD} "
+                f"{label}: field 'threshold' must be a whole number from 1 to {_MAX_THRESHOLD} "
                 f"(how many matching events fire the rule), got {threshold!r}."
             )
         within = _coerce_seconds(label, "within", self.within)
@@ -331,16 +329,16 @@ def _lookup(node: object, parts: Sequence[str]) -> tuple[bool, object]:
     return False, None
 
 
-def clean_key(value: object) -> str:
+def _clean_key(value: object) -> str:
     """A group key safe to print: control characters escaped, length bounded.
 
-    >>> clean_key("10.0.0.1\\r\\nBcc: x")
+    >>> _clean_key("10.0.0.1\\r\\nBcc: x")
     '10.0.0.1\\\\r\\\\nBcc: x'
 
     Added in 0.1.
     """
     if value is None:
-        return MISSING_KEY
+        return _MISSING_KEY
     if isinstance(value, str):
         text = value
     elif isinstance(value, bool):
@@ -353,32 +351,32 @@ def clean_key(value: object) -> str:
         except (TypeError, ValueError):
             text = repr(value)
     if not text:
-        return MISSING_KEY
-    text = one_line(text[: MAX_KEY_LENGTH * 2])
-    if len(text) > MAX_KEY_LENGTH:
-        text = text[: MAX_KEY_LENGTH - 1] + "\u2026"
+        return _MISSING_KEY
+    text = one_line(text[: _MAX_KEY_LENGTH * 2])
+    if len(text) > _MAX_KEY_LENGTH:
+        text = text[: _MAX_KEY_LENGTH - 1] + "\u2026"
     return text
 
 
-def group_key(doc: Mapping[str, Any], group_by: str) -> str:
+def _group_key(doc: Mapping[str, Any], group_by: str) -> str:
     """The group key of an ECS document for a rule's ``group_by`` path.
 
     ``""`` puts every event in one group (key ``"all"``); a missing or empty field gives ``"-"``.
 
-    >>> group_key({"source": {"ip": "203.0.113.9"}}, "source.ip")
+    >>> _group_key({"source": {"ip": "203.0.113.9"}}, "source.ip")
     '203.0.113.9'
-    >>> group_key({}, "user.name")
+    >>> _group_key({}, "user.name")
     '-'
 
     Added in 0.1.
     """
     if not group_by:
-        return NO_GROUP_KEY
+        return _NO_GROUP_KEY
     found, value = _lookup(doc, group_by.split("."))
-    return clean_key(value) if found else MISSING_KEY
+    return _clean_key(value) if found else _MISSING_KEY
 
 
-def check_notify(rule: AlertRule, notifiers: Iterable[str]) -> None:
+def _check_notify(rule: AlertRule, notifiers: Iterable[str]) -> None:
     """Raise ConfigError when ``rule`` names a notifier that is not in ``notifiers``.
 
     Added in 0.1.
@@ -606,7 +604,7 @@ class AlertEngine:
                 raise ConfigError(
                     f"alert rule {rule.name!r} is defined twice; rule names must be unique."
                 )
-            check_notify(rule, self._notifiers)
+            _check_notify(rule, self._notifiers)
             by_name[rule.name] = rule
             rule_list.append(rule)
         for label, value in (("max_keys", max_keys), ("max_pending_retries", max_pending_retries)):
@@ -831,7 +829,7 @@ class AlertEngine:
             if not rule.matches(event):
                 continue
             self._matched += 1
-            key = group_key(doc(), rule.group_by) if rule.group_by else NO_GROUP_KEY
+            key = _group_key(doc(), rule.group_by) if rule.group_by else _NO_GROUP_KEY
             skey = (rule.name, key)
             state = self._states.get(skey)
             if state is None:
@@ -1149,7 +1147,7 @@ def _rules(given: Given, ctx: Context, parsed: Mapping[str, Any]) -> tuple[Alert
             )
         try:
             rule = AlertRule(**kwargs)
-            check_notify(rule, notifiers)
+            _check_notify(rule, notifiers)
         except ConfigError as exc:
             raise ConfigError(f"{loc}: {exc}") from None
         if rule.name in names:

@@ -176,10 +176,10 @@ def _now() -> float:
 _second_cache: tuple[int, str] = (-1, "")
 
 
-def format_timestamp(ts: float) -> str:
+def _format_timestamp(ts: float) -> str:
     """RFC 3339 UTC with microseconds, as ECS ``@timestamp`` wants.
 
-    >>> format_timestamp(0.5)
+    >>> _format_timestamp(0.5)
     '1970-01-01T00:00:00.500000Z'
 
     Added in 0.1.
@@ -197,8 +197,8 @@ def format_timestamp(ts: float) -> str:
     return f"{prefix}{micro:06d}Z"
 
 
-def parse_timestamp(text: str) -> float:
-    """Inverse of :func:`format_timestamp` (accepts any ISO 8601 form). Added in 0.1."""
+def _parse_timestamp(text: str) -> float:
+    """Inverse of :func:`_format_timestamp` (accepts any ISO 8601 form). Added in 0.1."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
@@ -248,7 +248,7 @@ class SecurityEvent:
             "dataset": dataset,
         }
         doc: dict[str, Any] = {
-            "@timestamp": format_timestamp(self.timestamp),
+            "@timestamp": _format_timestamp(self.timestamp),
             "message": self.message or self.action,
             "ecs": {"version": ECS_VERSION},
             "event": event,
@@ -315,6 +315,6 @@ class SecurityEvent:
             rule_id=rule.get("id"),
             rule_name=rule.get("name"),
             details=dict(bp.get("details", {})),
-            timestamp=parse_timestamp(doc["@timestamp"]),
+            timestamp=_parse_timestamp(doc["@timestamp"]),
             id=event["id"],
         )

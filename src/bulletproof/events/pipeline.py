@@ -64,6 +64,7 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from bulletproof._settings import Rule, check_ranges
+from bulletproof._text import one_line
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import SpoolError
 from bulletproof.events._settings import COMMON_RULES
@@ -82,7 +83,7 @@ from bulletproof.events.model import (
     Category,
     SecurityEvent,
     Severity,
-    format_timestamp,
+    _format_timestamp,
     new_event_id,
 )
 from bulletproof.events.processors import (
@@ -92,7 +93,6 @@ from bulletproof.events.processors import (
     RedactProcessor,
     SimpleEventEncoder,
     default_processors,
-    neutralize_text,
 )
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EventPipeline", "PipelineOptions", "PipelineStats", "SinkReceipt", "SinkStats"]
 
-logger = logging.getLogger("bulletproof.events")
+_logger = logging.getLogger("bulletproof.events")
 
 _EXIT_TIMEOUT: Final = 1.0
 """Seconds a running pipeline gets at interpreter exit to spool and deliver what it holds."""
@@ -615,7 +615,7 @@ class EventPipeline:
         try:
             self.spool, self.directory = self._open_spool()
         except SpoolError:
-            logger.exception("bulletproof: no spool slot for this forked process; events dropped")
+            _logger.exception("bulletproof: no spool slot for this forked process; events dropped")
             self._writer_done = True
             return
         if was_running:
@@ -729,7 +729,7 @@ class EventPipeline:
             for worker in self._workers:
                 worker.thread.start()
         except Exception:  # never hold the lock without delivering
-            logger.exception("bulletproof: could not start delivering; another process may")
+            _logger.exception("bulletproof: could not start delivering; another process may")
             directory.release()
             return
         self._delivering = True
@@ -876,7 +876,7 @@ class EventPipeline:
         lost = len(self._queue) + len(self._retry) - self._retry_own
         if lost > 0:
             self._count_writer_drop(self._failing or "spool_write_failed", lost)
-            logger.error(
+            _logger.error(
                 "bulletproof: %d event(s) could not be spooled before exit (%s) and are lost",
                 lost,
                 self._fail_error or "the writer did not finish in time",
@@ -904,11 +904,11 @@ class EventPipeline:
         except Exception as exc:  # noqa: BLE001 - a bad event must not stop the others
             self._processing_errors += 1
             try:
-                event_id = neutralize_text(str(event.id))[:64]
+                event_id = one_line(str(event.id))[:64]
             except Exception:  # noqa: BLE001 - not even an id: make one
                 event_id = new_event_id()
             fallback = {
-                "@timestamp": format_timestamp(self.clock.time()),
+                "@timestamp": _format_timestamp(self.clock.time()),
                 "message": "bulletproof could not process this event",
                 "event": {
                     "id": event_id,
@@ -942,7 +942,7 @@ class EventPipeline:
                 if self._delivering:
                     self._housekeeping()
             except Exception:  # the writer must survive anything
-                logger.exception("bulletproof event writer failed; retrying")
+                _logger.exception("bulletproof event writer failed; retrying")
             with self._written:
                 self._writer_busy = False
                 self.rounds += 1
@@ -1048,7 +1048,7 @@ class EventPipeline:
         self._failing = reason
         self._fail_error = str(exc)
         disk_full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        logger.warning("bulletproof spool write failed (%s); retrying with backoff", exc)
+        _logger.warning("bulletproof spool write failed (%s); retrying with backoff", exc)
         self._emit_internal(
             SecurityEvent(
                 action="spool_write_failed",
@@ -1062,7 +1062,7 @@ class EventPipeline:
                 details={
                     "spool_dir": str(self.spool.root),
                     "reason": reason,
-                    "error": neutralize_text(str(exc))[:500],
+                    "error": one_line(str(exc))[:500],
                     "disk_full": disk_full,
                 },
                 timestamp=self.clock.time(),
@@ -1070,7 +1070,7 @@ class EventPipeline:
         )
 
     def _write_recovered(self) -> None:
-        logger.warning("bulletproof spool %s is writable again", self.spool.root)
+        _logger.warning("bulletproof spool %s is writable again", self.spool.root)
         self._emit_internal(
             SecurityEvent(
                 action="spool_recovered",

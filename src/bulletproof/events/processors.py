@@ -40,8 +40,6 @@ __all__ = [
     "RedactProcessor",
     "SimpleEventEncoder",
     "default_processors",
-    "neutralize_text",
-    "redact_userinfo",
 ]
 
 Processor: TypeAlias = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -51,18 +49,6 @@ REDACTED: Final = "[REDACTED]"
 
 _CACHE_MAX: Final = 4096
 _UNCAPPED: Final = frozenset({"@timestamp", "event.id"})
-
-
-def neutralize_text(text: str) -> str:
-    """Replace unsafe characters with visible escapes so text stays on one log line
-    (:func:`bulletproof._text.one_line`, without a length limit).
-
-    >>> neutralize_text("a\\r\\nb\\x00c\\u2028")
-    'a\\\\r\\\\nb\\\\0c\\\\u2028'
-
-    Added in 0.1.
-    """
-    return one_line(text)
 
 
 # ``name=value`` where name starts the text or follows ``?``, ``&``, ``;``, ``#`` or a space: the
@@ -79,12 +65,12 @@ _NOT_WALKED: Final = frozenset({"@timestamp", "ecs", "event", "service", "host"}
 _AUTHORITY_END: Final = re.compile(r"[/?#\s]")
 
 
-def redact_userinfo(text: str) -> str:
+def _redact_userinfo(text: str) -> str:
     """Replace the credentials of every URL in ``text`` (``scheme://user:pass@host``).
 
     The whole userinfo goes (a token is often written as the user name); linear time.
 
-    >>> redact_userinfo("db at postgres://app:S3cret@db/x, see https://h/")
+    >>> _redact_userinfo("db at postgres://app:S3cret@db/x, see https://h/")
     'db at postgres://[REDACTED]@db/x, see https://h/'
 
     Added in 0.1.
@@ -176,7 +162,7 @@ class RedactProcessor:
         Added in 0.1.
         """
         if "@" in text:
-            text = redact_userinfo(text)
+            text = _redact_userinfo(text)
         if "=" in text:
             text = _PARAM.sub(self._param, text)
         if ":" in text:
@@ -265,7 +251,7 @@ class NeutralizeProcessor:
 
     def _walk(self, value: Any, depth: int) -> Any:
         if isinstance(value, str):
-            return neutralize_text(value)
+            return one_line(value)
         if value is None or isinstance(value, bool):
             return value
         if isinstance(value, int):
@@ -281,8 +267,8 @@ class NeutralizeProcessor:
                 return "[too deep]"
             return [self._walk(v, depth + 1) for v in value]
         if isinstance(value, bytes | bytearray | memoryview):
-            return neutralize_text(bytes(value).decode("utf-8", "backslashreplace"))
-        return neutralize_text(_text(value))
+            return one_line(bytes(value).decode("utf-8", "backslashreplace"))
+        return one_line(_text(value))
 
 
 _MAX_NEUTRALIZE_DEPTH: Final = 32
@@ -302,7 +288,7 @@ def _text(value: object) -> str:
 def _key(key: object) -> str:
     """A dict key as the string JSON would write, neutralized."""
     if isinstance(key, str):
-        return neutralize_text(key)
+        return one_line(key)
     if key is None or isinstance(key, bool):
         return json.dumps(key)
     if isinstance(key, int):
@@ -310,8 +296,8 @@ def _key(key: object) -> str:
     if isinstance(key, float):
         return float.__repr__(key) if math.isfinite(key) else str(key)
     if isinstance(key, bytes | bytearray | memoryview):
-        return neutralize_text(bytes(key).decode("utf-8", "backslashreplace"))
-    return neutralize_text(_text(key))
+        return one_line(bytes(key).decode("utf-8", "backslashreplace"))
+    return one_line(_text(key))
 
 
 class CapProcessor:

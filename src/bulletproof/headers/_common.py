@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Final, NoReturn
 
-from bulletproof.errors import ConfigError, did_you_mean
+from bulletproof._text import did_you_mean
+from bulletproof.errors import ConfigError
 
 __all__ = [
     "HeadersWarning",

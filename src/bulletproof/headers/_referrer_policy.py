@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from bulletproof.errors import ConfigError, did_you_mean
+from bulletproof._text import did_you_mean
+from bulletproof.errors import ConfigError
 from bulletproof.headers._common import bad_type, check_keys
 
 __all__ = ["HEADER", "OPTION", "TOKENS", "ReferrerPolicyOptions", "header_value", "parse_options"]

@@ -52,7 +52,6 @@ from bulletproof.observatory._fetch import (
     MAX_BODY_BYTES,
     MAX_REDIRECTS,
     Target,
-    fetch_chain,
     parse_target,
     scan_url,
 )
@@ -77,13 +76,7 @@ from bulletproof.observatory._scoring import (
 )
 
 if TYPE_CHECKING:
-    from bulletproof.observatory._inprocess import (
-        ASSUMPTIONS,
-        AppResponse,
-        InProcessClient,
-        call_app,
-        scan_app,
-    )
+    from bulletproof.observatory._inprocess import ASSUMPTIONS, scan_app
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -98,12 +91,10 @@ __all__ = [
     "SCORE_MODIFIERS",
     "SYSTEM_SUFFIX_LIST",
     "TEST_NAMES",
-    "AppResponse",
     "CheckResult",
     "CookieJar",
     "FetchedResponse",
     "GradeResult",
-    "InProcessClient",
     "PreloadList",
     "PublicSuffixList",
     "Scan",
@@ -111,9 +102,7 @@ __all__ = [
     "StoredCookie",
     "Target",
     "TestResult",
-    "call_app",
     "check",
-    "fetch_chain",
     "grade_for_score",
     "grade_headers",
     "grade_rank",
@@ -127,7 +116,7 @@ __all__ = [
 
 # The in-process client loads asyncio: imported on first use, so the CLI starts without it.
 _LAZY: Final = dict.fromkeys(
-    ("ASSUMPTIONS", "AppResponse", "InProcessClient", "call_app", "scan_app"),
+    ("ASSUMPTIONS", "scan_app"),
     "bulletproof.observatory._inprocess",
 )
 

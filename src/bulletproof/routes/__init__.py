@@ -2,9 +2,11 @@
 
 ``route_inventory(app)`` asks the walker registered for the app's framework for the routes (the
 walkers live in ``bulletproof.adapters.routes``, which registers them when imported; this
-package imports no framework and no adapter). The rest is plain data:
+package imports no framework and no adapter). A walker for another framework is a
+:class:`RouteWalker` given to :func:`register_walker`; what it finds is plain data that
+:func:`build_inventory` judges:
 
->>> from bulletproof.routes._inventory import MethodAuth, RouteEntry, WalkResult, build_inventory
+>>> from bulletproof.routes import MethodAuth, RouteEntry, WalkResult, build_inventory
 >>> entry = RouteEntry("/items", "shop.create", (MethodAuth("POST", "none", "no marker"),), True)
 >>> walked = WalkResult("flask", (entry,), True, "add login_required", "call protect(app)")
 >>> print(*build_inventory(walked).findings)
@@ -19,18 +21,38 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bulletproof.routes._inventory import AuthState, Route, RouteInventory, route_inventory
+    from bulletproof.routes._inventory import (
+        AuthState,
+        MethodAuth,
+        Route,
+        RouteEntry,
+        RouteInventory,
+        RouteWalker,
+        WalkResult,
+        build_inventory,
+        register_walker,
+        route_inventory,
+    )
     from bulletproof.routes._report import render_table
 
-__all__ = ["AuthState", "Route", "RouteInventory", "render_table", "route_inventory"]
+__all__ = [
+    "AuthState",
+    "MethodAuth",
+    "Route",
+    "RouteEntry",
+    "RouteInventory",
+    "RouteWalker",
+    "WalkResult",
+    "build_inventory",
+    "register_walker",
+    "render_table",
+    "route_inventory",
+]
 
 # Loaded on first use: the config loader reads ``bulletproof.routes._settings`` in every worker,
 # and a worker serving requests never needs the inventory code.
 _HOME = {
-    "AuthState": "_inventory",
-    "Route": "_inventory",
-    "RouteInventory": "_inventory",
-    "route_inventory": "_inventory",
+    **dict.fromkeys(__all__, "_inventory"),
     "render_table": "_report",
 }
 

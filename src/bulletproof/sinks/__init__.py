@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from bulletproof.errors import ConfigError, did_you_mean
+from bulletproof._text import did_you_mean
+from bulletproof.errors import ConfigError
 from bulletproof.events.base import Notifier, Sink
 from bulletproof.sinks.base import SinkSpec, mask_url
 
@@ -47,12 +48,12 @@ NOTIFIER_SCHEMES: Final[Mapping[str, str]] = {
     "webhook+https": "bulletproof.sinks._webhook",
 }
 
-SINK_FORMS: Final = (
+_SINK_FORMS: Final = (
     " Accepted forms: file:///abs/path.jsonl or file:relative/path.jsonl, stdout:, "
     "syslog+udp://host:port, syslog+tcp://host:port, syslog+tls://host:port, "
     "logstash://host:port, logstash+tls://host:port, http(s)://host[:port]/path."
 )
-NOTIFIER_FORMS: Final = (
+_NOTIFIER_FORMS: Final = (
     " Accepted forms: smtp://user:${PASSWORD}@host:587?to=a@example.com&from=b@example.com "
     "(STARTTLS), smtps://...:465 (TLS), sms+twilio://ACCOUNT_SID:${TOKEN}@api.twilio.com"
     "?from=+15550001111&to=+15550002222, webhook+https://hooks.example.com/path."
@@ -76,9 +77,9 @@ def sink_from_url(
     if module_name is None:
         hint = did_you_mean(scheme, SINK_SCHEMES) if scheme else ""
         raise ConfigError(
-            f"sink URL {mask_url(url)!r}: unknown scheme {scheme!r}.{hint}{SINK_FORMS}"
+            f"sink URL {mask_url(url)!r}: unknown scheme {scheme!r}.{hint}{_SINK_FORMS}"
         )
-    spec = SinkSpec.parse(url, options=options, base_dir=base_dir, accepted=SINK_FORMS)
+    spec = SinkSpec.parse(url, options=options, base_dir=base_dir, accepted=_SINK_FORMS)
     module = importlib.import_module(module_name)
     sink: Sink = module.create(spec)
     return sink
@@ -96,9 +97,9 @@ def notifier_from_url(
     if module_name is None:
         hint = did_you_mean(scheme, NOTIFIER_SCHEMES) if scheme else ""
         raise ConfigError(
-            f"notifier URL {mask_url(url)!r}: unknown scheme {scheme!r}.{hint}{NOTIFIER_FORMS}"
+            f"notifier URL {mask_url(url)!r}: unknown scheme {scheme!r}.{hint}{_NOTIFIER_FORMS}"
         )
-    spec = SinkSpec.parse(url, options=options, base_dir=base_dir, accepted=NOTIFIER_FORMS)
+    spec = SinkSpec.parse(url, options=options, base_dir=base_dir, accepted=_NOTIFIER_FORMS)
     module = importlib.import_module(module_name)
     notifier: Notifier = module.create_notifier(spec)
     return notifier

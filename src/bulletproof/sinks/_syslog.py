@@ -46,9 +46,9 @@ import socket
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from bulletproof._text import one_line
+from bulletproof._text import did_you_mean, one_line
 from bulletproof.clock import Clock, system_clock
-from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError, did_you_mean
+from bulletproof.errors import ConfigError, SinkError, SinkUnavailableError
 from bulletproof.events.model import Severity
 from bulletproof.sinks._stream import DEFAULT_REPLAY_BYTES, StreamConnection
 from bulletproof.sinks.base import SinkSpec

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from bulletproof.errors import ConfigError, SinkError
-from bulletproof.events.model import format_timestamp
+from bulletproof.events.model import _format_timestamp
 from bulletproof.sinks import _http
 from bulletproof.sinks.base import SinkSpec, mask_url
 
@@ -58,8 +58,8 @@ def payload(alert: Alert) -> dict[str, Any]:
             "event_id": alert.event.id,
             "action": alert.event.action,
             "category": alert.event.category.value,
-            "first_seen": format_timestamp(alert.first_seen),
-            "last_seen": format_timestamp(alert.last_seen),
+            "first_seen": _format_timestamp(alert.first_seen),
+            "last_seen": _format_timestamp(alert.last_seen),
         },
     }
 

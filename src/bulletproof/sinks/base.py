@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from bulletproof._sensitive import is_secret_name
+from bulletproof._text import did_you_mean
 from bulletproof._units import BOOL_WORDS, parse_duration, parse_whole, shown
 from bulletproof.errors import ConfigError
 
@@ -173,8 +174,6 @@ class SinkSpec:
 
     def check_query(self, allowed: set[str], accepted: str = "") -> None:
         """Raise ConfigError for a query parameter the sink does not know."""
-        from bulletproof.errors import did_you_mean
-
         for key in self.query:
             if key not in allowed:
                 known = ", ".join(sorted(allowed)) or "none"

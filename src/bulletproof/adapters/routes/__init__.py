@@ -23,10 +23,10 @@ from bulletproof.adapters.routes import _flask as flask
 from bulletproof.adapters.routes import _starlette as starlette
 from bulletproof.routes._inventory import RouteWalker, register_walker, route_inventory
 
-__all__ = ["WALKERS", "route_inventory"]
+__all__ = ["route_inventory"]
 
-WALKERS: Final[tuple[RouteWalker, ...]] = (flask.WALKER, django.WALKER, starlette.WALKER)
+_WALKERS: Final[tuple[RouteWalker, ...]] = (flask.WALKER, django.WALKER, starlette.WALKER)
 """The walkers this package registers, in the order the inventory asks them. Added in 0.1."""
 
-for _walker in WALKERS:
+for _walker in _WALKERS:
     register_walker(_walker)
