@@ -264,6 +264,7 @@ class JsonLinesReceiver:
         self.rst = rst
         self.store = EventStore()
         self.connections = 0
+        self.open = 0  # connections not yet read to their end (or killed)
         self.discarded = 0
         self.errors: list[BaseException] = []
         self.kills = 0
@@ -335,6 +336,7 @@ class JsonLinesReceiver:
                     return
                 with self._cond:
                     self.connections += 1
+                    self.open += 1
                 self._spawn(self._serve, conn)
         finally:
             listener.close()
@@ -369,6 +371,9 @@ class JsonLinesReceiver:
                 with contextlib.suppress(OSError):
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()  # plain close: whatever the kernel still holds unread is thrown away
+            with self._cond:
+                self.open -= 1
+                self._cond.notify_all()
 
     @property
     def stopping(self) -> bool:
@@ -400,6 +405,14 @@ class JsonLinesReceiver:
         """Wait (real time, bounded) until ``predicate(store)`` holds."""
         with self._cond:
             return self._cond.wait_for(lambda: predicate(self.store), timeout)
+
+    def wait_read_to_end(self, timeout: float = 30.0) -> bool:
+        """Wait (bounded) until every connection accepted so far was read to the sender's
+        close. A sender that exited has written everything it will: after this the store
+        holds all of it. ("Delivered" to a TCP sink means handed to the kernel; the reading
+        thread may still be behind on a loaded machine.)"""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.open == 0, timeout)
 
     def snapshot(self) -> dict[str, Any]:
         """Figures for messages: lines, bytes, distinct seqs per run, other actions."""

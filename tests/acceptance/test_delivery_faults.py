@@ -91,6 +91,7 @@ def test_full_disk_storm_every_event_delivered_or_counted(tmp_path: Path) -> Non
             back.cancel()
         out = result.json
         sink = out["sink"]
+        assert rx.wait_read_to_end(), rx.snapshot()
         store = rx.store
         distinct = store.distinct(out["run"])
         dupes = store.copies[out["run"]] - distinct
@@ -193,6 +194,7 @@ def test_an_orphaned_slot_is_delivered_by_the_next_run(tmp_path: Path) -> None:
         run1 = next(r for r in spooled if r != "first")
         rx.start()
         second = run_cli(*send_test(rx.port, spool, 10, 60), cwd=tmp_path, env=env, timeout=90)
+        assert rx.wait_read_to_end(), rx.snapshot()
         got = rx.store.distinct(run1)
         report(
             f"orphan: {spooled[run1]} events of the killed run were on disk; the next run "
@@ -244,6 +246,7 @@ def test_corrupted_and_truncated_segments_are_skipped_counted_and_reported(
         emptied.write_bytes(b"")
         rx.start()
         second = run_cli(*send_test(rx.port, spool, 10, 60), cwd=tmp_path, env=env, timeout=90)
+        assert rx.wait_read_to_end(), rx.snapshot()
         store = rx.store
         sink = second.json["sink"]
         drops = reported(store, sink)
@@ -251,7 +254,8 @@ def test_corrupted_and_truncated_segments_are_skipped_counted_and_reported(
             r for doc in store.reports for r in doc["bulletproof"]["details"].get("regions", [])
         ]
         figures = (
-            f"corruption: run 2 exit {second.code}: {second.json}; run 1 delivered "
+            f"corruption: run 1 exit {first.code}: {first.json}; "
+            f"run 2 exit {second.code}: {second.json}; run 1 delivered "
             f"{store.distinct(run1)}, reported lost {dict(drops)}; regions named "
             f"{len(regions)} (first {regions[:2]}); not JSON at the sink: {len(store.bad)}"
         )

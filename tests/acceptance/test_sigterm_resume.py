@@ -37,23 +37,23 @@ def _args(port: int, spool: Path, timeout: float) -> list[str]:
     ]
 
 
-def _spooled_all(spool: Path) -> bool:
-    """True once the spool holds (about) all COUNT test events: emitting is over."""
+def _spooled(spool: Path) -> float:
+    """About how much of the COUNT test events the spool holds (1.0: emitting is over)."""
     segments = sorted(spool.glob("slot-*/*.seg"))
     if not segments:
-        return False
+        return 0.0
     with segments[0].open("rb") as f:
         first = f.readline()
     if not first.endswith(b"\n"):
-        return False
+        return 0.0
     total = 0
     for seg in segments:
         try:
             total += seg.stat().st_size
         except FileNotFoundError:
             continue
-    # Later lines are longer than the first (more digits), so this holds only near the end.
-    return total >= COUNT * len(first)
+    # Later lines are longer than the first (more digits), so this reaches 1.0 only near the end.
+    return total / (COUNT * len(first))
 
 
 @pytest.mark.timeout(150)
@@ -77,8 +77,10 @@ def test_sigterm_halfway_then_second_run_on_the_same_spool_loses_nothing(
         with Cli(*_args(rx.port, spool, 60), cwd=tmp_path, env=env) as sender:
             # "emitting": SIGTERM while send-test still emits; "draining": once every event is
             # in the spool and send-test only waits for delivery.
+            # A quarter of the events is more than the slow receiver can take in the 5 s the
+            # sender flushes for on exit, however slowly a loaded machine emits them.
             def ready() -> bool:
-                return when == "emitting" or _spooled_all(spool)
+                return _spooled(spool) >= (0.25 if when == "emitting" else 1.0)
 
             seen_some = poll(lambda: (rx.store.lines >= 2000 and ready()) or not sender.running, 40)
             assert seen_some, f"receiver saw too little: {rx.snapshot()}"
