@@ -262,7 +262,13 @@ def test_corrupted_and_truncated_segments_are_skipped_counted_and_reported(
         report(figures)
         assert second.code == 0, second.stderr
         assert not store.bad, figures
-        assert store.distinct(run1) + drops["corrupt"] == count, figures
+        out1 = first.json
+        # A loaded machine may not spool all of run 1 within its 3 s: what it could not is in
+        # its own report, so every event is delivered, reported corrupt, or counted by run 1.
+        lost1 = sum(out1["dropped"].values())
+        assert out1["emitted"] == count, figures
+        assert out1["delivered"] + lost1 + out1["pending"] == count, figures
+        assert store.distinct(run1) + drops["corrupt"] == count - lost1, figures
         assert drops["corrupt"] > 0, figures
         assert {r["segment"] for r in regions} >= {str(damaged), str(emptied)}, figures
         assert all(isinstance(r["offset"], int) for r in regions), figures

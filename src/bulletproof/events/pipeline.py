@@ -552,6 +552,13 @@ class EventPipeline:
         self._reported_overflow = 0
         self._retry: list[bytes] = []
         self._retry_own = 0
+        # Emitted events the writer took off the queue as lines, and those of them now in the
+        # spool: the difference is in the writer's hands (a batch, or _retry). One batch at a
+        # time holds _batch_lock, so close() can stop the writer between batches and count.
+        self._taken_lines = 0
+        self._spooled_lines = 0
+        self._batch_lock = threading.Lock()
+        self._sealed = False
         self._failing: str | None = None
         self._fail_error = ""
         self._fail_count = 0
@@ -873,7 +880,18 @@ class EventPipeline:
         if self._writer.is_alive():
             self._writer.join(max(left(), 0.5))
         self._writer_done = True
-        lost = len(self._queue) + len(self._retry) - self._retry_own
+        # A writer still busy finishes its batch first; the next one sees the seal and stops,
+        # so what is counted lost below is never written afterwards.
+        sealed = self._batch_lock.acquire(timeout=max(left(), 1.0))
+        self._sealed = True
+        lost = len(self._queue) + self._taken_lines - self._spooled_lines
+        if sealed:
+            self._batch_lock.release()
+        else:
+            _logger.error(
+                "bulletproof: the event writer is stuck in a spool write; the count of "
+                "events lost at exit may be off by one batch"
+            )
         if lost > 0:
             self._count_writer_drop(self._failing or "spool_write_failed", lost)
             _logger.error(
@@ -976,10 +994,13 @@ class EventPipeline:
             except IndexError:
                 break
             taken += 1
+            self._taken_lines += 1  # in hand from here: a writer stuck serializing holds it
             line = self._serialize(event)
             if line:
                 lines.append(line)
                 size += len(line)
+            else:
+                self._taken_lines -= 1  # a processor dropped it on purpose
         self._accepted += taken
         return lines, n_own
 
@@ -989,17 +1010,20 @@ class EventPipeline:
         last_sync = clock.monotonic()
         wrote = False
         while True:
-            self._report()
-            if self._failing is not None and clock.monotonic() < self._retry_at:
-                break  # backing off: emitted events wait (bounded) in memory
-            if self._retry:
-                lines, n_own = self._retry, self._retry_own
-            elif self._queue or self._own:
-                lines, n_own = self._take()
-            else:
-                break
-            if not self._append(lines, n_own):
-                break
+            with self._batch_lock:
+                if self._sealed:
+                    break  # close() counted what is left as lost: nothing more is written
+                self._report()
+                if self._failing is not None and clock.monotonic() < self._retry_at:
+                    break  # backing off: emitted events wait (bounded) in memory
+                if self._retry:
+                    lines, n_own = self._retry, self._retry_own
+                elif self._queue or self._own:
+                    lines, n_own = self._take()
+                else:
+                    break
+                if not self._append(lines, n_own):
+                    break
             wrote = True
             if self._delivering and self.spool.total_bytes() > self.options.spool_max_bytes:
                 self._make_room()
@@ -1012,17 +1036,21 @@ class EventPipeline:
 
     def _append(self, lines: list[bytes], n_own: int) -> bool:
         """Append one batch; on failure keep the unwritten rest for a retry with backoff."""
+        if self._sealed:
+            return False  # close() gave up waiting for this batch and counted it lost
         first = self.spool.next_seq
         try:
             self.spool.append(lines)
         except SpoolWriteError as exc:
             done = exc.written
+            self._spooled_lines += max(done - n_own, 0)
             self._note_own(first, min(done, n_own))
             self._retry = lines[done:]
             self._retry_own = max(n_own - done, 0)
             self._write_failed(exc)
             return False
         self._note_own(first, n_own)
+        self._spooled_lines += len(lines) - n_own
         self._retry, self._retry_own = [], 0
         if self._failing is not None:
             self._write_recovered()
