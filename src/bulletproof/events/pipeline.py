@@ -552,11 +552,12 @@ class EventPipeline:
         self._reported_overflow = 0
         self._retry: list[bytes] = []
         self._retry_own = 0
-        # Emitted events the writer took off the queue as lines, and those of them now in the
-        # spool: the difference is in the writer's hands (a batch, or _retry). One batch at a
-        # time holds _batch_lock, so close() can stop the writer between batches and count.
-        self._taken_lines = 0
-        self._spooled_lines = 0
+        # Emitted events the writer took off the queue (less those a processor dropped), and
+        # those now in the spool: the difference is in the writer's hands (a batch, or _retry).
+        # One batch at a time holds _batch_lock, so close() can stop the writer between batches
+        # and count.
+        self._taken_events = 0
+        self._spooled_events = 0
         self._batch_lock = threading.Lock()
         self._sealed = False
         self._failing: str | None = None
@@ -884,13 +885,13 @@ class EventPipeline:
         # so what is counted lost below is never written afterwards.
         sealed = self._batch_lock.acquire(timeout=max(left(), 1.0))
         self._sealed = True
-        lost = len(self._queue) + self._taken_lines - self._spooled_lines
+        lost = len(self._queue) + self._taken_events - self._spooled_events
         if sealed:
             self._batch_lock.release()
         else:
             _logger.error(
-                "bulletproof: the event writer is stuck in a spool write; the count of "
-                "events lost at exit may be off by one batch"
+                "bulletproof: the event writer is stuck (in a processor or a spool write); "
+                "the count of events lost at exit may be off by one batch"
             )
         if lost > 0:
             self._count_writer_drop(self._failing or "spool_write_failed", lost)
@@ -994,13 +995,13 @@ class EventPipeline:
             except IndexError:
                 break
             taken += 1
-            self._taken_lines += 1  # in hand from here: a writer stuck serializing holds it
+            self._taken_events += 1  # in hand from here: a writer stuck serializing holds it
             line = self._serialize(event)
             if line:
                 lines.append(line)
                 size += len(line)
             else:
-                self._taken_lines -= 1  # a processor dropped it on purpose
+                self._taken_events -= 1  # a processor dropped it on purpose
         self._accepted += taken
         return lines, n_own
 
@@ -1043,14 +1044,14 @@ class EventPipeline:
             self.spool.append(lines)
         except SpoolWriteError as exc:
             done = exc.written
-            self._spooled_lines += max(done - n_own, 0)
+            self._spooled_events += max(done - n_own, 0)
             self._note_own(first, min(done, n_own))
             self._retry = lines[done:]
             self._retry_own = max(n_own - done, 0)
             self._write_failed(exc)
             return False
         self._note_own(first, n_own)
-        self._spooled_lines += len(lines) - n_own
+        self._spooled_events += len(lines) - n_own
         self._retry, self._retry_own = [], 0
         if self._failing is not None:
             self._write_recovered()
