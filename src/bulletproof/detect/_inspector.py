@@ -1,0 +1,605 @@
+"""The :class:`Inspector`: one request in, a verdict and its findings out.
+
+The request is taken apart into fields (the path, each query and form parameter, each JSON
+string with its key path, each GraphQL string literal, each multipart part, each cookie, the
+headers that carry data), each field is decoded (:mod:`bulletproof.detect._normalize`) and
+matched against the signatures of its context in one pass of a linear-time engine, and the
+scores of the rules a field matched add up. A field at or over the threshold makes the request
+``malicious``; a request the parser could not read cleanly, without an attack, is ``invalid``.
+
+>>> inspector = Inspector()
+>>> result = inspector.inspect(RequestInfo("GET", "/search", "q=1%27%20OR%20%271%27%3D%271"))
+>>> result.verdict, result.findings[0].type, result.findings[0].location
+('malicious', 'sqli', 'query:q')
+>>> inspector.inspect(RequestInfo("GET", "/search", "q=O%27Brien")).verdict
+'normal'
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from fnmatch import translate
+from typing import Final, Literal, NamedTuple, TypeAlias
+
+import re2
+
+from bulletproof.detect._engine import Engine, compile_set
+from bulletproof.detect._normalize import (
+    DOUBLE_ENCODED,
+    ENCODING_ERROR,
+    NUL,
+    OVERLONG,
+    UNICODE_ESCAPE,
+    evidence,
+    normalize,
+    percent_decode,
+)
+from bulletproof.detect._request import RequestInfo
+from bulletproof.detect._signatures import RULES, Rule
+from bulletproof.errors import ConfigError
+
+__all__ = ["Exclusion", "Finding", "Inspection", "Inspector", "Verdict"]
+
+Verdict: TypeAlias = Literal["normal", "invalid", "malicious"]
+"""A request's verdict. Added in 0.1."""
+
+_CORE_TYPES: Final = ("sqli", "xss", "path_traversal", "cmdi", "scanner_probe", "scanner_ua")
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_TAMPERING_METHODS: Final = frozenset({"TRACE", "TRACK", "DEBUG", "CONNECT"})
+_OVERRIDE_HEADERS: Final = ("x-http-method-override", "x-http-method", "x-method-override")
+# Headers whose values are judged as data (others only for their shape, see _headers()).
+_SKIP_HEADERS: Final = frozenset(
+    {"cookie", "authorization", "proxy-authorization", "content-length", "transfer-encoding",
+     "host", "content-type"}
+)
+_B64: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"
+_SUSPECT: Final = frozenset("<>'\"`();|&$%\\{}[]*=!#,\n\r\t\x00")
+_DATA_IMAGE: Final = ("data:image/png;", "data:image/jpeg;", "data:image/jpg;", "data:image/gif;",
+                      "data:image/webp;", "data:image/avif;", "data:image/bmp;",
+                      "data:image/x-icon;")
+_MAX_HEADER: Final = 8192
+_MAX_HEADERS_TOTAL: Final = 65536
+_MAX_HEADER_COUNT: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing the inspector found.
+
+    ``type`` is the attack family (``sqli``, ``xss``, ``path_traversal``, ``cmdi``,
+    ``scanner_probe``, ``scanner_ua``, ``ssrf``, ``nosql``, ``ldap``, ``xxe``, ``ssti``, or
+    ``protocol`` for a malformed request), ``location`` where (``query:q``, ``form:name``,
+    ``json:user.name``, ``cookie:sid``, ``header:user-agent``, ``path``, ``body``, ``request``),
+    ``evidence`` the matched text (decoded, at most 80 characters, control characters escaped:
+    safe to log), ``rule`` the rule id and ``score`` its weight.
+
+    Added in 0.1.
+    """
+
+    type: str
+    location: str
+    evidence: str
+    rule: str
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """The verdict on one request, its score (the highest field score) and its findings.
+
+    Added in 0.1.
+    """
+
+    verdict: Verdict
+    score: int
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def type(self) -> str | None:
+        """The attack family of the highest-scoring finding (None when there is none).
+
+        Added in 0.1.
+        """
+        best: Finding | None = None
+        for finding in self.findings:
+            if best is None or finding.score > best.score:
+                best = finding
+        return best.type if best is not None else None
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict: ``verdict``, ``score``, ``findings``. Added in 0.1."""
+        return {
+            "verdict": self.verdict,
+            "score": self.score,
+            "findings": [
+                {"type": f.type, "location": f.location, "rule": f.rule, "score": f.score,
+                 "evidence": f.evidence}
+                for f in self.findings
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """Tuning for some routes: rules or fields not judged there, as CRS users tune.
+
+    ``path`` is a glob on the URL path (``/api/cms/*``; ``*`` crosses ``/``); ``rules`` are
+    rule ids or their prefixes (``bp-941`` turns off the XSS family); ``fields`` are locations
+    or globs (``json:body``, ``form:*``, ``cookie:tracking``). With no rules and no fields the
+    route is not inspected at all.
+
+    >>> Exclusion("/cms/*", rules=("bp-941",)).applies("/cms/page/1")
+    True
+
+    Added in 0.1.
+    """
+
+    path: str
+    rules: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path.startswith("/"):
+            raise ConfigError(
+                f"shield exclusion path {self.path!r}: give a URL path glob starting with '/', "
+                "such as '/api/cms/*'"
+            )
+
+    def applies(self, path: str) -> bool:
+        """Whether this exclusion covers the URL ``path``. Added in 0.1."""
+        return _glob(self.path).fullmatch(path) is not None
+
+    def drops(self, finding: Finding) -> bool:
+        """Whether ``finding`` is tuned away by this exclusion. Added in 0.1."""
+        if not self.rules and not self.fields:
+            return True
+        if any(finding.rule.startswith(rule) for rule in self.rules):
+            return True
+        return any(_glob(f).fullmatch(finding.location) is not None for f in self.fields)
+
+
+_GLOBS: dict[str, re2._Regexp[str]] = {}
+
+
+def _glob(pattern: str) -> re2._Regexp[str]:
+    compiled = _GLOBS.get(pattern)
+    if compiled is None:
+        regex = translate(pattern)  # (?s:...)\Z: RE2 spells the end \z
+        compiled = re2.compile(regex.replace(r"\Z", r"\z"))
+        if len(_GLOBS) < 1024:
+            _GLOBS[pattern] = compiled
+    return compiled
+
+
+class _Field(NamedTuple):
+    location: str
+    text: str  # normalized
+    flags: int
+    where: str  # "v", "p", "u", "n", "x"
+
+
+class _Context:
+    """The rules for one field context, compiled into one engine."""
+
+    def __init__(self, rules: Sequence[Rule], engine: str) -> None:
+        self.rules = tuple(rules)
+        self.engine: Engine = compile_set([r.pattern for r in rules], engine)
+        self.single = [re2.compile(r.pattern) for r in rules]
+
+
+def _dotted(path: str) -> bool:
+    """A path segment starting with a dot (``/.env``, ``/.git/``), other than ``.well-known``."""
+    for segment in path.split("/"):
+        if (
+            len(segment) > 1
+            and segment[0] == "."
+            and segment not in ("..", ".well-known")
+            and segment[1] not in "./\\"
+        ):
+            return True
+    return False
+
+
+def _skippable(value: str) -> bool:
+    """A value no signature needs to read: a data: image, a base64 blob, a JWT."""
+    if value.startswith(_DATA_IMAGE):
+        head, _, tail = value.partition(",")
+        return head.endswith(";base64") and not tail.strip(_B64)
+    if len(value) >= 24 and not value.strip(_B64):
+        return True  # base64, base64url, a JWT segment
+    if value.startswith("eyJ") and value.count(".") == 2 and not value.replace(".", "").strip(_B64):
+        return True  # a JWT
+    return False
+
+
+class Inspector:
+    """Judges requests: :meth:`inspect` returns an :class:`Inspection`. Thread-safe.
+
+    ``threshold`` is the score that makes a field malicious (5: any strong rule; lower is
+    stricter). ``disabled_rules`` are rule ids or prefixes never applied; ``exclusions`` tune
+    routes (:class:`Exclusion`). ``max_fields`` bounds the fields judged per request (more is
+    itself a ``protocol`` finding), ``max_depth`` the JSON nesting read. ``engine`` is the
+    matcher (``re2``, or ``hyperscan`` with the extra).
+
+    Added in 0.1.
+    """
+
+    def __init__(
+        self,
+        *,
+        threshold: int = 5,
+        disabled_rules: Iterable[str] = (),
+        exclusions: Iterable[Exclusion] = (),
+        max_fields: int = 1000,
+        max_depth: int = 32,
+        engine: str = "re2",
+    ) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+            raise ConfigError(
+                f"shield.threshold = {threshold!r}: give a whole number of at least 1 "
+                "(5, the default, is one strong signature)"
+            )
+        self.threshold = threshold
+        self.disabled = tuple(disabled_rules)
+        self.exclusions = tuple(exclusions)
+        self.max_fields = max_fields
+        self.max_depth = max_depth
+        rules = [r for r in RULES if not any(r.id.startswith(d) for d in self.disabled)]
+        self._contexts = {
+            where: _Context([r for r in rules if where in r.where], engine)
+            for where in "vpunx"
+        }
+        self.engine = engine
+
+    def __repr__(self) -> str:
+        return f"Inspector(threshold={self.threshold}, engine={self.engine!r})"
+
+    # -- the fields of a request ---------------------------------------------------------------
+
+    def _pairs(self, text: str, prefix: str, out: list[_Field], problems: list[Finding]) -> None:
+        """``a=1&b=2`` (a query or a form body) as fields, names and values decoded."""
+        for index, part in enumerate(text.split("&")):
+            if index >= self.max_fields:
+                problems.append(
+                    Finding("protocol", prefix, f"over {self.max_fields} parameters",
+                            "bp-920380", 3)
+                )
+                return
+            if not part:
+                continue
+            name, _, value = part.partition("=")
+            name_text, name_flags = normalize(name, plus=True)
+            label = f"{prefix}:{evidence(name_text, limit=40)}"
+            if not _SUSPECT.isdisjoint(name_text):
+                out.append(_Field(label, name_text, name_flags, "n"))
+            elif name_flags:
+                out.append(_Field(label, "", name_flags, "n"))
+            self._value(label, value, out, plus=True)
+
+    def _value(self, label: str, raw: str, out: list[_Field], *, plus: bool = False,
+               decode: bool = True) -> None:
+        if not raw:
+            return
+        flags = 0
+        if decode and ("%" in raw or (plus and "+" in raw)):
+            raw, flags = percent_decode(raw, plus=plus)
+        if _skippable(raw):
+            if flags:
+                out.append(_Field(label, "", flags, "v"))
+            return
+        text, more = normalize(raw, decode=False)
+        out.append(_Field(label, text, flags | more, "v"))
+
+    def _json(self, body: str, prefix: str, out: list[_Field], problems: list[Finding]) -> None:
+        try:
+            doc = json.loads(body)
+        except RecursionError:
+            problems.append(Finding("protocol", prefix, "JSON nested too deep", "bp-920330", 3))
+            return
+        except ValueError as exc:
+            problems.append(Finding("protocol", prefix, evidence(f"malformed JSON: {exc}"),
+                                    "bp-920330", 3))
+            return
+        stack: list[tuple[str, object, int]] = [("", doc, 0)]
+        count = 0
+        while stack:
+            path, node, depth = stack.pop()
+            count += 1
+            if count > self.max_fields * 4:
+                problems.append(Finding("protocol", prefix, "too many JSON values",
+                                        "bp-920380", 3))
+                return
+            if isinstance(node, str):
+                label = f"{prefix}:{path}" if path else prefix
+                if path == "query" and depth == 1 and "{" in node:
+                    self._graphql(node, label, out)
+                else:
+                    self._value(label, node, out, decode=False)
+            elif isinstance(node, dict):
+                if depth >= self.max_depth:
+                    problems.append(Finding("protocol", prefix, "JSON nested too deep",
+                                            "bp-920330", 3))
+                    continue
+                for key, value in node.items():
+                    key_path = f"{path}.{key}" if path else str(key)
+                    key_path = evidence(key_path, limit=60)
+                    if not _SUSPECT.isdisjoint(key):
+                        text, flags = normalize(key, decode=False)
+                        out.append(_Field(f"{prefix}:{key_path}", text, flags, "n"))
+                    stack.append((key_path, value, depth + 1))
+            elif isinstance(node, list):
+                if depth >= self.max_depth:
+                    problems.append(Finding("protocol", prefix, "JSON nested too deep",
+                                            "bp-920330", 3))
+                    continue
+                for i, value in enumerate(node[: self.max_fields]):
+                    stack.append((f"{path}[{i}]", value, depth + 1))
+
+    def _graphql(self, document: str, label: str, out: list[_Field]) -> None:
+        """Each string literal of a GraphQL document, judged on its own."""
+        i, n, index = 0, len(document), 0
+        while i < n and index < self.max_fields:
+            start = document.find('"', i)
+            if start < 0:
+                break
+            end = start + 1
+            while end < n and document[end] != '"':
+                end += 2 if document[end] == "\\" else 1
+            literal = document[start + 1 : end]
+            try:
+                literal = json.loads(f'"{literal}"')
+            except ValueError:
+                pass
+            self._value(f"{label}[{index}]", literal, out, decode=False)
+            index += 1
+            i = end + 1
+
+    def _multipart(self, request: RequestInfo, body: str, out: list[_Field],
+                   problems: list[Finding]) -> None:
+        content_type = request.header("content-type") or ""
+        boundary = ""
+        for param in content_type.split(";")[1:]:
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "boundary":
+                boundary = value.strip().strip('"')
+        if not boundary or len(boundary) > 200:
+            problems.append(Finding("protocol", "body", "multipart body without a boundary",
+                                    "bp-920340", 3))
+            return
+        delimiter = "--" + boundary
+        parts = body.split(delimiter)
+        if len(parts) < 2 or (not request.body_truncated and "--" + boundary + "--" not in body):
+            problems.append(Finding("protocol", "body", "multipart body not terminated",
+                                    "bp-920340", 3))
+        for index, part in enumerate(parts[1 : self.max_fields + 1]):
+            if part.startswith("--"):
+                break
+            head, sep, content = part.partition("\r\n\r\n")
+            if not sep:
+                head, sep, content = part.partition("\n\n")
+            name, filename = f"part{index}", None
+            for line in head.splitlines():
+                key, _, value = line.partition(":")
+                if key.strip().lower() != "content-disposition":
+                    continue
+                for param in value.split(";")[1:]:
+                    pkey, _, pvalue = param.strip().partition("=")
+                    pkey = pkey.strip().lower()
+                    if pkey == "name":
+                        name = pvalue.strip().strip('"')
+                    elif pkey == "filename":
+                        filename = pvalue.strip().strip('"')
+            label = f"multipart:{evidence(name, limit=40)}"
+            if filename is not None:
+                self._value(f"{label}:filename", filename, out, decode=False)
+                continue  # file contents are the app's business, not markup to judge
+            self._value(label, content.removesuffix("\r\n").removesuffix("\n"), out,
+                        decode=False)
+
+    def _body(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
+        if not request.body:
+            return
+        text = request.body.decode("utf-8", "replace")
+        if "\ufffd" in text and not request.body_truncated:
+            problems.append(Finding("protocol", "body", "body is not UTF-8", "bp-920250", 2))
+        kind = request.content_type
+        if not kind:
+            stripped = text.lstrip()
+            kind = (
+                "application/json" if stripped[:1] in ("{", "[")
+                else "application/xml" if stripped.startswith("<")
+                else "application/x-www-form-urlencoded" if "=" in stripped
+                else "text/plain"
+            )
+        if kind == "application/x-www-form-urlencoded":
+            self._pairs(text, "form", out, problems)
+        elif kind == "application/json" or kind.endswith("+json"):
+            if request.body_truncated:
+                self._value("json", text, out, decode=False)
+            else:
+                self._json(text, "json", out, problems)
+        elif kind == "application/graphql":
+            self._graphql(text, "graphql", out)
+        elif kind.startswith("multipart/"):
+            self._multipart(request, text, out, problems)
+        elif kind in ("application/xml", "text/xml") or kind.endswith("+xml"):
+            normalized, flags = normalize(text, decode=False)
+            out.append(_Field("body", normalized, flags, "x"))
+        elif kind.startswith("text/"):
+            self._value("body", text, out, decode=False)
+
+    def _headers(self, request: RequestInfo, out: list[_Field],
+                 problems: list[Finding]) -> None:
+        total = 0
+        lengths: list[str] = []
+        encodings: list[str] = []
+        for count, (name, value) in enumerate(request.headers):
+            total += len(name) + len(value)
+            if count == _MAX_HEADER_COUNT:
+                problems.append(Finding("protocol", "request",
+                                        f"over {_MAX_HEADER_COUNT} headers", "bp-920310", 3))
+            if len(value) > _MAX_HEADER:
+                problems.append(Finding("protocol", f"header:{evidence(name, limit=40)}",
+                                        f"header of {len(value)} bytes", "bp-920310", 3))
+                value = value[:_MAX_HEADER]
+            if name == "content-length":
+                lengths.append(value)
+            elif name == "transfer-encoding":
+                encodings.append(value)
+            if name in _SKIP_HEADERS:
+                continue
+            label = f"header:{evidence(name, limit=40)}"
+            if name == "user-agent":
+                text, flags = normalize(value, decode=False)
+                out.append(_Field(label, text, flags, "u"))
+                out.append(_Field(label, text, flags, "v"))
+            elif name == "referer" or not _SUSPECT.isdisjoint(value):
+                text, flags = normalize(value, decode=name == "referer")
+                out.append(_Field(label, text, flags, "v"))
+        if total > _MAX_HEADERS_TOTAL:
+            problems.append(Finding("protocol", "request", f"headers of {total} bytes",
+                                    "bp-920310", 3))
+        self._smuggling(lengths, encodings, problems)
+        for name in _OVERRIDE_HEADERS:
+            override = request.header(name)
+            if override is not None:
+                method = override.strip().upper()
+                score = 5 if method in _TAMPERING_METHODS else 2 if method not in _METHODS else 1
+                problems.append(Finding("protocol", f"header:{name}",
+                                        evidence(override, limit=40), "bp-920220", score))
+
+    @staticmethod
+    def _smuggling(lengths: list[str], encodings: list[str], problems: list[Finding]) -> None:
+        if encodings and lengths:
+            problems.append(Finding("protocol", "header:transfer-encoding",
+                                    "Transfer-Encoding with Content-Length", "bp-921100", 5))
+        for value in encodings:
+            if value.strip().lower() != "chunked":
+                problems.append(Finding("protocol", "header:transfer-encoding",
+                                        evidence(value, limit=40), "bp-921110", 5))
+        values = {v.strip() for v in lengths}
+        if len(values) > 1:
+            problems.append(Finding("protocol", "header:content-length",
+                                    "conflicting Content-Length values", "bp-921120", 5))
+        for value in values:
+            if not (value.isascii() and value.isdigit()):
+                problems.append(Finding("protocol", "header:content-length",
+                                        evidence(value, limit=40), "bp-920160", 3))
+
+    def fields(self, request: RequestInfo) -> tuple[list[_Field], list[Finding]]:
+        """Every field of ``request`` (normalized) and the protocol findings met on the way."""
+        out: list[_Field] = []
+        problems: list[Finding] = []
+        method = request.method.upper()
+        if method in _TAMPERING_METHODS:
+            problems.append(Finding("protocol", "method", evidence(method, limit=20),
+                                    "bp-920200", 5))
+        elif method not in _METHODS:
+            problems.append(Finding("protocol", "method", evidence(method, limit=20),
+                                    "bp-920200", 2))
+        path = request.path
+        if path and not path.startswith("/") and path != "*":
+            problems.append(Finding("protocol", "path", evidence(path, limit=40),
+                                    "bp-920320", 3))
+        text, flags = normalize(path)
+        if text != "/":
+            out.append(_Field("path", text, flags, "p"))
+            if _dotted(text):
+                problems.append(Finding("scanner_probe", "path", evidence(text, limit=80),
+                                        "bp-913230", 5))
+        if request.query:
+            self._pairs(request.query, "query", out, problems)
+        for name, value in request.cookies:
+            label = f"cookie:{evidence(name, limit=40)}"
+            self._value(label, value, out)
+        self._headers(request, out, problems)
+        try:
+            self._body(request, out, problems)
+        except (ValueError, UnicodeError, RecursionError) as exc:  # pragma: no cover - defensive
+            problems.append(Finding("protocol", "body", evidence(str(exc)), "bp-920330", 3))
+        return out, problems
+
+    # -- judging ------------------------------------------------------------------------------
+
+    def _judge(self, field: _Field) -> tuple[int, list[Finding]]:
+        findings: list[Finding] = []
+        flags = field.flags
+        if flags:
+            if flags & OVERLONG:
+                findings.append(Finding("protocol", field.location, "overlong UTF-8",
+                                        "bp-920260", 5))
+            if flags & DOUBLE_ENCODED:
+                findings.append(Finding("protocol", field.location, "double percent-encoding",
+                                        "bp-920230", 3))
+            if flags & UNICODE_ESCAPE:
+                findings.append(Finding("protocol", field.location, "%u escape", "bp-920240", 3))
+            if flags & NUL:
+                findings.append(Finding("protocol", field.location, "NUL byte", "bp-920270", 3))
+            if flags & ENCODING_ERROR:
+                findings.append(Finding("protocol", field.location, "malformed encoding",
+                                        "bp-920220", 2))
+        if field.text:
+            context = self._contexts[field.where]
+            for index in context.engine.match(field.text):
+                rule = context.rules[index]
+                found = context.single[index].search(field.text)
+                start, end = (found.start(), found.end()) if found is not None else (0, 0)
+                findings.append(Finding(rule.type, field.location,
+                                        evidence(field.text, start, end), rule.id, rule.score))
+        score = sum(f.score for f in findings)
+        return score, findings
+
+    def inspect(self, request: RequestInfo) -> Inspection:
+        """The verdict on ``request``. Never raises on request data. Added in 0.1."""
+        try:
+            return self._inspect(request)
+        except Exception as exc:  # a bug must not become a 500 on every request
+            return Inspection("invalid", 0, (
+                Finding("protocol", "request", evidence(f"inspector failed: {exc!r}"),
+                        "bp-920000", 0),
+            ))
+
+    def _inspect(self, request: RequestInfo) -> Inspection:
+        exclusions = [e for e in self.exclusions if e.applies(request.path)]
+        if any(not e.rules and not e.fields for e in exclusions):
+            return Inspection("normal", 0)
+
+        def keep(found: list[Finding]) -> list[Finding]:
+            return [f for f in found if not any(e.drops(f) for e in exclusions)]
+
+        fields, problems = self.fields(request)
+        findings = keep(problems) if exclusions else problems
+        best = max((f.score for f in findings), default=0)
+        for field in fields:
+            score, found = self._judge(field)
+            if found:
+                if exclusions:
+                    found = keep(found)
+                    score = sum(f.score for f in found)
+                findings.extend(found)
+                best = max(best, score)
+        if best >= self.threshold:
+            verdict: Verdict = "malicious"
+        elif any(f.type == "protocol" and f.score >= 2 for f in findings):
+            verdict = "invalid"
+        else:
+            verdict = "normal"
+        return Inspection(verdict, best, tuple(findings))
+
+
+def core_types() -> tuple[str, ...]:
+    """The six attack types the accuracy targets are set on. Added in 0.1."""
+    return _CORE_TYPES
+
+
+def iter_types(findings: Iterable[Finding]) -> Iterator[str]:
+    """Each distinct finding type, in order of first appearance. Added in 0.1."""
+    seen: set[str] = set()
+    for finding in findings:
+        if finding.type not in seen:
+            seen.add(finding.type)
+            yield finding.type
