@@ -1,7 +1,8 @@
 """Matching many patterns at once, in time linear in the input.
 
 An :class:`Engine` compiles a list of RE2-syntax patterns and answers, for one text, which of
-them match. Two implementations: ``re2`` (google-re2's ``Set``, a DFA over all patterns; the
+them match. No match crosses a newline and ``^``/``$`` match at line ends, so many fields can be
+judged in one pass, one per line (normalized fields never hold a newline). Two implementations: ``re2`` (google-re2's ``Set``, a DFA over all patterns; the
 default, a dependency of bulletproof) and ``hyperscan`` (Intel's engine, x86 only, in the
 ``hyperscan`` extra). Neither backtracks, so no input makes matching slower than linear.
 ``bench/engines.py`` measures both beside Python's backtracking ``re``.
@@ -44,9 +45,10 @@ class _Re2Set:
     def __init__(self, patterns: Sequence[str]) -> None:
         options = re2.Options()
         options.max_mem = 64 << 20
+        options.never_nl = True
         self._set = re2.Set.SearchSet(options)
         for pattern in patterns:
-            self._set.Add(pattern)
+            self._set.Add("(?m)" + pattern)
         self._set.Compile()
         self._empty = not patterns
 
@@ -68,7 +70,12 @@ class _HyperscanSet:
         self._db: Any = None
         if self._empty:
             return
-        flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP
+        flags = (
+            hyperscan.HS_FLAG_SINGLEMATCH
+            | hyperscan.HS_FLAG_UTF8
+            | hyperscan.HS_FLAG_UCP
+            | hyperscan.HS_FLAG_MULTILINE
+        )
         self._db = hyperscan.Database()
         self._db.compile(
             expressions=[p.encode() for p in patterns],

@@ -56,6 +56,18 @@ _SKIP_HEADERS: Final = frozenset(
     {"cookie", "authorization", "proxy-authorization", "content-length", "transfer-encoding",
      "host", "content-type"}
 )
+# Standard headers whose values are lists of tokens: judged only when a character outside
+# that grammar shows up.
+_TOKEN_HEADERS: Final = frozenset(
+    {"accept", "accept-language", "accept-encoding", "accept-charset", "connection",
+     "cache-control", "pragma", "upgrade-insecure-requests", "dnt", "te", "priority",
+     "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest", "sec-fetch-user", "sec-ch-ua-mobile",
+     "sec-ch-ua-platform", "sec-ch-ua", "if-none-match", "if-modified-since", "keep-alive",
+     "x-requested-with", "content-encoding", "upgrade", "sec-websocket-version"}
+)
+_TOKEN_CHARS: Final = (
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,;=.*/+-_:?!\"\t"
+)
 _B64: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"
 _SUSPECT: Final = frozenset("<>'\"`();|&$%\\{}[]*=!#,\n\r\t\x00")
 _DATA_IMAGE: Final = ("data:image/png;", "data:image/jpeg;", "data:image/jpg;", "data:image/gif;",
@@ -188,7 +200,9 @@ class _Context:
     def __init__(self, rules: Sequence[Rule], engine: str) -> None:
         self.rules = tuple(rules)
         self.engine: Engine = compile_set([r.pattern for r in rules], engine)
-        self.single = [re2.compile(r.pattern) for r in rules]
+        options = re2.Options()
+        options.never_nl = True
+        self.single = [re2.compile(r.pattern, options=options) for r in rules]
 
 
 def _dotted(path: str) -> bool:
@@ -457,6 +471,8 @@ class Inspector:
                 text, flags = normalize(value, decode=False)
                 out.append(_Field(label, text, flags, "u"))
                 out.append(_Field(label, text, flags, "v"))
+            elif name in _TOKEN_HEADERS and not value.strip(_TOKEN_CHARS):
+                continue
             elif name == "referer" or not _SUSPECT.isdisjoint(value):
                 text, flags = normalize(value, decode=name == "referer")
                 out.append(_Field(label, text, flags, "v"))
@@ -525,33 +541,60 @@ class Inspector:
 
     # -- judging ------------------------------------------------------------------------------
 
-    def _judge(self, field: _Field) -> tuple[int, list[Finding]]:
+    @staticmethod
+    def _flag_findings(field: _Field) -> list[Finding]:
         findings: list[Finding] = []
         flags = field.flags
-        if flags:
-            if flags & OVERLONG:
-                findings.append(Finding("protocol", field.location, "overlong UTF-8",
-                                        "bp-920260", 5))
-            if flags & DOUBLE_ENCODED:
-                findings.append(Finding("protocol", field.location, "double percent-encoding",
-                                        "bp-920230", 3))
-            if flags & UNICODE_ESCAPE:
-                findings.append(Finding("protocol", field.location, "%u escape", "bp-920240", 3))
-            if flags & NUL:
-                findings.append(Finding("protocol", field.location, "NUL byte", "bp-920270", 3))
-            if flags & ENCODING_ERROR:
-                findings.append(Finding("protocol", field.location, "malformed encoding",
-                                        "bp-920220", 2))
-        if field.text:
-            context = self._contexts[field.where]
-            for index in context.engine.match(field.text):
-                rule = context.rules[index]
-                found = context.single[index].search(field.text)
-                start, end = (found.start(), found.end()) if found is not None else (0, 0)
-                findings.append(Finding(rule.type, field.location,
-                                        evidence(field.text, start, end), rule.id, rule.score))
-        score = sum(f.score for f in findings)
-        return score, findings
+        if flags & OVERLONG:
+            findings.append(Finding("protocol", field.location, "overlong UTF-8",
+                                    "bp-920260", 5))
+        if flags & DOUBLE_ENCODED:
+            findings.append(Finding("protocol", field.location, "double percent-encoding",
+                                    "bp-920230", 3))
+        if flags & UNICODE_ESCAPE:
+            findings.append(Finding("protocol", field.location, "%u escape", "bp-920240", 3))
+        if flags & NUL:
+            findings.append(Finding("protocol", field.location, "NUL byte", "bp-920270", 3))
+        if flags & ENCODING_ERROR:
+            findings.append(Finding("protocol", field.location, "malformed encoding",
+                                    "bp-920220", 2))
+        return findings
+
+    def _judge(self, fields: list[_Field]) -> list[list[Finding]]:
+        """The findings of each field. Fields of one context are matched in one pass, one per
+        line; only when that pass finds something is each field matched on its own."""
+        results: list[list[Finding]] = [
+            self._flag_findings(f) if f.flags else [] for f in fields
+        ]
+        budget = [3]  # precise evidence for this many findings; the rest quote the field
+        groups: dict[str, list[int]] = {}
+        for i, f in enumerate(fields):
+            if f.text:
+                groups.setdefault(f.where, []).append(i)
+        for where, group in groups.items():
+            context = self._contexts[where]
+            if len(group) > 1:
+                joined = "\n".join(fields[i].text for i in group)
+                if not context.engine.match(joined):
+                    continue
+            for i in group:
+                field = fields[i]
+                for index in context.engine.match(field.text):
+                    rule = context.rules[index]
+                    results[i].append(Finding(rule.type, field.location,
+                                              self._evidence(context, index, field.text, budget),
+                                              rule.id, rule.score))
+        return results
+
+    @staticmethod
+    def _evidence(context: _Context, index: int, text: str, budget: list[int]) -> str:
+        if budget[0] <= 0:
+            return evidence(text)
+        budget[0] -= 1
+        found = context.single[index].search(text)
+        if found is None:  # pragma: no cover - the set and the pattern agree
+            return evidence(text)
+        return evidence(text, found.start(), found.end())
 
     def inspect(self, request: RequestInfo) -> Inspection:
         """The verdict on ``request``. Never raises on request data. Added in 0.1."""
@@ -574,14 +617,12 @@ class Inspector:
         fields, problems = self.fields(request)
         findings = keep(problems) if exclusions else problems
         best = max((f.score for f in findings), default=0)
-        for field in fields:
-            score, found = self._judge(field)
+        for found in self._judge(fields):
             if found:
                 if exclusions:
                     found = keep(found)
-                    score = sum(f.score for f in found)
                 findings.extend(found)
-                best = max(best, score)
+                best = max(best, sum(f.score for f in found))
         if best >= self.threshold:
             verdict: Verdict = "malicious"
         elif any(f.type == "protocol" and f.score >= 2 for f in findings):

@@ -50,11 +50,11 @@ UNICODE_ESCAPE: Final = 16
 """IIS's ``%uXXXX`` escape. Added in 0.1."""
 
 _MAX_PASSES: Final = 3
-_HEX: Final = frozenset(b"0123456789abcdefABCDEF")
-_BAD_ESCAPE: Final = re2.compile(r"%(?:[^0-9a-fA-F]|.[^0-9a-fA-F]|.?$)")
 _U_ESCAPE: Final = re2.compile(r"(?i)%u([0-9a-f]{4})")
 _JS_ESCAPE: Final = re2.compile(r"(?i)\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|u\{([0-9a-f]{1,6})\})")
-_COMMENT: Final = re2.compile(r"/\*!?[0-9]*|\*/")
+# a whole comment, or the markers of a MySQL versioned comment (its content is SQL); a lone
+# "/*" stays, the signature of a query cut short
+_COMMENT: Final = re2.compile(r"/\*![0-9]*|/\*.*?\*/|\*/")
 _ENTITY: Final = re2.compile(
     r"&(?:#([0-9]{1,8});?|#[xX]([0-9a-fA-F]{1,6});?|([A-Za-z][A-Za-z0-9]{1,31};?))"
 )
@@ -96,8 +96,9 @@ def _overlong(data: bytes) -> tuple[bytes, bool]:
 
 def _decode_bytes(data: bytes) -> tuple[str, int]:
     flags = 0
-    if any(b >= 0xC0 for b in data) and (b"\xc0" in data or b"\xc1" in data or b"\xe0" in data
-                                         or b"\xf0" in data):
+    if not data.isascii() and (
+        b"\xc0" in data or b"\xc1" in data or b"\xe0" in data or b"\xf0" in data
+    ):
         data, found = _overlong(data)
         if found:
             flags |= OVERLONG
@@ -126,8 +127,6 @@ def percent_decode(value: str, *, plus: bool = False) -> tuple[str, int]:
     for depth in range(_MAX_PASSES):
         if "%" not in value:
             break
-        if depth == 0 and _BAD_ESCAPE.search(value) is not None:
-            flags |= ENCODING_ERROR
         if "%u" in value or "%U" in value:
             decoded_u = _U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
             if decoded_u != value:
@@ -140,6 +139,8 @@ def percent_decode(value: str, *, plus: bool = False) -> tuple[str, int]:
         if b"%" not in raw:
             break
         data = unquote_to_bytes(raw)
+        if depth == 0 and data.count(b"%") > raw.count(b"%25"):
+            flags |= ENCODING_ERROR  # a '%' not followed by two hex digits stayed as it was
         if data == raw:
             break
         decoded, more = _decode_bytes(data)
@@ -203,7 +204,9 @@ def normalize(value: str, *, plus: bool = False, decode: bool = True) -> tuple[s
     value = value.lower()
     if "/*" in value or "*/" in value:
         value = _COMMENT.sub(" ", value)
-    return " ".join(value.translate(_CONTROLS).split()), flags
+    if not value.isprintable():
+        value = value.translate(_CONTROLS)
+    return " ".join(value.split()), flags
 
 
 _SAFE: Final = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}

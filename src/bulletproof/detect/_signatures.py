@@ -72,7 +72,8 @@ _CMD = (
 # Shell commands that are also English words: they need an argument that looks like one.
 _CMD_WORD = r"cat|more|less|head|tail|type|echo|find|grep|set|start|kill|env|host|time|print|tee|touch|file|sort|cut|strings|od|which|locate"
 _ARG = r"(?:-{1,2}[a-z]|/|\\|[a-z]:[/\\]|%[a-z]+%|\$[a-z{(]|~/|\.{1,2}/|['\"])"
-_SEP = r"(?:^|[;|&\x60\n]|\$\(|\|\||&&)"
+_SEP = r"(?:[;|&\x60\n]|\$\(|\|\||&&)"
+_CMD_ALONE = r"whoami|ifconfig|ipconfig|netstat|systeminfo|sysinfo|uname|tasklist|ipconfig /all"
 
 _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
     # id, type, score, where, name, pattern
@@ -84,7 +85,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
     ("bp-942120", "sqli", 5, "vn", "database catalog or system object",
      rf"(?:^|[^a-z0-9_])(?:{_SQL_OBJECTS})"),
     ("bp-942130", "sqli", 5, "vn", "string break then a boolean condition",
-     rf"{_Q} ?\)* ?(?:or|and|xor|&&|\|\|) ?\(* ?(?:{_Q}?[\w.$]+{_Q}? ?{_CMP}|\d+ ?(?:$|--|#|/\*|;|\))"
+     rf"{_Q} ?\)* ?(?:or|and|xor|&&|\|\|) ?\(* ?(?:{_Q}?[\w.$]+{_Q}? ?{_CMP}|\d+ ?(?:$|--|#|/\*|;|\))|{_Q}\s*$"
      r"|(?:true|false|null|not|exists|sleep|benchmark|select|pg_sleep|make_set|elt|if|case"
      rf"|substring|ascii|ord|char|chr|{_SQL_FUNCS})\b|{_Q} ?{_Q})"),
     ("bp-942140", "sqli", 5, "vn", "string break then a comment or a terminator",
@@ -94,16 +95,24 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
     ("bp-942160", "sqli", 5, "vn", "string tautology",
      rf"\b(?:or|and|xor|where|having) ?\(* ?{_Q}[^'\"]{{0,20}}{_Q} ?\)* ?(?:=|<>|!=|like) ?\(* ?{_Q}"),
     ("bp-942170", "sqli", 4, "vn", "boolean condition on a column",
-     rf"\b(?:or|and|xor|having|where) \(* ?[a-z_][\w.]* ?{_CMP} ?\(* ?(?:{_Q}|\d|[a-z_]+\()"),
+     rf"\b(?:or|and|xor|having|where) \(* ?[a-z_][\w.]* ?{_CMP} ?\(* ?(?:{_Q}|\d|[a-z_]+\(|[a-z_]\w*(?: ?(?:--|#|;|\))|$))"),
     ("bp-942180", "sqli", 4, "vn", "SQL function call",
      rf"(?:^|[\s(,=+|'\"*/-])(?:{_SQL_FN})\( ?(?:\d|{_Q}|0x|select\b|@|\(|[a-z_]+\(|null\b|\*)"),
     ("bp-942190", "sqli", 5, "vn", "stacked query",
-     r";\s*(?:select|insert|update|delete|drop|create|alter|exec|execute|declare|shutdown|"
+     r";\s*(?:iif ?\(|if ?\(|select|insert|update|delete|drop|create|alter|exec|execute|declare|shutdown|"
      r"truncate|grant|revoke|waitfor|begin|call|copy|load|handler|rename)\b"),
     ("bp-942200", "sqli", 3, "vn", "ORDER BY or GROUP BY a column number",
      r"\b(?:order|group) by \d+\b"),
+    ("bp-942205", "sqli", 5, "vn", "a value that is a column probe",
+     r"^[\w'\"]{0,12} ?\)* ?(?:order|group) by \d+ ?(?:, ?[\w()' ]+)*(?:--|#|;|$)"
+     rf"|^{_Q} ?(?:=|<|>|\|\||&&|\^|-|\+|\*) ?(?:\d|{_Q})|{_Q} ?\|\| ?{_Q}"
+     r"|\( ?-?\d+ ?(?:=|<>|!=|<|>) ?-?\d+ ?\)"
+     rf"|^{_Q} ?[&|^*+-] ?{_Q}$|^['\"\x60\\]{{1,2}}$"
+     r"|^-?\d+ ?\)* ?(?:and|or|xor) -?\d+$|^\w{1,12} (?:and|or|xor) (?:true|false)$"),
     ("bp-942210", "sqli", 2, "vn", "trailing SQL comment",
-     r"(?:--|#|/\*)[ -]?$|\s--\s"),
+     r"(?:--|#|/\*)[ +-]?$|\s--\s"),
+    ("bp-942215", "sqli", 4, "vn", "boolean constant condition",
+     r"(?:^|\s)(?:and|or|xor) (?:true|false|not null|null)\s*(?:$|--|#)"),
     ("bp-942220", "sqli", 4, "vn", "SELECT list or subquery",
      r"\(\s*select\b|\bselect (?:\*|count ?\(|case\b|if ?\(|char ?\(|concat|null\b|\d+ ?,|@@|top \d|distinct\b)"
      r"|\bselect\b[\w\s,.*()@]{1,120}\bfrom [\w.$]+ ?(?:where|limit|order|group|union|\)|--|#|;|$)"),
@@ -127,20 +136,18 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
     # -- cross-site scripting -----------------------------------------------------------------
     ("bp-941100", "xss", 5, "vpn", "script tag", r"<\s*/?\s*script\b"),
     ("bp-941110", "xss", 5, "vpn", "event handler in a tag",
-     r"<[a-z!/?][^>]*?[\s/\"'`;]on[a-z]{3,24}\s*="),
+     r"<[a-z!/?][^>]*?[^a-z0-9]on[a-z]{3,24}\s*="),
     ("bp-941120", "xss", 5, "vpn", "event handler after a quote",
      rf"{_Q}[\s/]*on[a-z]{{3,24}}\s*=|^on[a-z]{{3,24}}\s*=\s*\S"),
     ("bp-941130", "xss", 5, "vpn", "JavaScript URL",
      r"(?:^|[\s\"'`=(<:,;\[{])(?:j ?a ?v ?a ?s ?c ?r ?i ?p ?t|v ?b ?s ?c ?r ?i ?p ?t|livescript|mocha) ?:[^\s]"),
     ("bp-941140", "xss", 5, "vpn", "dangerous element",
      r"<\s*(?:iframe|frame|frameset|object|embed|applet|svg|math|base|meta|isindex|xss|bgsound|"
-     r"layer|ilayer|xml|import|portal|animate|set|handler|listener|html|body|style|link|form"
-     r"|marquee|template|video|audio|source|details|keygen|textarea|button|select|input|"
-     r"image|noscript|plaintext|xmp|comment|table|td|div|span|a)\b[^>]*?(?:src|href|data|action|"
-     r"formaction|background|dynsrc|lowsrc|code|values|to|from|by|srcdoc|style|xmlns|rel|"
-     r"http-equiv|content|poster|autofocus)\s*=\s*(?:[\"'`]\s*)?(?:javascript|vbscript|data|#|&|\\|\W)"
-     r"|<\s*(?:iframe|frame|frameset|object|embed|applet|svg|math|base|meta|isindex|xss|bgsound|"
-     r"layer|ilayer|xml|import|portal|script|plaintext|xmp|noscript|listing)\b"),
+     r"layer|ilayer|xml|import|portal|script|plaintext|xmp|noscript|listing|vmlframe|link|"
+     r"style|head|html|title|form)\b"
+     r"|<\s*[a-z]+\b[^>]*?\b(?:src|href|data|action|formaction|background|dynsrc|lowsrc|code|"
+     r"values|to|from|by|srcdoc|style|xmlns|rel|http-equiv|content|poster|xlink:href)\s*=\s*"
+     r"[\"'`]?\s*(?:&#|\\[ux0-9]|(?:javascript|vbscript|livescript|data)\s*:)"),
     ("bp-941150", "xss", 4, "vpn", "script sink or dialog",
      r"\b(?:alert|prompt|confirm|eval|settimeout|setinterval|fromcharcode|execscript|"
      r"msgbox|constructor|unescape|atob|import)\s*(?:\(|`|\.call|\.apply)|"
@@ -150,18 +157,35 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
      r"\bdata:\s*(?:text/html|text/xml|application/xhtml|image/svg|application/x-javascript|"
      r"text/javascript|application/javascript|text/x-scriptlet)"),
     ("bp-941170", "xss", 4, "vpn", "CSS expression or binding",
-     r"\bexpression\s*\(|-moz-binding|behavior\s*:\s*url|@import\b|url\s*\(\s*['\"]?\s*(?:javascript|vbscript):"),
+     r"\bexpr ?ession\s*\(|-moz-binding|behavior\s*:\s*url|@import\b|url\s*\(\s*['\"]?\s*(?:javascript|vbscript):"),
     ("bp-941180", "xss", 3, "vpn", "a quote closing an attribute, then a new tag",
      r"[\"'`]\s*/?>\s*<\s*[a-z/!]|-->\s*<\s*[a-z/]"),
     ("bp-941190", "xss", 4, "vpn", "tag closing an HTML context",
      r"<\s*/\s*(?:script|title|style|textarea|noscript|iframe|xmp|template)\s*>"),
     ("bp-941200", "xss", 3, "vpn", "unclosed dangerous tag opener",
      r"<\s*(?:img|image|body|svg|iframe|video|audio|input|details|marquee|object|embed|link)\b[^>]*$"),
+    ("bp-941220", "xss", 2, "vpn", "event-like attribute in a tag",
+     r"<[a-z]+[\s/][^>]*[^a-z0-9]on[a-z]{3,24}|=\s*['\"]?&\{|<input[^>]*type\s*=\s*['\"]?password"),
+    ("bp-941230", "xss", 5, "vpn", "a DOM event handler name as the whole value",
+     r"^on(?:abort|afterprint|animation(?:end|iteration|start|cancel)|auxclick|before(?:copy|cut|"
+     r"paste|print|unload|input|toggle|activate|deactivate|editfocus|scriptexecute)|begin|blur|"
+     r"bounce|cancel|canplay(?:through)?|change|click|close|contextmenu|copy|cuechange|cut|"
+     r"dblclick|drag(?:end|enter|leave|over|start|drop|exit)?|drop|durationchange|emptied|end|"
+     r"ended|error|finish|focus(?:in|out)?|formdata|fullscreen(?:change|error)|hashchange|help|"
+     r"input|invalid|key(?:down|press|up)|load(?:eddata|edmetadata|start|end)?|message|"
+     r"mouse(?:down|enter|leave|move|out|over|up|wheel)|move(?:start|end)?|pagehide|pageshow|"
+     r"paste|pause|play|playing|pointer(?:cancel|down|enter|leave|move|out|over|up|rawupdate)|"
+     r"popstate|progress|propertychange|ratechange|readystatechange|redo|repeat|reset|resize|"
+     r"resume|reverse|scroll(?:end)?|search|seek|seeked|seeking|select|selectionchange|"
+     r"selectstart|show|stalled|start|storage|submit|suspend|timeupdate|toggle|touch(?:cancel|"
+     r"end|move|start)|transition(?:cancel|end|run|start)|undo|unhandledrejection|unload|"
+     r"volumechange|waiting|webkit[a-z]+|wheel|zoom|online|offline)$"),
     ("bp-941210", "xss", 2, "vpn", "JavaScript call with a string or number",
      r"\(\s*(?:['\"`][^'\"`]{0,40}['\"`]|\d+|/[^/]{1,40}/\.source|document\.\w+)\s*\)\s*(?:;|>|//|$)"),
     # -- command injection --------------------------------------------------------------------
     ("bp-932100", "cmdi", 5, "vn", "command after a shell separator",
-     rf"{_SEP}\s*(?:/(?:usr/)?(?:local/)?s?bin/)?(?:{_CMD})(?:\.exe)?(?:$|[\s;|&\x60<>)'\"])"),
+     rf"{_SEP}\s*(?:/(?:usr/)?(?:local/)?s?bin/)?(?:{_CMD})(?:\.exe)?(?:$|[\s;|&\x60<>)'\"])"
+     rf"|^(?:{_CMD})(?:\.exe)?\s*[;|&\x60]|^(?:{_CMD_ALONE})$"),
     ("bp-932110", "cmdi", 5, "vn", "shell word command with arguments after a separator",
      rf"{_SEP}\s*(?:{_CMD_WORD})(?:\.exe)? +{_ARG}"),
     ("bp-932120", "cmdi", 5, "vn", "command with options at the start of a value",
