@@ -33,6 +33,7 @@ from bulletproof.detect._normalize import (
     ENCODING_ERROR,
     NUL,
     OVERLONG,
+    OVERSIZED,
     UNICODE_ESCAPE,
     evidence,
     normalize,
@@ -236,7 +237,8 @@ class Inspector:
     ``threshold`` is the score that makes a field malicious (5: any strong rule; lower is
     stricter). ``disabled_rules`` are rule ids or prefixes never applied; ``exclusions`` tune
     routes (:class:`Exclusion`). ``max_fields`` bounds the fields judged per request (more is
-    itself a ``protocol`` finding), ``max_depth`` the JSON nesting read. ``engine`` is the
+    itself a ``protocol`` finding), ``max_depth`` the JSON nesting read, ``max_value`` the
+    characters of one value judged (a longer one is judged on its start, and flagged). ``engine`` is the
     matcher (``re2``, or ``hyperscan`` with the extra).
 
     Added in 0.1.
@@ -248,8 +250,9 @@ class Inspector:
         threshold: int = 5,
         disabled_rules: Iterable[str] = (),
         exclusions: Iterable[Exclusion] = (),
-        max_fields: int = 1000,
+        max_fields: int = 512,
         max_depth: int = 32,
+        max_value: int = 16384,
         engine: str = "re2",
     ) -> None:
         if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
@@ -262,6 +265,7 @@ class Inspector:
         self.exclusions = tuple(exclusions)
         self.max_fields = max_fields
         self.max_depth = max_depth
+        self.max_value = max_value
         rules = [r for r in RULES if not any(r.id.startswith(d) for d in self.disabled)]
         self._contexts = {
             where: _Context([r for r in rules if where in r.where], engine)
@@ -276,7 +280,7 @@ class Inspector:
 
     def _pairs(self, text: str, prefix: str, out: list[_Field], problems: list[Finding]) -> None:
         """``a=1&b=2`` (a query or a form body) as fields, names and values decoded."""
-        for index, part in enumerate(text.split("&")):
+        for index, part in enumerate(text.split("&", self.max_fields)):
             if index >= self.max_fields:
                 problems.append(
                     Finding("protocol", prefix, f"over {self.max_fields} parameters",
@@ -299,8 +303,11 @@ class Inspector:
         if not raw:
             return
         flags = 0
+        if len(raw) > self.max_value:
+            raw, flags = raw[: self.max_value], OVERSIZED
         if decode and ("%" in raw or (plus and "+" in raw)):
-            raw, flags = percent_decode(raw, plus=plus)
+            raw, decoded = percent_decode(raw, plus=plus)
+            flags |= decoded
         if _skippable(raw):
             if flags:
                 out.append(_Field(label, "", flags, "v"))
@@ -355,6 +362,7 @@ class Inspector:
 
     def _graphql(self, document: str, label: str, out: list[_Field]) -> None:
         """Each string literal of a GraphQL document, judged on its own."""
+        document = document[: self.max_value]
         i, n, index = 0, len(document), 0
         while i < n and index < self.max_fields:
             start = document.find('"', i)
@@ -529,15 +537,28 @@ class Inspector:
                                         "bp-913230", 5))
         if request.query:
             self._pairs(request.query, "query", out, problems)
-        for name, value in request.cookies:
-            label = f"cookie:{evidence(name, limit=40)}"
-            self._value(label, value, out)
+        self._cookies(request, out, problems)
         self._headers(request, out, problems)
         try:
             self._body(request, out, problems)
         except (ValueError, UnicodeError, RecursionError) as exc:  # pragma: no cover - defensive
             problems.append(Finding("protocol", "body", evidence(str(exc)), "bp-920330", 3))
         return out, problems
+
+    def _cookies(self, request: RequestInfo, out: list[_Field],
+                 problems: list[Finding]) -> None:
+        count = 0
+        for key, header in request.headers:
+            if key != "cookie":
+                continue
+            for part in header[: self.max_value].split(";", self.max_fields):
+                count += 1
+                if count > self.max_fields:
+                    problems.append(Finding("protocol", "header:cookie",
+                                            f"over {self.max_fields} cookies", "bp-920380", 3))
+                    return
+                name, _, value = part.partition("=")
+                self._value(f"cookie:{evidence(name.strip(), limit=40)}", value.strip(), out)
 
     # -- judging ------------------------------------------------------------------------------
 
@@ -558,6 +579,9 @@ class Inspector:
         if flags & ENCODING_ERROR:
             findings.append(Finding("protocol", field.location, "malformed encoding",
                                     "bp-920220", 2))
+        if flags & OVERSIZED:
+            findings.append(Finding("protocol", field.location, "value over the inspected length",
+                                    "bp-920370", 2))
         return findings
 
     def _judge(self, fields: list[_Field]) -> list[list[Finding]]:
