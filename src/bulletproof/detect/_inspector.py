@@ -53,10 +53,6 @@ _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "O
 _TAMPERING_METHODS: Final = frozenset({"TRACE", "TRACK", "DEBUG", "CONNECT"})
 _OVERRIDE_HEADERS: Final = ("x-http-method-override", "x-http-method", "x-method-override")
 # Headers whose values are judged as data (others only for their shape, see _headers()).
-_SKIP_HEADERS: Final = frozenset(
-    {"cookie", "authorization", "proxy-authorization", "content-length", "transfer-encoding",
-     "host", "content-type"}
-)
 # Standard headers whose values are lists of tokens: judged only when a character outside
 # that grammar shows up.
 _TOKEN_HEADERS: Final = frozenset(
@@ -69,6 +65,16 @@ _TOKEN_HEADERS: Final = frozenset(
 _TOKEN_CHARS: Final = (
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,;=.*/+-_:?!\"\t"
 )
+_HEADER_KINDS: Final = {
+    **dict.fromkeys(_TOKEN_HEADERS, "token"),
+    **dict.fromkeys(("cookie", "authorization", "proxy-authorization", "host", "content-type"),
+                    "skip"),
+    "user-agent": "ua",
+    "referer": "url",
+    "origin": "url",
+    "content-length": "length",
+    "transfer-encoding": "encoding",
+}
 _B64: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"
 _SUSPECT: Final = frozenset("<>'\"`();|&$%\\{}[]*=!#,\n\r\t\x00")
 _DATA_IMAGE: Final = ("data:image/png;", "data:image/jpeg;", "data:image/jpg;", "data:image/gif;",
@@ -219,6 +225,13 @@ def _dotted(path: str) -> bool:
     return False
 
 
+def _label(name: str) -> str:
+    """A parameter, cookie or header name as a finding's location: safe to log, bounded."""
+    if len(name) <= 40 and name.isprintable():
+        return name
+    return evidence(name, limit=40)
+
+
 def _skippable(value: str) -> bool:
     """A value no signature needs to read: a data: image, a base64 blob, a JWT."""
     if value.startswith(_DATA_IMAGE):
@@ -268,7 +281,11 @@ class Inspector:
         self.max_value = max_value
         rules = [r for r in RULES if not any(r.id.startswith(d) for d in self.disabled)]
         self._contexts = {
-            where: _Context([r for r in rules if where in r.where], engine)
+            # the User-Agent is judged as a value too (injections ride in it)
+            where: _Context(
+                [r for r in rules if where in r.where or (where == "u" and "v" in r.where)],
+                engine,
+            )
             for where in "vpunx"
         }
         self.engine = engine
@@ -291,7 +308,7 @@ class Inspector:
                 continue
             name, _, value = part.partition("=")
             name_text, name_flags = normalize(name, plus=True)
-            label = f"{prefix}:{evidence(name_text, limit=40)}"
+            label = f"{prefix}:{_label(name_text)}"
             if not _SUSPECT.isdisjoint(name_text):
                 out.append(_Field(label, name_text, name_flags, "n"))
             elif name_flags:
@@ -415,7 +432,7 @@ class Inspector:
                         name = pvalue.strip().strip('"')
                     elif pkey == "filename":
                         filename = pvalue.strip().strip('"')
-            label = f"multipart:{evidence(name, limit=40)}"
+            label = f"multipart:{_label(name)}"
             if filename is not None:
                 self._value(f"{label}:filename", filename, out, decode=False)
                 continue  # file contents are the app's business, not markup to judge
@@ -461,40 +478,42 @@ class Inspector:
         encodings: list[str] = []
         for count, (name, value) in enumerate(request.headers):
             total += len(name) + len(value)
-            if count == _MAX_HEADER_COUNT:
-                problems.append(Finding("protocol", "request",
-                                        f"over {_MAX_HEADER_COUNT} headers", "bp-920310", 3))
             if len(value) > _MAX_HEADER:
-                problems.append(Finding("protocol", f"header:{evidence(name, limit=40)}",
+                problems.append(Finding("protocol", f"header:{_label(name)}",
                                         f"header of {len(value)} bytes", "bp-920310", 3))
                 value = value[:_MAX_HEADER]
-            if name == "content-length":
-                lengths.append(value)
-            elif name == "transfer-encoding":
-                encodings.append(value)
-            if name in _SKIP_HEADERS:
-                continue
-            label = f"header:{evidence(name, limit=40)}"
-            if name == "user-agent":
+            kind = _HEADER_KINDS.get(name)
+            if kind is None:  # any other header: judged when it holds markup or code
+                if not _SUSPECT.isdisjoint(value):
+                    text, flags = normalize(value, decode=False)
+                    out.append(_Field(f"header:{_label(name)}", text, flags, "v"))
+                if name in _OVERRIDE_HEADERS:
+                    method = value.strip().upper()
+                    score = 5 if method in _TAMPERING_METHODS else 1 if method in _METHODS else 2
+                    problems.append(Finding("protocol", f"header:{name}",
+                                            evidence(value, limit=40), "bp-920210", score))
+            elif kind == "token":
+                if value.strip(_TOKEN_CHARS):
+                    text, flags = normalize(value, decode=False)
+                    out.append(_Field(f"header:{name}", text, flags, "v"))
+            elif kind == "ua":
                 text, flags = normalize(value, decode=False)
-                out.append(_Field(label, text, flags, "u"))
-                out.append(_Field(label, text, flags, "v"))
-            elif name in _TOKEN_HEADERS and not value.strip(_TOKEN_CHARS):
-                continue
-            elif name == "referer" or not _SUSPECT.isdisjoint(value):
-                text, flags = normalize(value, decode=name == "referer")
-                out.append(_Field(label, text, flags, "v"))
+                out.append(_Field("header:user-agent", text, flags, "u"))
+            elif kind == "url":
+                text, flags = normalize(value)
+                out.append(_Field(f"header:{name}", text, flags, "v"))
+            elif kind == "length":
+                lengths.append(value)
+            elif kind == "encoding":
+                encodings.append(value)
+        if len(request.headers) > _MAX_HEADER_COUNT:
+            problems.append(Finding("protocol", "request",
+                                    f"over {_MAX_HEADER_COUNT} headers", "bp-920310", 3))
         if total > _MAX_HEADERS_TOTAL:
             problems.append(Finding("protocol", "request", f"headers of {total} bytes",
                                     "bp-920310", 3))
-        self._smuggling(lengths, encodings, problems)
-        for name in _OVERRIDE_HEADERS:
-            override = request.header(name)
-            if override is not None:
-                method = override.strip().upper()
-                score = 5 if method in _TAMPERING_METHODS else 2 if method not in _METHODS else 1
-                problems.append(Finding("protocol", f"header:{name}",
-                                        evidence(override, limit=40), "bp-920220", score))
+        if lengths or encodings:
+            self._smuggling(lengths, encodings, problems)
 
     @staticmethod
     def _smuggling(lengths: list[str], encodings: list[str], problems: list[Finding]) -> None:
@@ -558,7 +577,7 @@ class Inspector:
                                             f"over {self.max_fields} cookies", "bp-920380", 3))
                     return
                 name, _, value = part.partition("=")
-                self._value(f"cookie:{evidence(name.strip(), limit=40)}", value.strip(), out)
+                self._value(f"cookie:{_label(name.strip())}", value.strip(), out)
 
     # -- judging ------------------------------------------------------------------------------
 
