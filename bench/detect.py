@@ -65,18 +65,37 @@ def _adversarial() -> list[RequestInfo]:
         RequestInfo("GET", "/", "q=" + "/*" * (k64 // 2)),
         RequestInfo("GET", "/", headers=(("user-agent", "a" * k64),)),
         RequestInfo("GET", "/", headers=(("cookie", "a=b;" * (k64 // 4)),)),
-        RequestInfo("POST", "/", headers=(("content-type", "application/json"),),
-                    body=b"[" * k64),
-        RequestInfo("POST", "/", headers=(("content-type", "application/json"),),
-                    body=b'{"a":' * (k64 // 5) + b"1"),
-        RequestInfo("POST", "/", headers=(("content-type", "application/json"),),
-                    body=json.dumps({"q": "x" * (k64 - 20)}).encode()),
-        RequestInfo("POST", "/", headers=(("content-type", "application/json"),),
-                    body=json.dumps([f"{i}'or 1=1--" for i in range(k64 // 16)]).encode()[:k64]),
-        RequestInfo("POST", "/", headers=(("content-type", "multipart/form-data; boundary=x"),),
-                    body=b"--x\r\n" * (k64 // 5)),
-        RequestInfo("POST", "/", headers=(("content-type", "application/json"),),
-                    body=json.dumps({"query": '{ a(x: "' + '\\"' * (k64 // 3) + '") }'}).encode()),
+        RequestInfo("POST", "/", headers=(("content-type", "application/json"),), body=b"[" * k64),
+        RequestInfo(
+            "POST",
+            "/",
+            headers=(("content-type", "application/json"),),
+            body=b'{"a":' * (k64 // 5) + b"1",
+        ),
+        RequestInfo(
+            "POST",
+            "/",
+            headers=(("content-type", "application/json"),),
+            body=json.dumps({"q": "x" * (k64 - 20)}).encode(),
+        ),
+        RequestInfo(
+            "POST",
+            "/",
+            headers=(("content-type", "application/json"),),
+            body=json.dumps([f"{i}'or 1=1--" for i in range(k64 // 16)]).encode()[:k64],
+        ),
+        RequestInfo(
+            "POST",
+            "/",
+            headers=(("content-type", "multipart/form-data; boundary=x"),),
+            body=b"--x\r\n" * (k64 // 5),
+        ),
+        RequestInfo(
+            "POST",
+            "/",
+            headers=(("content-type", "application/json"),),
+            body=json.dumps({"query": '{ a(x: "' + '\\"' * (k64 // 3) + '") }'}).encode(),
+        ),
         RequestInfo("GET", "/", "q=" + "\\u003c" * (k64 // 7)),
         RequestInfo("GET", "/", "q=" + "\x00\xff" * (k64 // 3)),
     ]
@@ -91,8 +110,9 @@ def main() -> None:
     args = parser.parse_args()
     if not args.corpus.is_file():
         sys.exit(f"bench/detect.py: no corpus at {args.corpus}: pass a labelled .jsonl file")
-    crs_path = args.crs or args.corpus.with_name("crs-verdicts-" + args.corpus.name.split(".")[0]
-                                                 + ".jsonl")
+    crs_path = args.crs or args.corpus.with_name(
+        "crs-verdicts-" + args.corpus.name.split(".")[0] + ".jsonl"
+    )
     records = _load(args.corpus)
     crs = {r["id"]: r for r in _load(crs_path)} if crs_path.is_file() else {}
     inspector = Inspector()
@@ -112,9 +132,14 @@ def main() -> None:
                 if entry is not None:
                     caught[kind][pl] += entry[f"{pl}_status"] == 403
             if args.show == "fn" and result.verdict != "malicious":
-                print("FN", kind, record["id"], record["location"], json.dumps(
-                    {k: record[k] for k in ("path", "query", "body")})[:200],
-                    [f.rule for f in result.findings])
+                print(
+                    "FN",
+                    kind,
+                    record["id"],
+                    record["location"],
+                    json.dumps({k: record[k] for k in ("path", "query", "body")})[:200],
+                    [f.rule for f in result.findings],
+                )
         else:
             kind = "benign:" + str(record["subtype"])
             totals[kind] += 1
@@ -128,14 +153,20 @@ def main() -> None:
                     caught[kind][pl] += flagged
                     caught["benign"][pl] += flagged
             if args.show == "fp" and result.verdict != "normal":
-                print("FP", kind, record["id"], [(f.rule, f.location, f.evidence)
-                                                 for f in result.findings])
+                print(
+                    "FP",
+                    kind,
+                    record["id"],
+                    [(f.rule, f.location, f.evidence) for f in result.findings],
+                )
 
     def rate(kind: str, col: str) -> float:
         return caught[kind][col] / totals[kind] if totals[kind] else 0.0
 
-    print(f"corpus: {args.corpus.name}, {len(records)} requests; CRS verdicts: "
-          f"{crs_path.name if crs else 'none'}")
+    print(
+        f"corpus: {args.corpus.name}, {len(records)} requests; CRS verdicts: "
+        f"{crs_path.name if crs else 'none'}"
+    )
     print(f"{'recall':<24}{'n':>6}{'bp':>8}{'+inv':>8}{'CRS PL1':>9}{'CRS PL2':>9}  target")
     failed: list[str] = []
     attack_kinds = sorted(k for k in totals if not k.startswith("benign"))
@@ -145,23 +176,33 @@ def main() -> None:
         ok = bp >= target or kind not in CORE
         if not ok:
             failed.append(f"recall {kind}")
-        mark = f">= {target:.3f} {'ok' if ok else 'MISSED'}" if kind in CORE else "(not a core type)"
-        print(f"{kind:<24}{totals[kind]:>6}{bp:>8.3f}{rate(kind, 'bp+inv'):>8.3f}"
-              f"{rate(kind, 'pl1'):>9.3f}{pl2:>9.3f}  {mark}")
+        mark = (
+            f">= {target:.3f} {'ok' if ok else 'MISSED'}" if kind in CORE else "(not a core type)"
+        )
+        print(
+            f"{kind:<24}{totals[kind]:>6}{bp:>8.3f}{rate(kind, 'bp+inv'):>8.3f}"
+            f"{rate(kind, 'pl1'):>9.3f}{pl2:>9.3f}  {mark}"
+        )
     n_core = sum(totals[k] for k in CORE)
-    core = {col: sum(caught[k][col] for k in CORE) / n_core for col in ("bp", "bp+inv", "pl1", "pl2")}
+    core = {
+        col: sum(caught[k][col] for k in CORE) / n_core for col in ("bp", "bp+inv", "pl1", "pl2")
+    }
     ok = core["bp"] >= 0.85
     failed += [] if ok else ["recall six core"]
-    print(f"{'six core (micro)':<24}{n_core:>6}{core['bp']:>8.3f}{core['bp+inv']:>8.3f}"
-          f"{core['pl1']:>9.3f}{core['pl2']:>9.3f}  >= 0.850 {'ok' if ok else 'MISSED'}")
+    print(
+        f"{'six core (micro)':<24}{n_core:>6}{core['bp']:>8.3f}{core['bp+inv']:>8.3f}"
+        f"{core['pl1']:>9.3f}{core['pl2']:>9.3f}  >= 0.850 {'ok' if ok else 'MISSED'}"
+    )
     print(f"{'false positives':<24}{'n':>6}{'bp':>8}{'':>8}{'CRS PL1':>9}{'CRS PL2':>9}")
-    for kind in ["benign"] + sorted(k for k in totals if k.startswith("benign:")):
+    for kind in ["benign", *sorted(k for k in totals if k.startswith("benign:"))]:
         bound = 0.01 if kind == "benign" else 0.03
         ok = rate(kind, "bp") <= bound
         failed += [] if ok else [f"false positives {kind}"]
-        print(f"{kind:<24}{totals[kind]:>6}{rate(kind, 'bp'):>8.3%}{'':>8}"
-              f"{rate(kind, 'pl1'):>9.1%}{rate(kind, 'pl2'):>9.1%}  <= {bound:.0%} "
-              f"{'ok' if ok else 'MISSED'}")
+        print(
+            f"{kind:<24}{totals[kind]:>6}{rate(kind, 'bp'):>8.3%}{'':>8}"
+            f"{rate(kind, 'pl1'):>9.1%}{rate(kind, 'pl2'):>9.1%}  <= {bound:.0%} "
+            f"{'ok' if ok else 'MISSED'}"
+        )
 
     # -- speed --------------------------------------------------------------------------------
     samples: list[int] = []
@@ -176,7 +217,7 @@ def main() -> None:
             t0 = clock()
             inspector.inspect(record_request(record))
             samples.append(clock() - t0)
-        insp_total += sum(samples[-len(records):])
+        insp_total += sum(samples[-len(records) :])
     mean_us = statistics.fmean(samples) / 1000
     p99_us = statistics.quantiles(samples, n=100)[98] / 1000
     base_us = base_total / (args.rounds * len(records)) / 1000
@@ -187,8 +228,10 @@ def main() -> None:
         worst = max(worst, (clock() - t0) / 1e6)
     print(f"speed ({args.rounds} rounds x {len(records)} requests, thread CPU time):")
     print(f"  inspect mean {mean_us:.1f} us (target <= 50), p99 {p99_us:.1f} us (target <= 250)")
-    print(f"  baseline (RequestInfo + stdlib query/JSON parse) {base_us:.1f} us: inspect costs "
-          f"{mean_us / base_us:.1f}x the baseline; CRS in nginx costs 2200-3300 us")
+    print(
+        f"  baseline (RequestInfo + stdlib query/JSON parse) {base_us:.1f} us: inspect costs "
+        f"{mean_us / base_us:.1f}x the baseline; CRS in nginx costs 2200-3300 us"
+    )
     print(f"  worst adversarial 64 KB input {worst:.2f} ms (target <= 5)")
     failed += [] if mean_us <= 50 else ["mean CPU"]
     failed += [] if p99_us <= 250 else ["p99 CPU"]

@@ -163,6 +163,9 @@ PUBLIC_API: dict[str, frozenset[str]] = {
             "default_processors",
         }
     ),
+    "bulletproof.detect": frozenset(
+        {"Exclusion", "Finding", "Inspection", "Inspector", "RequestInfo", "Verdict"}
+    ),
     "bulletproof.guard": frozenset(
         {
             "ALLOW",

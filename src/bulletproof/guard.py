@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, AnyStr, Final, TypeAlias
 
 from bulletproof.clock import Clock, system_clock
+from bulletproof.detect import RequestInfo
 from bulletproof.errors import ConfigError
 from bulletproof.events.model import Category, Outcome, SecurityEvent, Severity
 from bulletproof.headers import HeaderContext, HeaderPolicy, secure_headers
@@ -48,24 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["ALLOW", "Answer", "Decision", "Guard", "RequestCheck", "RequestInfo"]
 
 _logger = logging.getLogger("bulletproof.headers")
-
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """One request, as a :data:`RequestCheck` sees it, whatever the framework.
-
-    ``path`` is the URL path without the query string, ``query`` the raw query string (no
-    ``?``), ``client_ip`` the peer address the server reports (None when unknown), ``headers``
-    the request headers in order, names lower-cased, values as sent (latin-1).
-
-    Added in 0.1.
-    """
-
-    method: str
-    path: str
-    query: str = ""
-    client_ip: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

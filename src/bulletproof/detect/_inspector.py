@@ -19,6 +19,7 @@ Added in 0.1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -56,19 +57,42 @@ _OVERRIDE_HEADERS: Final = ("x-http-method-override", "x-http-method", "x-method
 # Standard headers whose values are lists of tokens: judged only when a character outside
 # that grammar shows up.
 _TOKEN_HEADERS: Final = frozenset(
-    {"accept", "accept-language", "accept-encoding", "accept-charset", "connection",
-     "cache-control", "pragma", "upgrade-insecure-requests", "dnt", "te", "priority",
-     "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest", "sec-fetch-user", "sec-ch-ua-mobile",
-     "sec-ch-ua-platform", "sec-ch-ua", "if-none-match", "if-modified-since", "keep-alive",
-     "x-requested-with", "content-encoding", "upgrade", "sec-websocket-version"}
+    {
+        "accept",
+        "accept-language",
+        "accept-encoding",
+        "accept-charset",
+        "connection",
+        "cache-control",
+        "pragma",
+        "upgrade-insecure-requests",
+        "dnt",
+        "te",
+        "priority",
+        "sec-fetch-site",
+        "sec-fetch-mode",
+        "sec-fetch-dest",
+        "sec-fetch-user",
+        "sec-ch-ua-mobile",
+        "sec-ch-ua-platform",
+        "sec-ch-ua",
+        "if-none-match",
+        "if-modified-since",
+        "keep-alive",
+        "x-requested-with",
+        "content-encoding",
+        "upgrade",
+        "sec-websocket-version",
+    }
 )
-_TOKEN_CHARS: Final = (
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,;=.*/+-_:?!\"\t"
+_TOKEN_CHARS: Final = (  # a character set, not a secret
+    'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,;=.*/+-_:?!"\t'  # noqa: S105
 )
 _HEADER_KINDS: Final = {
     **dict.fromkeys(_TOKEN_HEADERS, "token"),
-    **dict.fromkeys(("cookie", "authorization", "proxy-authorization", "host", "content-type"),
-                    "skip"),
+    **dict.fromkeys(
+        ("cookie", "authorization", "proxy-authorization", "host", "content-type"), "skip"
+    ),
     "user-agent": "ua",
     "referer": "url",
     "origin": "url",
@@ -76,10 +100,17 @@ _HEADER_KINDS: Final = {
     "transfer-encoding": "encoding",
 }
 _B64: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"
-_SUSPECT: Final = frozenset("<>'\"`();|&$%\\{}[]*=!#,\n\r\t\x00")
-_DATA_IMAGE: Final = ("data:image/png;", "data:image/jpeg;", "data:image/jpg;", "data:image/gif;",
-                      "data:image/webp;", "data:image/avif;", "data:image/bmp;",
-                      "data:image/x-icon;")
+_SUSPECT: Final = frozenset("/<>'\"`();|&$%\\{}[]*=!#,\n\r\t\x00")
+_DATA_IMAGE: Final = (
+    "data:image/png;",
+    "data:image/jpeg;",
+    "data:image/jpg;",
+    "data:image/gif;",
+    "data:image/webp;",
+    "data:image/avif;",
+    "data:image/bmp;",
+    "data:image/x-icon;",
+)
 _MAX_HEADER: Final = 8192
 _MAX_HEADERS_TOTAL: Final = 65536
 _MAX_HEADER_COUNT: Final = 100
@@ -135,8 +166,13 @@ class Inspection:
             "verdict": self.verdict,
             "score": self.score,
             "findings": [
-                {"type": f.type, "location": f.location, "rule": f.rule, "score": f.score,
-                 "evidence": f.evidence}
+                {
+                    "type": f.type,
+                    "location": f.location,
+                    "rule": f.rule,
+                    "score": f.score,
+                    "evidence": f.evidence,
+                }
                 for f in self.findings
             ],
         }
@@ -162,7 +198,8 @@ class Exclusion:
     fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.path, str) or not self.path.startswith("/"):
+        path: object = self.path
+        if not isinstance(path, str) or not path.startswith("/"):
             raise ConfigError(
                 f"shield exclusion path {self.path!r}: give a URL path glob starting with '/', "
                 "such as '/api/cms/*'"
@@ -239,9 +276,10 @@ def _skippable(value: str) -> bool:
         return head.endswith(";base64") and not tail.strip(_B64)
     if len(value) >= 24 and not value.strip(_B64):
         return True  # base64, base64url, a JWT segment
-    if value.startswith("eyJ") and value.count(".") == 2 and not value.replace(".", "").strip(_B64):
-        return True  # a JWT
-    return False
+    # a JWT
+    return (
+        value.startswith("eyJ") and value.count(".") == 2 and not value.replace(".", "").strip(_B64)
+    )
 
 
 class Inspector:
@@ -251,8 +289,8 @@ class Inspector:
     stricter). ``disabled_rules`` are rule ids or prefixes never applied; ``exclusions`` tune
     routes (:class:`Exclusion`). ``max_fields`` bounds the fields judged per request (more is
     itself a ``protocol`` finding), ``max_depth`` the JSON nesting read, ``max_value`` the
-    characters of one value judged (a longer one is judged on its start, and flagged). ``engine`` is the
-    matcher (``re2``, or ``hyperscan`` with the extra).
+    characters of one value judged (a longer one is judged on its start, and flagged).
+    ``engine`` is the matcher (``re2``).
 
     Added in 0.1.
     """
@@ -268,7 +306,8 @@ class Inspector:
         max_value: int = 16384,
         engine: str = "re2",
     ) -> None:
-        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        value: object = threshold
+        if isinstance(value, bool) or not isinstance(value, int) or threshold < 1:
             raise ConfigError(
                 f"shield.threshold = {threshold!r}: give a whole number of at least 1 "
                 "(5, the default, is one strong signature)"
@@ -300,8 +339,9 @@ class Inspector:
         for index, part in enumerate(text.split("&", self.max_fields)):
             if index >= self.max_fields:
                 problems.append(
-                    Finding("protocol", prefix, f"over {self.max_fields} parameters",
-                            "bp-920380", 3)
+                    Finding(
+                        "protocol", prefix, f"over {self.max_fields} parameters", "bp-920380", 3
+                    )
                 )
                 return
             if not part:
@@ -315,8 +355,9 @@ class Inspector:
                 out.append(_Field(label, "", name_flags, "n"))
             self._value(label, value, out, plus=True)
 
-    def _value(self, label: str, raw: str, out: list[_Field], *, plus: bool = False,
-               decode: bool = True) -> None:
+    def _value(
+        self, label: str, raw: str, out: list[_Field], *, plus: bool = False, decode: bool = True
+    ) -> None:
         if not raw:
             return
         flags = 0
@@ -339,8 +380,9 @@ class Inspector:
             problems.append(Finding("protocol", prefix, "JSON nested too deep", "bp-920330", 3))
             return
         except ValueError as exc:
-            problems.append(Finding("protocol", prefix, evidence(f"malformed JSON: {exc}"),
-                                    "bp-920330", 3))
+            problems.append(
+                Finding("protocol", prefix, evidence(f"malformed JSON: {exc}"), "bp-920330", 3)
+            )
             return
         stack: list[tuple[str, object, int]] = [("", doc, 0)]
         count = 0
@@ -348,8 +390,7 @@ class Inspector:
             path, node, depth = stack.pop()
             count += 1
             if count > self.max_fields * 4:
-                problems.append(Finding("protocol", prefix, "too many JSON values",
-                                        "bp-920380", 3))
+                problems.append(Finding("protocol", prefix, "too many JSON values", "bp-920380", 3))
                 return
             if isinstance(node, str):
                 label = f"{prefix}:{path}" if path else prefix
@@ -359,8 +400,9 @@ class Inspector:
                     self._value(label, node, out, decode=False)
             elif isinstance(node, dict):
                 if depth >= self.max_depth:
-                    problems.append(Finding("protocol", prefix, "JSON nested too deep",
-                                            "bp-920330", 3))
+                    problems.append(
+                        Finding("protocol", prefix, "JSON nested too deep", "bp-920330", 3)
+                    )
                     continue
                 for key, value in node.items():
                     key_path = f"{path}.{key}" if path else str(key)
@@ -371,8 +413,9 @@ class Inspector:
                     stack.append((key_path, value, depth + 1))
             elif isinstance(node, list):
                 if depth >= self.max_depth:
-                    problems.append(Finding("protocol", prefix, "JSON nested too deep",
-                                            "bp-920330", 3))
+                    problems.append(
+                        Finding("protocol", prefix, "JSON nested too deep", "bp-920330", 3)
+                    )
                     continue
                 for i, value in enumerate(node[: self.max_fields]):
                     stack.append((f"{path}[{i}]", value, depth + 1))
@@ -389,16 +432,15 @@ class Inspector:
             while end < n and document[end] != '"':
                 end += 2 if document[end] == "\\" else 1
             literal = document[start + 1 : end]
-            try:
+            with contextlib.suppress(ValueError):
                 literal = json.loads(f'"{literal}"')
-            except ValueError:
-                pass
             self._value(f"{label}[{index}]", literal, out, decode=False)
             index += 1
             i = end + 1
 
-    def _multipart(self, request: RequestInfo, body: str, out: list[_Field],
-                   problems: list[Finding]) -> None:
+    def _multipart(
+        self, request: RequestInfo, body: str, out: list[_Field], problems: list[Finding]
+    ) -> None:
         content_type = request.header("content-type") or ""
         boundary = ""
         for param in content_type.split(";")[1:]:
@@ -406,14 +448,16 @@ class Inspector:
             if key.strip().lower() == "boundary":
                 boundary = value.strip().strip('"')
         if not boundary or len(boundary) > 200:
-            problems.append(Finding("protocol", "body", "multipart body without a boundary",
-                                    "bp-920340", 3))
+            problems.append(
+                Finding("protocol", "body", "multipart body without a boundary", "bp-920340", 3)
+            )
             return
         delimiter = "--" + boundary
         parts = body.split(delimiter)
         if len(parts) < 2 or (not request.body_truncated and "--" + boundary + "--" not in body):
-            problems.append(Finding("protocol", "body", "multipart body not terminated",
-                                    "bp-920340", 3))
+            problems.append(
+                Finding("protocol", "body", "multipart body not terminated", "bp-920340", 3)
+            )
         for index, part in enumerate(parts[1 : self.max_fields + 1]):
             if part.startswith("--"):
                 break
@@ -436,8 +480,7 @@ class Inspector:
             if filename is not None:
                 self._value(f"{label}:filename", filename, out, decode=False)
                 continue  # file contents are the app's business, not markup to judge
-            self._value(label, content.removesuffix("\r\n").removesuffix("\n"), out,
-                        decode=False)
+            self._value(label, content.removesuffix("\r\n").removesuffix("\n"), out, decode=False)
 
     def _body(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
         if not request.body:
@@ -449,9 +492,12 @@ class Inspector:
         if not kind:
             stripped = text.lstrip()
             kind = (
-                "application/json" if stripped[:1] in ("{", "[")
-                else "application/xml" if stripped.startswith("<")
-                else "application/x-www-form-urlencoded" if "=" in stripped
+                "application/json"
+                if stripped[:1] in ("{", "[")
+                else "application/xml"
+                if stripped.startswith("<")
+                else "application/x-www-form-urlencoded"
+                if "=" in stripped
                 else "text/plain"
             )
         if kind == "application/x-www-form-urlencoded":
@@ -471,16 +517,22 @@ class Inspector:
         elif kind.startswith("text/"):
             self._value("body", text, out, decode=False)
 
-    def _headers(self, request: RequestInfo, out: list[_Field],
-                 problems: list[Finding]) -> None:
+    def _headers(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
         total = 0
         lengths: list[str] = []
         encodings: list[str] = []
-        for count, (name, value) in enumerate(request.headers):
+        for name, value in request.headers:
             total += len(name) + len(value)
             if len(value) > _MAX_HEADER:
-                problems.append(Finding("protocol", f"header:{_label(name)}",
-                                        f"header of {len(value)} bytes", "bp-920310", 3))
+                problems.append(
+                    Finding(
+                        "protocol",
+                        f"header:{_label(name)}",
+                        f"header of {len(value)} bytes",
+                        "bp-920310",
+                        3,
+                    )
+                )
                 value = value[:_MAX_HEADER]
             kind = _HEADER_KINDS.get(name)
             if kind is None:  # any other header: judged when it holds markup or code
@@ -490,8 +542,15 @@ class Inspector:
                 if name in _OVERRIDE_HEADERS:
                     method = value.strip().upper()
                     score = 5 if method in _TAMPERING_METHODS else 1 if method in _METHODS else 2
-                    problems.append(Finding("protocol", f"header:{name}",
-                                            evidence(value, limit=40), "bp-920210", score))
+                    problems.append(
+                        Finding(
+                            "protocol",
+                            f"header:{name}",
+                            evidence(value, limit=40),
+                            "bp-920210",
+                            score,
+                        )
+                    )
             elif kind == "token":
                 if value.strip(_TOKEN_CHARS):
                     text, flags = normalize(value, decode=False)
@@ -507,31 +566,61 @@ class Inspector:
             elif kind == "encoding":
                 encodings.append(value)
         if len(request.headers) > _MAX_HEADER_COUNT:
-            problems.append(Finding("protocol", "request",
-                                    f"over {_MAX_HEADER_COUNT} headers", "bp-920310", 3))
+            problems.append(
+                Finding("protocol", "request", f"over {_MAX_HEADER_COUNT} headers", "bp-920310", 3)
+            )
         if total > _MAX_HEADERS_TOTAL:
-            problems.append(Finding("protocol", "request", f"headers of {total} bytes",
-                                    "bp-920310", 3))
+            problems.append(
+                Finding("protocol", "request", f"headers of {total} bytes", "bp-920310", 3)
+            )
         if lengths or encodings:
             self._smuggling(lengths, encodings, problems)
 
     @staticmethod
     def _smuggling(lengths: list[str], encodings: list[str], problems: list[Finding]) -> None:
         if encodings and lengths:
-            problems.append(Finding("protocol", "header:transfer-encoding",
-                                    "Transfer-Encoding with Content-Length", "bp-921100", 5))
+            problems.append(
+                Finding(
+                    "protocol",
+                    "header:transfer-encoding",
+                    "Transfer-Encoding with Content-Length",
+                    "bp-921100",
+                    5,
+                )
+            )
         for value in encodings:
             if value.strip().lower() != "chunked":
-                problems.append(Finding("protocol", "header:transfer-encoding",
-                                        evidence(value, limit=40), "bp-921110", 5))
+                problems.append(  # noqa: PERF401 - one finding per bad header
+                    Finding(
+                        "protocol",
+                        "header:transfer-encoding",
+                        evidence(value, limit=40),
+                        "bp-921110",
+                        5,
+                    )
+                )
         values = {v.strip() for v in lengths}
         if len(values) > 1:
-            problems.append(Finding("protocol", "header:content-length",
-                                    "conflicting Content-Length values", "bp-921120", 5))
+            problems.append(
+                Finding(
+                    "protocol",
+                    "header:content-length",
+                    "conflicting Content-Length values",
+                    "bp-921120",
+                    5,
+                )
+            )
         for value in values:
             if not (value.isascii() and value.isdigit()):
-                problems.append(Finding("protocol", "header:content-length",
-                                        evidence(value, limit=40), "bp-920160", 3))
+                problems.append(  # noqa: PERF401 - one finding per bad header
+                    Finding(
+                        "protocol",
+                        "header:content-length",
+                        evidence(value, limit=40),
+                        "bp-920160",
+                        3,
+                    )
+                )
 
     def fields(self, request: RequestInfo) -> tuple[list[_Field], list[Finding]]:
         """Every field of ``request`` (normalized) and the protocol findings met on the way."""
@@ -539,21 +628,23 @@ class Inspector:
         problems: list[Finding] = []
         method = request.method.upper()
         if method in _TAMPERING_METHODS:
-            problems.append(Finding("protocol", "method", evidence(method, limit=20),
-                                    "bp-920200", 5))
+            problems.append(
+                Finding("protocol", "method", evidence(method, limit=20), "bp-920200", 5)
+            )
         elif method not in _METHODS:
-            problems.append(Finding("protocol", "method", evidence(method, limit=20),
-                                    "bp-920200", 2))
+            problems.append(
+                Finding("protocol", "method", evidence(method, limit=20), "bp-920200", 2)
+            )
         path = request.path
         if path and not path.startswith("/") and path != "*":
-            problems.append(Finding("protocol", "path", evidence(path, limit=40),
-                                    "bp-920320", 3))
+            problems.append(Finding("protocol", "path", evidence(path, limit=40), "bp-920320", 3))
         text, flags = normalize(path)
         if text != "/":
             out.append(_Field("path", text, flags, "p"))
             if _dotted(text):
-                problems.append(Finding("scanner_probe", "path", evidence(text, limit=80),
-                                        "bp-913230", 5))
+                problems.append(
+                    Finding("scanner_probe", "path", evidence(text, limit=80), "bp-913230", 5)
+                )
         if request.query:
             self._pairs(request.query, "query", out, problems)
         self._cookies(request, out, problems)
@@ -564,8 +655,7 @@ class Inspector:
             problems.append(Finding("protocol", "body", evidence(str(exc)), "bp-920330", 3))
         return out, problems
 
-    def _cookies(self, request: RequestInfo, out: list[_Field],
-                 problems: list[Finding]) -> None:
+    def _cookies(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
         count = 0
         for key, header in request.headers:
             if key != "cookie":
@@ -573,8 +663,15 @@ class Inspector:
             for part in header[: self.max_value].split(";", self.max_fields):
                 count += 1
                 if count > self.max_fields:
-                    problems.append(Finding("protocol", "header:cookie",
-                                            f"over {self.max_fields} cookies", "bp-920380", 3))
+                    problems.append(
+                        Finding(
+                            "protocol",
+                            "header:cookie",
+                            f"over {self.max_fields} cookies",
+                            "bp-920380",
+                            3,
+                        )
+                    )
                     return
                 name, _, value = part.partition("=")
                 self._value(f"cookie:{_label(name.strip())}", value.strip(), out)
@@ -586,29 +683,31 @@ class Inspector:
         findings: list[Finding] = []
         flags = field.flags
         if flags & OVERLONG:
-            findings.append(Finding("protocol", field.location, "overlong UTF-8",
-                                    "bp-920260", 5))
+            findings.append(Finding("protocol", field.location, "overlong UTF-8", "bp-920260", 5))
         if flags & DOUBLE_ENCODED:
-            findings.append(Finding("protocol", field.location, "double percent-encoding",
-                                    "bp-920230", 3))
+            findings.append(
+                Finding("protocol", field.location, "double percent-encoding", "bp-920230", 3)
+            )
         if flags & UNICODE_ESCAPE:
             findings.append(Finding("protocol", field.location, "%u escape", "bp-920240", 3))
         if flags & NUL:
             findings.append(Finding("protocol", field.location, "NUL byte", "bp-920270", 3))
         if flags & ENCODING_ERROR:
-            findings.append(Finding("protocol", field.location, "malformed encoding",
-                                    "bp-920220", 2))
+            findings.append(
+                Finding("protocol", field.location, "malformed encoding", "bp-920220", 2)
+            )
         if flags & OVERSIZED:
-            findings.append(Finding("protocol", field.location, "value over the inspected length",
-                                    "bp-920370", 2))
+            findings.append(
+                Finding(
+                    "protocol", field.location, "value over the inspected length", "bp-920370", 2
+                )
+            )
         return findings
 
     def _judge(self, fields: list[_Field]) -> list[list[Finding]]:
         """The findings of each field. Fields of one context are matched in one pass, one per
         line; only when that pass finds something is each field matched on its own."""
-        results: list[list[Finding]] = [
-            self._flag_findings(f) if f.flags else [] for f in fields
-        ]
+        results: list[list[Finding]] = [self._flag_findings(f) if f.flags else [] for f in fields]
         budget = [3]  # precise evidence for this many findings; the rest quote the field
         groups: dict[str, list[int]] = {}
         for i, f in enumerate(fields):
@@ -624,9 +723,15 @@ class Inspector:
                 field = fields[i]
                 for index in context.engine.match(field.text):
                     rule = context.rules[index]
-                    results[i].append(Finding(rule.type, field.location,
-                                              self._evidence(context, index, field.text, budget),
-                                              rule.id, rule.score))
+                    results[i].append(
+                        Finding(
+                            rule.type,
+                            field.location,
+                            self._evidence(context, index, field.text, budget),
+                            rule.id,
+                            rule.score,
+                        )
+                    )
         return results
 
     @staticmethod
@@ -643,11 +748,20 @@ class Inspector:
         """The verdict on ``request``. Never raises on request data. Added in 0.1."""
         try:
             return self._inspect(request)
-        except Exception as exc:  # a bug must not become a 500 on every request
-            return Inspection("invalid", 0, (
-                Finding("protocol", "request", evidence(f"inspector failed: {exc!r}"),
-                        "bp-920000", 0),
-            ))
+        except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 on every request
+            return Inspection(
+                "invalid",
+                0,
+                (
+                    Finding(
+                        "protocol",
+                        "request",
+                        evidence(f"inspector failed: {exc!r}"),
+                        "bp-920000",
+                        0,
+                    ),
+                ),
+            )
 
     def _inspect(self, request: RequestInfo) -> Inspection:
         exclusions = [e for e in self.exclusions if e.applies(request.path)]

@@ -18,10 +18,10 @@ Added in 0.1.
 
 from __future__ import annotations
 
+import binascii
 import unicodedata
 from html.entities import html5
 from typing import Final
-import binascii
 
 import re2
 
@@ -59,23 +59,28 @@ OVERSIZED: Final = 32
 _MAX_PASSES: Final = 3
 # Control characters other than space-like ones become spaces (a NUL splits a keyword in a
 # browser's or a database's eyes); str.translate keeps this one linear pass.
-_CONTROLS: Final = {c: " " for c in (*range(0x20), 0x7F)}
+_CONTROLS: Final = dict.fromkeys((*range(32), 127), " ")
 
 
 def _overlong_table() -> tuple[tuple[bytes, bytes], ...]:
     """Every overlong UTF-8 form of an ASCII character, longest first, with the character."""
-    pairs: list[tuple[bytes, bytes]] = []
-    for mid in (0x80, 0x81):
-        for last in range(0x80, 0xC0):
-            char = bytes([((mid & 0x3F) << 6 | (last & 0x3F)) & 0x7F])
-            pairs.append((bytes([0xF0, 0x80, mid, last]), char))
-    for mid in (0x80, 0x81):
-        for last in range(0x80, 0xC0):
-            pairs.append((bytes([0xE0, mid, last]), bytes([((mid & 0x3F) << 6 | (last & 0x3F))])))
-    for lead in (0xC0, 0xC1):
-        for last in range(0x80, 0xC0):
-            pairs.append((bytes([lead, last]), bytes([((lead & 0x1F) << 6 | (last & 0x3F)) & 0x7F])))
-    return tuple(pairs)
+    tails = range(0x80, 0xC0)
+    four = [
+        (bytes([0xF0, 0x80, mid, last]), bytes([(mid & 0x3F) << 6 | (last & 0x3F)]))
+        for mid in (0x80, 0x81)
+        for last in tails
+    ]
+    three = [
+        (bytes([0xE0, mid, last]), bytes([(mid & 0x3F) << 6 | (last & 0x3F)]))
+        for mid in (0x80, 0x81)
+        for last in tails
+    ]
+    two = [
+        (bytes([lead, last]), bytes([((lead & 0x1F) << 6 | (last & 0x3F)) & 0x7F]))
+        for lead in (0xC0, 0xC1)
+        for last in tails
+    ]
+    return (*four, *three, *two)
 
 
 _OVERLONGS: Final = _overlong_table()
@@ -234,8 +239,7 @@ def html_unescape(value: str) -> str:
     """
     parts = value.split("&", _MAX_DECODES)
     out = [parts[0]]
-    for part in parts[1:]:
-        out.append(_entity(part))
+    out.extend(_entity(part) for part in parts[1:])
     return "".join(out)
 
 
@@ -302,7 +306,7 @@ def normalize(value: str, *, plus: bool = False, decode: bool = True) -> tuple[s
 
     Percent-decoding (repeated, bounded; ``plus`` for query and form values; off with
     ``decode=False`` for values that were never URL-encoded, such as JSON strings), HTML
-    entities, JavaScript escapes (``\\x3c``, ``\\u003c``), Unicode NFKC (full-width ``＜`` is
+    entities, JavaScript escapes (``\\x3c``, ``\\u003c``), Unicode NFKC (full-width ``\\uff1c`` is
     ``<``), lower case, SQL comments as spaces, and every run of whitespace or control
     characters as one space. Linear in ``len(value)``; never raises.
 
@@ -318,6 +322,8 @@ def normalize(value: str, *, plus: bool = False, decode: bool = True) -> tuple[s
     if "\\" in value:
         value = _js_unescape(value)
     if not value.isascii():
+        # lone surrogates (a JSON "\\ud800") become U+FFFD: the matcher reads UTF-8
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
         value = unicodedata.normalize("NFKC", value)
     value = value.lower()
     if "/*" in value or "*/" in value:
