@@ -32,6 +32,7 @@ COMMANDS = {
     "headers show",
     "headers check",
     "routes",
+    "inspect",
 }
 
 

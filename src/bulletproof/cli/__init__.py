@@ -20,6 +20,7 @@ from bulletproof.cli._check import check
 from bulletproof.cli._config import config
 from bulletproof.cli._events import events
 from bulletproof.cli._headers import headers
+from bulletproof.cli._inspect import inspect
 from bulletproof.cli._routes import routes
 
 __all__ = ["cli", "main"]
@@ -47,6 +48,7 @@ cli.add_command(events)
 cli.add_command(alerts)
 cli.add_command(headers)
 cli.add_command(routes)
+cli.add_command(inspect)
 
 
 def main(argv: list[str] | None = None) -> Any:
