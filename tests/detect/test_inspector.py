@@ -376,3 +376,18 @@ def test_no_bytes_in_any_field_make_the_inspector_raise(
     result = INSPECTOR.inspect(request)
     assert result.verdict in ("normal", "invalid", "malicious")
     assert all(f.rule != "bp-920000" for f in result.findings), result.findings
+
+
+def test_the_documented_examples_run() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    blocks = re.findall(r"```python\n(.*?)```", (root / "docs" / "detect.md").read_text(), re.S)
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Request inspection") :]
+    blocks.append(re.findall(r"```python\n(.*?)```", section, re.S)[0])
+    assert len(blocks) >= 3
+    namespace: dict[str, object] = {}  # the blocks of a page build on each other
+    for block in blocks:
+        exec(compile(block, "docs", "exec"), namespace)  # noqa: S102 - our own documentation
