@@ -9,8 +9,10 @@ bulletproof): it never backtracks, so no input makes matching slower than linear
 repetitions as too large, and is x86-only).
 
 >>> engine = compile_set([r"\\bunion select", r"<script"])
->>> engine.match("1 union select 2")
+>>> engine.match(b"1 union select 2")
 [0]
+>>> engine.span(0, b"1 union select 2")
+(2, 14)
 
 Added in 0.1.
 """
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 from typing import Final, Protocol
 
 import re2
+from re2 import _re2
 
 from bulletproof.errors import ConfigError
 
@@ -35,9 +38,25 @@ class Engine(Protocol):
 
     name: str
 
-    def match(self, text: str) -> list[int]:
-        """The indexes of the patterns that match somewhere in ``text``. Added in 0.1."""
+    def match(self, text: bytes) -> list[int]:
+        """The indexes of the patterns that match somewhere in ``text`` (UTF-8).
+
+        Added in 0.1.
+        """
         ...
+
+    def span(self, index: int, text: bytes) -> tuple[int, int] | None:
+        """Where pattern ``index`` first matches in ``text`` (byte offsets), or None.
+
+        Added in 0.1.
+        """
+        ...
+
+
+# google-re2's Python wrappers (re2.Set.Match, re2._Regexp.search) cost 5-15 us a call in
+# Python code around the C++ objects; these call the extension's objects directly, on bytes.
+_UNANCHORED: Final = _re2.RE2.Anchor.UNANCHORED
+_NO_SPAN: Final = (-1, -1)
 
 
 class _Re2Set:
@@ -47,17 +66,30 @@ class _Re2Set:
         options = re2.Options()
         options.max_mem = 64 << 20
         options.never_nl = True
-        self._set = re2.Set.SearchSet(options)
+        self._set = _re2.Set(_UNANCHORED, options)
+        self._single = []
         for pattern in patterns:
-            self._set.Add("(?m)" + pattern)
-        self._set.Compile()
+            encoded = ("(?m)" + pattern).encode()
+            if self._set.Add(encoded) < 0:
+                raise ConfigError(f"signature {pattern!r} is not valid RE2 syntax")
+            single = _re2.RE2(encoded, options)
+            if not single.ok():  # pragma: no cover - the set accepted it
+                raise ConfigError(f"signature {pattern!r}: {single.error()}")
+            self._single.append(single)
+        if patterns and not self._set.Compile():
+            raise ConfigError("the signatures do not fit in RE2's memory budget (64 MB)")
         self._empty = not patterns
 
-    def match(self, text: str) -> list[int]:
+    def match(self, text: bytes) -> list[int]:
         if self._empty:
             return []
-        found: list[int] | None = self._set.Match(text)
-        return found or []  # google-re2 answers None for no match
+        found: list[int] = self._set.Match(text)
+        return found
+
+    def span(self, index: int, text: bytes) -> tuple[int, int] | None:
+        spans = self._single[index].Match(_UNANCHORED, text, 0, len(text))
+        first: tuple[int, int] = spans[0]
+        return None if first == _NO_SPAN else first
 
 
 def compile_set(patterns: Sequence[str], engine: str = "re2") -> Engine:

@@ -244,9 +244,6 @@ class _Context:
     def __init__(self, rules: Sequence[Rule], engine: str) -> None:
         self.rules = tuple(rules)
         self.engine: Engine = compile_set([r.pattern for r in rules], engine)
-        options = re2.Options()
-        options.never_nl = True
-        self.single = [re2.compile(r.pattern, options=options) for r in rules]
 
 
 def _dotted(path: str) -> bool:
@@ -708,41 +705,34 @@ class Inspector:
         """The findings of each field. Fields of one context are matched in one pass, one per
         line; only when that pass finds something is each field matched on its own."""
         results: list[list[Finding]] = [self._flag_findings(f) if f.flags else [] for f in fields]
-        budget = [3]  # precise evidence for this many findings; the rest quote the field
-        groups: dict[str, list[int]] = {}
+        budget = 3  # precise evidence for this many findings; the rest quote the field
+        groups: dict[str, list[tuple[int, bytes]]] = {}
         for i, f in enumerate(fields):
             if f.text:
-                groups.setdefault(f.where, []).append(i)
+                groups.setdefault(f.where, []).append((i, f.text.encode()))
         for where, group in groups.items():
             context = self._contexts[where]
-            if len(group) > 1:
-                joined = "\n".join(fields[i].text for i in group)
-                if not context.engine.match(joined):
-                    continue
-            for i in group:
-                field = fields[i]
-                for index in context.engine.match(field.text):
+            engine = context.engine
+            if len(group) > 1 and not engine.match(b"\n".join(data for _, data in group)):
+                continue
+            for i, data in group:
+                for index in engine.match(data):
                     rule = context.rules[index]
-                    results[i].append(
-                        Finding(
-                            rule.type,
-                            field.location,
-                            self._evidence(context, index, field.text, budget),
-                            rule.id,
-                            rule.score,
+                    text = fields[i].text
+                    if budget > 0:
+                        budget -= 1
+                        span = engine.span(index, data)
+                        quoted = (
+                            evidence(data[span[0] : span[1]].decode("utf-8", "replace"))
+                            if span is not None
+                            else evidence(text)
                         )
+                    else:
+                        quoted = evidence(text)
+                    results[i].append(
+                        Finding(rule.type, fields[i].location, quoted, rule.id, rule.score)
                     )
         return results
-
-    @staticmethod
-    def _evidence(context: _Context, index: int, text: str, budget: list[int]) -> str:
-        if budget[0] <= 0:
-            return evidence(text)
-        budget[0] -= 1
-        found = context.single[index].search(text)
-        if found is None:  # pragma: no cover - the set and the pattern agree
-            return evidence(text)
-        return evidence(text, found.start(), found.end())
 
     def inspect(self, request: RequestInfo) -> Inspection:
         """The verdict on ``request``. Never raises on request data. Added in 0.1."""

@@ -86,19 +86,30 @@ def _overlong_table() -> tuple[tuple[bytes, bytes], ...]:
 _OVERLONGS: Final = _overlong_table()
 
 
+_OVERLONG_MAP: Final = dict(_OVERLONGS)
+_LEAD_SIZES: Final = {0xC0: 2, 0xC1: 2, 0xE0: 3, 0xF0: 4}
+
+
 def _overlong(data: bytes) -> tuple[bytes, bool]:
     """Decode overlong UTF-8 forms of ASCII characters (``c0 ae`` -> ``.``).
 
-    At most 384 ``bytes.replace`` calls over the value, each a C loop: linear, whatever the
-    input holds.
+    The first 256 lead bytes of each kind are looked at; every occurrence of a sequence seen
+    there is replaced (``bytes.replace``, a C loop): linear, whatever the input holds.
     """
-    found = False
-    leads = {lead for lead in (0xC0, 0xC1, 0xE0, 0xF0) if lead in data}
-    for sequence, char in _OVERLONGS:
-        if sequence[0] in leads and sequence in data:
-            data = data.replace(sequence, char)
-            found = True
-    return data, found
+    seen: dict[bytes, bytes] = {}
+    for lead, size in _LEAD_SIZES.items():
+        pos = data.find(lead)
+        count = 0
+        while pos >= 0 and count < _MAX_DECODES:
+            sequence = data[pos : pos + size]
+            char = _OVERLONG_MAP.get(sequence)
+            if char is not None:
+                seen[sequence] = char
+            pos = data.find(lead, pos + 1)
+            count += 1
+    for sequence in sorted(seen, key=len, reverse=True):
+        data = data.replace(sequence, seen[sequence])
+    return data, bool(seen)
 
 
 def _decode_bytes(data: bytes) -> tuple[str, int]:
