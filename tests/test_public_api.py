@@ -164,7 +164,17 @@ PUBLIC_API: dict[str, frozenset[str]] = {
         }
     ),
     "bulletproof.detect": frozenset(
-        {"Exclusion", "Finding", "Inspection", "Inspector", "RequestInfo", "Verdict"}
+        {
+            "Exclusion",
+            "Finding",
+            "Inspection",
+            "Inspector",
+            "Judged",
+            "RequestInfo",
+            "Shield",
+            "ShieldConfig",
+            "Verdict",
+        }
     ),
     "bulletproof.guard": frozenset(
         {

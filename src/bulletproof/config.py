@@ -82,6 +82,7 @@ from bulletproof._settings import (
 from bulletproof._text import UNSAFE, did_you_mean
 from bulletproof._units import parse_duration
 from bulletproof.clock import Clock, system_clock
+from bulletproof.detect._settings import ShieldConfig
 from bulletproof.errors import ConfigError
 from bulletproof.events._settings import DEFAULT_SINK, DEFAULT_SPOOL_DIR, EventsConfig
 from bulletproof.events.alerts import AlertEngine, AlertsConfig
@@ -158,6 +159,7 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     routes: RoutesConfig = field(default_factory=RoutesConfig)
+    shield: ShieldConfig = field(default_factory=ShieldConfig)
     app: str | None = None
     check_path: str = "/"
 

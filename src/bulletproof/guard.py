@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, AnyStr, Final, TypeAlias
 
 from bulletproof.clock import Clock, system_clock
 from bulletproof.detect import RequestInfo
+from bulletproof.detect._shield import NOT_JUDGED, Judged, Shield
 from bulletproof.errors import ConfigError
 from bulletproof.events.model import Category, Outcome, SecurityEvent, Severity
 from bulletproof.headers import HeaderContext, HeaderPolicy, secure_headers
@@ -46,7 +47,14 @@ from bulletproof.headers._report import CspReportEndpoint
 if TYPE_CHECKING:
     from bulletproof.events.base import Emitter
 
-__all__ = ["ALLOW", "Answer", "Decision", "Guard", "RequestCheck", "RequestInfo"]
+__all__ = [
+    "ALLOW",
+    "Answer",
+    "Decision",
+    "Guard",
+    "RequestCheck",
+    "RequestInfo",
+]
 
 _logger = logging.getLogger("bulletproof.headers")
 
@@ -217,6 +225,7 @@ class Guard:
         *,
         emitter: Emitter | None = None,
         checks: Iterable[RequestCheck] = (),
+        shield: Shield | None = None,
         remove_server: bool = True,
         clock: Clock = system_clock,
     ) -> None:
@@ -237,6 +246,12 @@ class Guard:
                     f"Guard: checks holds {check!r}, which is not callable: pass functions "
                     "taking a RequestInfo and returning a Decision"
                 )
+        if shield is not None and not isinstance(shield, Shield):
+            raise ConfigError(
+                f"Guard: shield={shield!r} is a {type(shield).__name__}, not a "
+                "bulletproof.guard.Shield: build one with Shield(Inspector(), mode=...)"
+            )
+        self.shield = shield
         self.clock = clock
         self.dynamic = policy.dynamic
         self.headers: tuple[tuple[str, str], ...] = tuple(policy.headers)
@@ -256,7 +271,7 @@ class Guard:
     def __repr__(self) -> str:
         return (
             f"Guard({len(self.headers)} headers, report_path={self.report_path!r}, "
-            f"{len(self.checks)} checks)"
+            f"{len(self.checks)} checks, shield={self.shield!r})"
         )
 
     # -- headers ------------------------------------------------------------------------------
@@ -307,6 +322,46 @@ class Guard:
             if not decision.allowed:
                 return decision
         return ALLOW
+
+    # -- the shield ----------------------------------------------------------------------------
+
+    def inspect(self, request: RequestInfo) -> Judged:
+        """The shield's word on ``request`` (its event is emitted here, queued, not delivered);
+        with no shield, :data:`~bulletproof.detect._shield.NOT_JUDGED`. Never raises.
+
+        Answer ``judged.block`` with :meth:`refusal` before the app runs.
+
+        Added in 0.1.
+        """
+        shield = self.shield
+        if shield is None:
+            return NOT_JUDGED
+        return shield.judge(request)
+
+    @staticmethod
+    def refusal(judged: Judged) -> Answer:
+        """The 403 for a blocked request: a short plain-text body naming the event id, so a
+        user who was refused by mistake can quote it. Added in 0.1."""
+        body = (
+            f"Forbidden: this request was refused by the server's security filter "
+            f"(event {judged.event_id}).\n"
+        ).encode()
+        return Answer(
+            403,
+            (
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ),
+            body,
+        )
+
+    def responded(self, request: RequestInfo, status: int, judged: Judged) -> None:
+        """Tell the shield the app answered ``status`` (a 4xx becomes an ``invalid_request``
+        event unless the request was reported already). Added in 0.1."""
+        shield = self.shield
+        if shield is not None and 400 <= status <= 499:
+            shield.app_error(request, status, judged)
 
     # -- the CSP report endpoint --------------------------------------------------------------
 

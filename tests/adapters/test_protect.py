@@ -163,12 +163,28 @@ def test_protect_uses_the_emitter_given_instead(
     assert not (tmp_path / "spool").exists()  # no pipeline was started
 
 
+def _wsgi_get(app: Any, path: str, query: str = "") -> str:
+    from wsgiref.util import setup_testing_defaults
+
+    environ: dict[str, Any] = {"PATH_INFO": path, "QUERY_STRING": query}
+    setup_testing_defaults(environ)
+    statuses: list[str] = []
+    b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    return statuses[0]
+
+
 @pytest.mark.usefixtures("project")
-def test_protect_starts_nothing_when_the_config_makes_no_events(project: Path) -> None:
+def test_protect_starts_the_pipeline_only_when_the_first_event_comes(project: Path) -> None:
     app = protect(wsgi_function)
-    assert app.emitter is None
     assert ("X-Frame-Options", "DENY") in app.policy.headers
-    assert not (project / ".bulletproof").exists()
+    assert _wsgi_get(app, "/", "q=shoes") == "200 OK"
+    assert not (project / ".bulletproof").exists()  # nothing started for normal traffic
+    assert _wsgi_get(app, "/", "q=%3Cscript%3Ealert(1)%3C%2Fscript%3E") == "200 OK"  # monitor
+    pipeline = app.emitter._pipeline
+    assert isinstance(pipeline, EventPipeline)
+    pipeline.close()
+    events = (project / ".bulletproof" / "events.jsonl").read_text().splitlines()
+    assert [json.loads(e)["event"]["action"] for e in events] == ["malicious_request"]
 
 
 def test_a_loaded_config_or_a_guard_can_be_given(project: Path) -> None:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from bulletproof.adapters.asgi import BulletproofMiddleware
     from bulletproof.adapters.wsgi import BulletproofWSGIMiddleware
     from bulletproof.config import Config
+    from bulletproof.events.model import SecurityEvent
     from bulletproof.headers import HeaderPolicy
     from bulletproof.headers._report import CspReportEndpoint
 
@@ -147,7 +148,53 @@ def _guard_from_config(
     policy = build_header_policy(config)
     if emitter is None and policy.csp_report_path is not None:
         emitter = build_pipeline(config, clock=clock).start()
-    return Guard(policy, emitter=emitter, remove_server=remove_server, clock=clock)
+    elif emitter is None and config.shield.enabled:
+        emitter = _LazyPipeline(config, clock)
+    shield = config.shield.build(emitter, clock=clock)
+    return Guard(policy, emitter=emitter, shield=shield, remove_server=remove_server, clock=clock)
+
+
+class _LazyPipeline:
+    """The config's event pipeline, started by the first event (most processes of a healthy
+    service never see one, and a guard must not start threads and spools just in case)."""
+
+    def __init__(self, config: Config, clock: Clock) -> None:
+        import threading
+
+        self._config = config
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pipeline: Emitter | None = None
+        self._failed = False
+
+    def emit(self, event: SecurityEvent) -> None:
+        pipeline = self._pipeline
+        if pipeline is None:
+            pipeline = self._start()
+            if pipeline is None:  # logged instead, so the event is not lost from sight
+                import logging
+
+                logging.getLogger("bulletproof.shield").warning(
+                    "%s [%s] %s", event.action, event.id, event.message
+                )
+                return
+        pipeline.emit(event)
+
+    def _start(self) -> Emitter | None:
+        import logging
+
+        from bulletproof.config import build_pipeline
+
+        with self._lock:
+            if self._pipeline is None and not self._failed:
+                try:
+                    self._pipeline = build_pipeline(self._config, clock=self._clock).start()
+                except Exception:  # the request goes on; the failure is logged once
+                    self._failed = True
+                    logging.getLogger("bulletproof.shield").exception(
+                        "the event pipeline could not start; shield events are logged only"
+                    )
+            return self._pipeline
 
 
 def _load_config(settings: Mapping[str, object], settings_name: str) -> Config:

@@ -41,6 +41,7 @@ Added in 0.1.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from bulletproof.adapters import _build_guard, _Guarded
@@ -81,9 +82,10 @@ async def _send_answer(send: Send, answer: Answer) -> None:
 
 def _request_info(scope: Scope) -> RequestInfo:
     client = scope.get("client")
+    raw_path = scope.get("raw_path")
     return RequestInfo(
         method=str(scope.get("method", "")),
-        path=str(scope.get("path", "")),
+        path=bytes(raw_path).decode("latin-1") if raw_path else str(scope.get("path", "")),
         query=bytes(scope.get("query_string", b"")).decode("latin-1"),
         client_ip=str(client[0]) if client else None,
         headers=tuple(
@@ -91,6 +93,56 @@ def _request_info(scope: Scope) -> RequestInfo:
             for name, value in scope.get("headers", ())
         ),
     )
+
+
+def _has_body(info: RequestInfo) -> bool:
+    """A request that says it has a body: a non-zero Content-Length, or chunked."""
+    length = info.header("content-length")
+    if length is not None:
+        return length.strip() not in ("", "0")
+    return info.header("transfer-encoding") is not None
+
+
+async def _read_start(receive: Receive, limit: int) -> tuple[list[Message], int, bool]:
+    """The body's first messages, until ``limit`` bytes are in or the body (or the client)
+    ends: the messages as received, the bytes read, and whether more body follows."""
+    messages: list[Message] = []
+    size = 0
+    more = True
+    while more and size <= limit:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, size, False  # a disconnect: the app hears it next
+        size += len(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+    return messages, size, more
+
+
+def _start_of(messages: list[Message], limit: int) -> bytes:
+    """The first ``limit`` bytes of the body in ``messages`` (copying no more than that)."""
+    parts: list[bytes] = []
+    size = 0
+    for message in messages:
+        chunk = message.get("body", b"")[: limit - size]
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(parts)
+
+
+def _replay(buffered: list[Message], receive: Receive) -> Receive:
+    """``receive`` with the already-read messages first, in order: the app sees the whole
+    body, streamed as it came."""
+    pending = list(buffered)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
 
 
 class BulletproofMiddleware(_Guarded):
@@ -138,7 +190,8 @@ class BulletproofMiddleware(_Guarded):
         self._watch = g.asgi_names | g.asgi_drop
         self._checks = bool(g.checks)
         self._report_path = g.report_path
-        self._plain = not self._checks and self._report_path is None
+        self._shield = g.shield
+        self._plain = not self._checks and self._report_path is None and self._shield is None
         self._no_nonce = MissingNonce("request.state.csp_nonce", raises=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -182,8 +235,10 @@ class BulletproofMiddleware(_Guarded):
             await self.app(scope, receive, send_with_headers)
             return
         guard = self.guard
+        info = None
         if self._checks:
-            decision = guard.check(_request_info(scope))
+            info = _request_info(scope)
+            decision = guard.check(info)
             if not decision.allowed:
                 await _send_answer(send_with_headers, Answer.for_status(decision.status))
                 return
@@ -192,7 +247,31 @@ class BulletproofMiddleware(_Guarded):
                 await self._report(scope, receive, send_with_headers)
                 return
             guard.flush_reports()  # reports the end of a report flood; cheap when none
-        await self.app(scope, receive, send_with_headers)
+        shield = self._shield
+        if shield is None:
+            await self.app(scope, receive, send_with_headers)
+            return
+        if info is None:
+            info = _request_info(scope)
+        if shield.wants_body(info.header("content-type")) and _has_body(info):
+            limit = shield.body_limit
+            buffered, size, more = await _read_start(receive, limit)
+            info = replace(
+                info, body=_start_of(buffered, limit), body_truncated=more or size > limit
+            )
+            receive = _replay(buffered, receive)
+        judged = guard.inspect(info)
+        if judged.block:
+            await _send_answer(send_with_headers, guard.refusal(judged))
+            return
+        request = info
+
+        async def send_and_watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                guard.responded(request, int(message.get("status", 200)), judged)
+            await send_with_headers(message)
+
+        await self.app(scope, receive, send_and_watch)
 
     async def _report(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A request to the CSP report endpoint: headers and body to the guard, its answer back."""

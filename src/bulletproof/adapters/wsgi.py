@@ -32,6 +32,7 @@ Added in 0.1.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from bulletproof.adapters import _build_guard, _Guarded
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from bulletproof.config import Config
+    from bulletproof.detect import Shield
     from bulletproof.events.base import Emitter
     from bulletproof.guard import Guard
     from bulletproof.headers import HeaderPolicy
@@ -82,6 +84,91 @@ def _environ_info(environ: Mapping[str, Any], path: str) -> RequestInfo:
         client_ip=environ.get("REMOTE_ADDR") or None,
         headers=headers,
     )
+
+
+def _raw_path(environ: Mapping[str, Any], path: str) -> str:
+    """The path as sent (gunicorn's RAW_URI, uWSGI's REQUEST_URI), else the decoded one."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw:
+        return raw.partition("?")[0]
+    return path
+
+
+class _ReplayInput:
+    """``wsgi.input`` with its first bytes (already read for inspection) given back first."""
+
+    def __init__(self, start: bytes, rest: Any) -> None:
+        self._start = start
+        self._rest = rest
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = self._start
+        if size is None or size < 0:
+            self._start = b""
+            rest: bytes = self._rest.read()
+            return start + rest
+        if start:
+            taken, self._start = start[:size], start[size:]
+            return taken
+        data: bytes = self._rest.read(size)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        start = self._start
+        if start:
+            end = start.find(b"\n") + 1 or len(start)
+            if size is not None and size >= 0:
+                end = min(end, size)
+            line, self._start = start[:end], start[end:]
+            if line.endswith(b"\n") or (size is not None and 0 <= size <= len(line)):
+                return line
+            more_size = -1 if size is None or size < 0 else size - len(line)
+            more: bytes = self._rest.readline(more_size)
+            return line + more
+        data: bytes = self._rest.readline(size if size is not None else -1)
+        return data
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        lines: list[bytes] = []
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+    def close(self) -> None:
+        close = getattr(self._rest, "close", None)
+        if close is not None:
+            close()
+
+
+def _shield_info(environ: WSGIEnvironment, path: str, shield: Shield) -> RequestInfo:
+    """The request as the shield reads it, with the start of its body; ``wsgi.input`` is
+    replaced so the app still reads the whole body."""
+    info = _environ_info(environ, _raw_path(environ, path))
+    if not shield.wants_body(environ.get("CONTENT_TYPE")):
+        return info
+    declared = str(environ.get("CONTENT_LENGTH") or "").strip()
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return info
+    limit = shield.body_limit
+    if declared.isascii() and declared.isdigit():
+        length = int(declared)
+        if length == 0:
+            return info
+        start = stream.read(min(length, limit))
+        truncated = length > limit
+    elif not declared and environ.get("wsgi.input_terminated"):
+        start = stream.read(limit + 1)  # the stream ends where the body does
+        truncated = len(start) > limit
+    else:
+        return info  # no length and no end: reading could block
+    environ["wsgi.input"] = _ReplayInput(start, stream)
+    return replace(info, body=start[:limit], body_truncated=truncated)
 
 
 def _report(
@@ -156,7 +243,8 @@ class BulletproofWSGIMiddleware(_Guarded):
         self._drop = g.drop
         self._checks = bool(g.checks)
         self._report_path = g.report_path
-        self._plain = not self._checks and self._report_path is None
+        self._shield = g.shield
+        self._plain = not self._checks and self._report_path is None and self._shield is None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Handle one WSGI request: the app's ``start_response`` gets the policy's headers."""
@@ -185,12 +273,31 @@ class BulletproofWSGIMiddleware(_Guarded):
             return self.app(environ, wrapped)
         guard = self.guard
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        info = None
         if self._checks:
-            decision = guard.check(_environ_info(environ, path))
+            info = _environ_info(environ, path)
+            decision = guard.check(info)
             if not decision.allowed:
                 return _start_answer(wrapped, Answer.for_status(decision.status))
         if self._report_path is not None:
             if path == self._report_path:
                 return _report(guard, environ, wrapped)
             guard.flush_reports()  # reports the end of a report flood; cheap when none
-        return self.app(environ, wrapped)
+        shield = self._shield
+        if shield is None:
+            return self.app(environ, wrapped)
+        info = _shield_info(environ, path, shield)
+        judged = guard.inspect(info)
+        if judged.block:
+            return _start_answer(wrapped, guard.refusal(judged))
+
+        def start_and_watch(
+            status: str, response_headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> object:
+            code = status[:3]
+            if code.isdigit():
+                guard.responded(info, int(code), judged)
+            return start_response_with_headers(status, response_headers, exc_info)
+
+        watched: StartResponse = start_and_watch  # type: ignore[assignment]
+        return self.app(environ, watched)
