@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -140,8 +141,30 @@ def attr(request: HttpRequest) -> HttpResponse:
     return render(request, "attr.html", using="jinja2")
 
 
+shield_views: list[str] = []
+
+
+def echo(request: HttpRequest) -> HttpResponse:
+    """Counts and hashes the body it reads (streamed: no DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    import hashlib
+    import json
+
+    shield_views.append(request.path)
+    size, digest = 0, hashlib.sha256()
+    for chunk in iter(lambda: request.read(65536), b""):
+        size += len(chunk)
+        digest.update(chunk)
+    return HttpResponse(json.dumps({"n": size, "sha": digest.hexdigest()}))
+
+
+def missing(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("no such thing", status=404)
+
+
 urlpatterns = [
     path("", hello),
+    path("echo", echo),
+    path("missing", missing),
     path("boom", boom),
     path("redirect", go),
     path("stream", stream),
@@ -519,3 +542,121 @@ def test_other_settings_are_config_keys_too(tmp_path: Path) -> None:
         pytest.raises(ConfigError, match=r"Did you mean 'headers'.*settings\.BULLETPROOF_HEADERZ"),
     ):
         BulletproofMiddleware(hello)
+
+
+# -- the shield ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _django_server(kind: str, mode: str, emitter: Any) -> Iterator[int]:
+    from tests.adapters.common import serve, serve_wsgi
+
+    with override_settings(
+        ROOT_URLCONF=__name__,
+        ALLOWED_HOSTS=["*"],
+        DEBUG=False,
+        TEMPLATES=TEMPLATES,
+        MIDDLEWARE=MIDDLEWARE,
+        BULLETPROOF_SHIELD__MODE=mode,
+        BULLETPROOF_EMITTER=emitter,
+    ):
+        if kind == "wsgi":
+            with serve_wsgi(WSGIHandler()) as port:
+                yield port
+        else:
+            with serve(ASGIHandler(), lifespan="off") as port:
+                yield port
+
+
+def _shield_request(
+    port: int, method: str, path_: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path_, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+_Q = "1%27%20OR%20%271%27%3D%271"
+SHIELD_PLACES = {
+    "query": ("GET", f"/echo?q={_Q}", None, {}, "query:q"),
+    "form": (
+        "POST",
+        "/echo",
+        f"name={_Q}".encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        "form:name",
+    ),
+    "json": (
+        "PUT",
+        "/echo",
+        b'{"user": {"name": "1\' OR \'1\'=\'1"}}',
+        {"Content-Type": "application/json"},
+        "json:user.name",
+    ),
+    "cookie": ("GET", "/echo", None, {"Cookie": f"sid=abc; pref={_Q}"}, "cookie:pref"),
+}
+
+
+@pytest.mark.parametrize("place", sorted(SHIELD_PLACES))
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_the_shield_blocks_an_injection_before_the_view(kind: str, place: str) -> None:
+    from tests.adapters.common import ListEmitter
+
+    method, path_, body, headers, location = SHIELD_PLACES[place]
+    emitter = ListEmitter()
+    shield_views.clear()
+    with _django_server(kind, "block", emitter) as port:
+        status, text = _shield_request(port, method, path_, body, headers)
+    assert status == 403
+    assert shield_views == []
+    (event,) = emitter.events
+    assert event.id in text.decode()
+    assert ("sqli", location) in {(f["type"], f["location"]) for f in event.details["findings"]}
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_the_shield_monitors_and_reports_the_views_4xx(kind: str) -> None:
+    from tests.adapters.common import ListEmitter
+
+    emitter = ListEmitter()
+    shield_views.clear()
+    with _django_server(kind, "monitor", emitter) as port:
+        assert _shield_request(port, "GET", f"/echo?q={_Q}")[0] == 200
+        assert _shield_request(port, "GET", "/echo?q=shoes")[0] == 200
+        assert _shield_request(port, "GET", "/missing")[0] == 404
+    assert shield_views == ["/echo", "/echo"]
+    assert [e.action for e in emitter.events] == ["malicious_request", "app_client_error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_a_20mb_upload_reaches_the_django_view_whole(kind: str) -> None:
+    import hashlib
+    import json
+
+    from tests.adapters.common import ListEmitter
+
+    chunk = b"a line of plain text, nothing to see here\n" * 1560
+    count = (20 * 1024 * 1024) // len(chunk) + 1
+    digest = hashlib.sha256()
+    for _ in range(count):
+        digest.update(chunk)
+    emitter = ListEmitter()
+    shield_views.clear()
+    with _django_server(kind, "block", emitter) as port:
+        status, text = _shield_request(
+            port,
+            "POST",
+            "/echo",
+            (chunk for _ in range(count)),
+            {"Content-Type": "text/plain", "Content-Length": str(len(chunk) * count)},
+        )
+    assert status == 200
+    assert json.loads(text) == {"n": len(chunk) * count, "sha": digest.hexdigest()}
+    assert emitter.events == []

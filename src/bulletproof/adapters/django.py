@@ -49,10 +49,11 @@ Added in 0.1.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from bulletproof.adapters import _build_guard, _emitter_setting, _Guarded
-from bulletproof.adapters.wsgi import _environ_info
+from bulletproof.adapters.wsgi import _environ_info, _raw_path, _ReplayInput
 from bulletproof.clock import Clock, system_clock
 from bulletproof.guard import Answer, _merge_headers
 from bulletproof.headers import HeaderRenderError, new_nonce
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
     from bulletproof.config import Config
+    from bulletproof.detect import RequestInfo, Shield
     from bulletproof.events.base import Emitter
     from bulletproof.guard import Guard
     from bulletproof.headers import HeaderPolicy
@@ -77,6 +79,31 @@ def _bulletproof_settings(settings: Any) -> dict[str, object]:
     return {
         name: getattr(settings, name) for name in dir(settings) if name.startswith("BULLETPROOF_")
     }
+
+
+_SHIELD_KEY: Final = "bulletproof.shield"
+
+
+def _shield_info(request: HttpRequest, shield: Shield) -> RequestInfo:
+    """The request as the shield reads it, with at most ``body_limit`` bytes of its body; the
+    view still reads the whole body (Django keeps what was read, or the stream is replayed)."""
+    meta = request.META
+    info = _environ_info(meta, _raw_path(meta, request.path))
+    if not shield.wants_body(meta.get("CONTENT_TYPE")):
+        return info
+    declared = str(meta.get("CONTENT_LENGTH") or "").strip()
+    if not (declared.isascii() and declared.isdigit()) or int(declared) == 0:
+        return info
+    length, limit = int(declared), shield.body_limit
+    if length <= limit:
+        body = request.body  # Django keeps it: request.body, POST and read() still work
+        return replace(info, body=body)
+    stream = getattr(request, "_stream", None)
+    if stream is None or not hasattr(stream, "read"):
+        return info  # pragma: no cover - every Django request has its stream
+    start = stream.read(limit)
+    request._stream = _ReplayInput(start, stream)  # type: ignore[assignment]
+    return replace(info, body=start, body_truncated=True)
 
 
 def _answer(answer: Answer) -> HttpResponse:
@@ -145,14 +172,14 @@ class BulletproofMiddleware(_Guarded):
         if early is not None:
             return self._after(early, headers)
         response = self.get_response(request)
-        return self._after(response, headers)  # type: ignore[arg-type]  # sync chain
+        return self._after(response, headers, request)  # type: ignore[arg-type]  # sync chain
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         early, headers = self._before(request)
         if early is not None:
             return self._after(early, headers)
         response = await self.get_response(request)  # type: ignore[misc]  # async chain
-        return self._after(response, headers)
+        return self._after(response, headers, request)
 
     def _before(
         self, request: HttpRequest
@@ -179,14 +206,27 @@ class BulletproofMiddleware(_Guarded):
             if request.path == guard.report_path:
                 return self._report(request), headers
             guard.flush_reports()  # reports the end of a report flood; cheap when none
+        if guard.shield is not None:
+            info = _shield_info(request, guard.shield)
+            judged = guard.inspect(info)
+            if judged.block:
+                return _answer(guard.refusal(judged)), headers
+            request.META[_SHIELD_KEY] = (info, judged)
         return None, headers
 
     def _after(
-        self, response: HttpResponseBase, headers: list[tuple[str, str]]
+        self,
+        response: HttpResponseBase,
+        headers: list[tuple[str, str]],
+        request: HttpRequest | None = None,
     ) -> HttpResponseBase:
         from django.http.response import ResponseHeaders
 
         guard = self.guard
+        if request is not None:
+            shielded = request.META.pop(_SHIELD_KEY, None)
+            if shielded is not None:
+                guard.responded(shielded[0], response.status_code, shielded[1])
         names = guard.names if headers else frozenset()
         merged = _merge_headers(response.headers.items(), headers, names, guard.drop)
         response.headers = ResponseHeaders(dict(merged))  # Django has one value per name

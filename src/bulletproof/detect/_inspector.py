@@ -35,7 +35,6 @@ from bulletproof.detect._normalize import (
     ENCODING_ERROR,
     NUL,
     OVERLONG,
-    OVERSIZED,
     UNICODE_ESCAPE,
     evidence,
     normalize,
@@ -113,6 +112,7 @@ _DATA_IMAGE: Final = (
     "data:image/x-icon;",
 )
 _MAX_HEADER: Final = 8192
+_TAIL: Final = 4096  # of a value longer than max_value, the end judged beside its start
 _MAX_HEADERS_TOTAL: Final = 65536
 _MAX_HEADER_COUNT: Final = 100
 
@@ -301,7 +301,8 @@ class Inspector:
     stricter). ``disabled_rules`` are rule ids or prefixes never applied; ``exclusions`` tune
     routes (:class:`Exclusion`). ``max_fields`` bounds the fields judged per request (more is
     itself a ``protocol`` finding), ``max_depth`` the JSON nesting read, ``max_value`` the
-    characters of one value judged (a longer one is judged on its start, and flagged).
+    characters of one value judged from its start (a longer one is judged on its start and its
+    last 4,096 characters).
     ``engine`` is the matcher (``re2``).
 
     Added in 0.1.
@@ -373,7 +374,9 @@ class Inspector:
             return
         flags = 0
         if len(raw) > self.max_value:
-            raw, flags = raw[: self.max_value], OVERSIZED
+            # the start and the end are judged (padding in the middle hides nothing there);
+            # a long value is no anomaly (a blog post, a base64 upload), so no flag
+            raw = raw[: self.max_value] + "\n" + raw[-_TAIL:]
         if decode and ("%" in raw or (plus and "+" in raw)):
             raw, decoded = percent_decode(raw, plus=plus)
             flags |= decoded
@@ -706,12 +709,6 @@ class Inspector:
         if flags & ENCODING_ERROR:
             findings.append(
                 Finding("protocol", field.location, "malformed encoding", "bp-920220", 2)
-            )
-        if flags & OVERSIZED:
-            findings.append(
-                Finding(
-                    "protocol", field.location, "value over the inspected length", "bp-920370", 2
-                )
             )
         return findings
 

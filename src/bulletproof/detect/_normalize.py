@@ -33,7 +33,6 @@ __all__ = [
     "ENCODING_ERROR",
     "NUL",
     "OVERLONG",
-    "OVERSIZED",
     "UNICODE_ESCAPE",
     "evidence",
     "html_unescape",
@@ -52,9 +51,6 @@ NUL: Final = 8
 """A NUL character (``%00``). Added in 0.1."""
 UNICODE_ESCAPE: Final = 16
 """IIS's ``%uXXXX`` escape. Added in 0.1."""
-
-OVERSIZED: Final = 32
-"""A value longer than the inspector reads; it was judged on its start. Added in 0.1."""
 
 _MAX_PASSES: Final = 3
 # Control characters other than space-like ones become spaces (a NUL splits a keyword in a
