@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.adapters.common import PROJECT_HEADERS
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _own_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The adapter tests run in a directory of their own: a guard built from the default config
+    writes its events (the shield reports a 404 as an invalid request) under the working
+    directory, and module-scoped apps are built before any per-test fixture runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("adapters-cwd"))
+        yield
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def _request_info(scope: Scope) -> RequestInfo:
         query=bytes(scope.get("query_string", b"")).decode("latin-1"),
         client_ip=str(client[0]) if client else None,
         headers=tuple(
-            (bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
             for name, value in scope.get("headers", ())
         ),
     )

@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import translate
-from typing import Final, Literal, NamedTuple, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 import re2
 
@@ -111,6 +111,7 @@ _DATA_IMAGE: Final = (
     "data:image/bmp;",
     "data:image/x-icon;",
 )
+_PLAIN: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 _MAX_HEADER: Final = 8192
 _TAIL: Final = 4096  # of a value longer than max_value, the end judged beside its start
 _MAX_HEADERS_TOTAL: Final = 65536
@@ -232,11 +233,9 @@ def _glob(pattern: str) -> re2._Regexp[str]:
     return compiled
 
 
-class _Field(NamedTuple):
-    location: str
-    text: str  # normalized
-    flags: int
-    where: str  # "v", "p", "u", "n", "x"
+# A field: (location, normalized text, decoding flags, context letter). A plain tuple: building
+# a NamedTuple costs a Python-level call per field.
+_Field: TypeAlias = tuple[str, str, int, str]
 
 
 class _Context:
@@ -245,6 +244,13 @@ class _Context:
     def __init__(self, rules: Sequence[Rule], engine: str) -> None:
         self.rules = tuple(rules)
         self.engine: Engine = compile_set([r.pattern for r in rules], engine)
+
+
+def _keep(found: list[Finding], exclusions: list[Exclusion]) -> list[Finding]:
+    """``found`` without the findings an exclusion tunes away."""
+    if not exclusions:
+        return found
+    return [f for f in found if not any(e.drops(f) for e in exclusions)]
 
 
 def _dotted(path: str) -> bool:
@@ -359,18 +365,22 @@ class Inspector:
             if not part:
                 continue
             name, _, value = part.partition("=")
-            name_text, name_flags = normalize(name, plus=True)
-            label = f"{prefix}:{_label(name_text)}"
-            if not _SUSPECT.isdisjoint(name_text):
-                out.append(_Field(label, name_text, name_flags, "n"))
-            elif name_flags:
-                out.append(_Field(label, "", name_flags, "n"))
-            self._value(label, value, out, plus=True)
+            if name.strip(_PLAIN):  # not a plain identifier: decode it, maybe judge it
+                name, name_flags = normalize(name, plus=True)
+                if not _SUSPECT.isdisjoint(name):
+                    out.append((f"{prefix}:{_label(name)}", name, name_flags, "n"))
+                elif name_flags:
+                    out.append((f"{prefix}:{_label(name)}", "", name_flags, "n"))
+            self._value(f"{prefix}:{_label(name)}", value, out, plus=True)
 
     def _value(
         self, label: str, raw: str, out: list[_Field], *, plus: bool = False, decode: bool = True
     ) -> None:
         if not raw:
+            return
+        if len(raw) < 256 and not raw.strip(_PLAIN):
+            # letters, digits, '_', '.', '-': nothing to decode; judged as it is, lower-cased
+            out.append((label, raw.lower(), 0, "v"))
             return
         flags = 0
         if len(raw) > self.max_value:
@@ -382,10 +392,10 @@ class Inspector:
             flags |= decoded
         if _skippable(raw):
             if flags:
-                out.append(_Field(label, "", flags, "v"))
+                out.append((label, "", flags, "v"))
             return
         text, more = normalize(raw, decode=False)
-        out.append(_Field(label, text, flags | more, "v"))
+        out.append((label, text, flags | more, "v"))
 
     def _json(self, body: str, prefix: str, out: list[_Field], problems: list[Finding]) -> None:
         try:
@@ -423,7 +433,7 @@ class Inspector:
                     key_path = evidence(key_path, limit=60)
                     if not _SUSPECT.isdisjoint(key):
                         text, flags = normalize(key, decode=False)
-                        out.append(_Field(f"{prefix}:{key_path}", text, flags, "n"))
+                        out.append((f"{prefix}:{key_path}", text, flags, "n"))
                     stack.append((key_path, value, depth + 1))
             elif isinstance(node, list):
                 if depth >= self.max_depth:
@@ -527,7 +537,7 @@ class Inspector:
             self._multipart(request, text, out, problems)
         elif kind in ("application/xml", "text/xml") or kind.endswith("+xml"):
             normalized, flags = normalize(text, decode=False)
-            out.append(_Field("body", normalized, flags, "x"))
+            out.append(("body", normalized, flags, "x"))
         elif kind.startswith("text/"):
             self._value("body", text, out, decode=False)
 
@@ -552,7 +562,7 @@ class Inspector:
             if kind is None:  # any other header: judged when it holds markup or code
                 if not _SUSPECT.isdisjoint(value):
                     text, flags = normalize(value, decode=False)
-                    out.append(_Field(f"header:{_label(name)}", text, flags, "v"))
+                    out.append((f"header:{_label(name)}", text, flags, "v"))
                 if name in _OVERRIDE_HEADERS:
                     method = value.strip().upper()
                     score = 5 if method in _TAMPERING_METHODS else 1 if method in _METHODS else 2
@@ -568,13 +578,13 @@ class Inspector:
             elif kind == "token":
                 if value.strip(_TOKEN_CHARS):
                     text, flags = normalize(value, decode=False)
-                    out.append(_Field(f"header:{name}", text, flags, "v"))
+                    out.append((f"header:{name}", text, flags, "v"))
             elif kind == "ua":
                 text, flags = normalize(value, decode=False)
-                out.append(_Field("header:user-agent", text, flags, "u"))
+                out.append(("header:user-agent", text, flags, "u"))
             elif kind == "url":
                 text, flags = normalize(value)
-                out.append(_Field(f"header:{name}", text, flags, "v"))
+                out.append((f"header:{name}", text, flags, "v"))
             elif kind == "length":
                 lengths.append(value)
             elif kind == "encoding":
@@ -654,7 +664,7 @@ class Inspector:
             problems.append(Finding("protocol", "path", evidence(path, limit=40), "bp-920320", 3))
         text, flags = normalize(path)
         if text != "/":
-            out.append(_Field("path", text, flags, "p"))
+            out.append(("path", text, flags, "p"))
             if _dotted(text):
                 problems.append(
                     Finding("scanner_probe", "path", evidence(text, limit=80), "bp-913230", 5)
@@ -695,41 +705,63 @@ class Inspector:
     @staticmethod
     def _flag_findings(field: _Field) -> list[Finding]:
         findings: list[Finding] = []
-        flags = field.flags
+        location, _, flags, _ = field
         if flags & OVERLONG:
-            findings.append(Finding("protocol", field.location, "overlong UTF-8", "bp-920260", 5))
+            findings.append(Finding("protocol", location, "overlong UTF-8", "bp-920260", 5))
         if flags & DOUBLE_ENCODED:
             findings.append(
-                Finding("protocol", field.location, "double percent-encoding", "bp-920230", 3)
+                Finding("protocol", location, "double percent-encoding", "bp-920230", 3)
             )
         if flags & UNICODE_ESCAPE:
-            findings.append(Finding("protocol", field.location, "%u escape", "bp-920240", 3))
+            findings.append(Finding("protocol", location, "%u escape", "bp-920240", 3))
         if flags & NUL:
-            findings.append(Finding("protocol", field.location, "NUL byte", "bp-920270", 3))
+            findings.append(Finding("protocol", location, "NUL byte", "bp-920270", 3))
         if flags & ENCODING_ERROR:
-            findings.append(
-                Finding("protocol", field.location, "malformed encoding", "bp-920220", 2)
-            )
+            findings.append(Finding("protocol", location, "malformed encoding", "bp-920220", 2))
         return findings
 
-    def _judge(self, fields: list[_Field]) -> list[list[Finding]]:
-        """The findings of each field. Fields of one context are matched in one pass, one per
-        line; only when that pass finds something is each field matched on its own."""
-        results: list[list[Finding]] = [self._flag_findings(f) if f.flags else [] for f in fields]
+    def _judge(
+        self, fields: list[_Field], exclusions: list[Exclusion]
+    ) -> tuple[list[Finding], int]:
+        """The findings of the fields and the highest field score. Fields of one context are
+        matched in one pass, one per line; only when that pass finds something is each field
+        matched on its own. Exclusions drop findings before a field is scored."""
+        results: list[Finding] = []
+        best = 0
+        groups: dict[str, list[_Field]] = {}
+        for field in fields:
+            if field[1]:
+                group = groups.get(field[3])
+                if group is None:
+                    groups[field[3]] = [field]
+                else:
+                    group.append(field)
+            elif field[2]:  # flags alone (a value not matched, such as a base64 blob)
+                found = _keep(self._flag_findings(field), exclusions)
+                results.extend(found)
+                best = max(best, sum(f.score for f in found))
         budget = 3  # precise evidence for this many findings; the rest quote the field
-        groups: dict[str, list[tuple[int, bytes]]] = {}
-        for i, f in enumerate(fields):
-            if f.text:
-                groups.setdefault(f.where, []).append((i, f.text.encode()))
+        contexts = self._contexts
         for where, group in groups.items():
-            context = self._contexts[where]
+            context = contexts[where]
             engine = context.engine
-            if len(group) > 1 and not engine.match(b"\n".join(data for _, data in group)):
-                continue
-            for i, data in group:
+            if len(group) > 1:
+                encoded = [field[1].encode() for field in group]
+                if not engine.match(b"\n".join(encoded)):
+                    if any(field[2] for field in group):
+                        for field in group:
+                            if field[2]:
+                                found = _keep(self._flag_findings(field), exclusions)
+                                results.extend(found)
+                                best = max(best, sum(f.score for f in found))
+                    continue
+            else:
+                encoded = [group[0][1].encode()]
+            for field, data in zip(group, encoded, strict=True):
+                location, text, flags, _ = field
+                found = self._flag_findings(field) if flags else []
                 for index in engine.match(data):
                     rule = context.rules[index]
-                    text = fields[i].text
                     if budget > 0:
                         budget -= 1
                         span = engine.span(index, data)
@@ -740,10 +772,12 @@ class Inspector:
                         )
                     else:
                         quoted = evidence(text)
-                    results[i].append(
-                        Finding(rule.type, fields[i].location, quoted, rule.id, rule.score)
-                    )
-        return results
+                    found.append(Finding(rule.type, location, quoted, rule.id, rule.score))
+                if found:
+                    found = _keep(found, exclusions)
+                    results.extend(found)
+                    best = max(best, sum(f.score for f in found))
+        return results, best
 
     def inspect(self, request: RequestInfo) -> Inspection:
         """The verdict on ``request``. Never raises on request data. Added in 0.1."""
@@ -765,22 +799,17 @@ class Inspector:
             )
 
     def _inspect(self, request: RequestInfo) -> Inspection:
-        exclusions = [e for e in self.exclusions if e.applies(request.path)]
+        exclusions = (
+            [e for e in self.exclusions if e.applies(request.path)] if self.exclusions else []
+        )
         if any(not e.rules and not e.fields for e in exclusions):
             return Inspection("normal", 0)
-
-        def keep(found: list[Finding]) -> list[Finding]:
-            return [f for f in found if not any(e.drops(f) for e in exclusions)]
-
         fields, problems = self.fields(request)
-        findings = keep(problems) if exclusions else problems
+        findings = _keep(problems, exclusions)
         best = max((f.score for f in findings), default=0)
-        for found in self._judge(fields):
-            if found:
-                if exclusions:
-                    found = keep(found)
-                findings.extend(found)
-                best = max(best, sum(f.score for f in found))
+        found, field_best = self._judge(fields, exclusions)
+        findings.extend(found)
+        best = max(best, field_best)
         if best >= self.threshold:
             verdict: Verdict = "malicious"
         elif any(f.type == "protocol" and f.score >= 2 for f in findings):
