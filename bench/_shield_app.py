@@ -28,6 +28,12 @@ def build(variant: str) -> Any:
         shield = Shield(Inspector(), mode="block")
         guard = Guard(secure_headers(), shield=shield, remove_server=False)
         return BulletproofMiddleware(app, guard=guard)
+    if variant == "plumbing":  # the shield's plumbing with inspection excluded everywhere
+        from bulletproof.detect import Exclusion
+
+        shield = Shield(Inspector(exclusions=[Exclusion("/*")]), mode="block")
+        guard = Guard(secure_headers(), shield=shield, remove_server=False)
+        return BulletproofMiddleware(app, guard=guard)
     raise SystemExit(f"unknown BENCH_VARIANT {variant!r}")
 
 

@@ -279,10 +279,10 @@ def test_a_bug_inside_the_inspector_is_an_invalid_verdict_not_an_exception(
 ) -> None:
     inspector = Inspector()
 
-    def broken(request: RequestInfo) -> None:
+    def broken(*args: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(inspector, "fields", broken)
+    monkeypatch.setattr(inspector, "_line", broken)
     result = inspector.inspect(RequestInfo("GET", "/"))
     assert result.verdict == "invalid"
     assert result.findings[0].rule == "bp-920000"

@@ -215,9 +215,14 @@ class BulletproofMiddleware(_Guarded):
             scope.setdefault("state", {})["csp_nonce"] = self._no_nonce
             headers = self._static
         watch = self._watch
+        shielded: list[Any] = []  # (request, judged) once the shield has judged the request
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if shielded:
+                    status = message.get("status", 200)
+                    if 400 <= status <= 499:
+                        self.guard.responded(shielded[0], status, shielded[1])
                 own = message.get("headers", ())
                 if not isinstance(own, list | tuple):  # any iterable is allowed: read it once
                     own = list(own)
@@ -264,14 +269,8 @@ class BulletproofMiddleware(_Guarded):
         if judged.block:
             await _send_answer(send_with_headers, guard.refusal(judged))
             return
-        request = info
-
-        async def send_and_watch(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                guard.responded(request, int(message.get("status", 200)), judged)
-            await send_with_headers(message)
-
-        await self.app(scope, receive, send_and_watch)
+        shielded.extend((info, judged))
+        await self.app(scope, receive, send_with_headers)
 
     async def _report(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A request to the CSP report endpoint: headers and body to the guard, its answer back."""

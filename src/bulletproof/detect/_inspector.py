@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import translate
 from typing import Final, Literal, TypeAlias
@@ -113,6 +113,8 @@ _DATA_IMAGE: Final = (
 )
 _PLAIN: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 _MAX_HEADER: Final = 8192
+_CACHE_SIZE: Final = 4096  # entries per cache (values under 1 KiB each: a few MiB at most)
+_PART_CACHE_SIZE: Final = 1024  # request lines and header sets (under 8 KiB each)
 _TAIL: Final = 4096  # of a value longer than max_value, the end judged beside its start
 _MAX_HEADERS_TOTAL: Final = 65536
 _MAX_HEADER_COUNT: Final = 100
@@ -345,6 +347,12 @@ class Inspector:
         self.max_depth = max_depth
         self.max_value = max_value
         self._contexts = _compiled(self.disabled, engine)
+        # what repeats from request to request (headers, cookies, common values): normalized
+        # forms and the rules a field matched. Plain dicts: a get or a set is atomic in
+        # CPython, so threads share them safely; each is cleared when it reaches its bound.
+        self._norm_cache: dict[tuple[str, bool], tuple[str, int]] = {}
+        self._match_cache: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._part_cache: dict[tuple[object, ...], tuple[list[Finding], int]] = {}
         self.engine = engine
 
     def __repr__(self) -> str:
@@ -580,10 +588,10 @@ class Inspector:
                     text, flags = normalize(value, decode=False)
                     out.append((f"header:{name}", text, flags, "v"))
             elif kind == "ua":
-                text, flags = normalize(value, decode=False)
+                text, flags = self._normalized(value, False)
                 out.append(("header:user-agent", text, flags, "u"))
             elif kind == "url":
-                text, flags = normalize(value)
+                text, flags = self._normalized(value, True)
                 out.append((f"header:{name}", text, flags, "v"))
             elif kind == "length":
                 lengths.append(value)
@@ -650,6 +658,14 @@ class Inspector:
         """Every field of ``request`` (normalized) and the protocol findings met on the way."""
         out: list[_Field] = []
         problems: list[Finding] = []
+        self._line(request, out, problems)
+        self._cookies(request, out, problems)
+        self._headers(request, out, problems)
+        self._safe_body(request, out, problems)
+        return out, problems
+
+    def _line(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
+        """The method, the path and the query string."""
         method = request.method.upper()
         if method in _TAMPERING_METHODS:
             problems.append(
@@ -671,13 +687,25 @@ class Inspector:
                 )
         if request.query:
             self._pairs(request.query, "query", out, problems)
-        self._cookies(request, out, problems)
-        self._headers(request, out, problems)
+
+    def _safe_body(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
         try:
             self._body(request, out, problems)
         except (ValueError, UnicodeError, RecursionError) as exc:  # pragma: no cover - defensive
             problems.append(Finding("protocol", "body", evidence(str(exc)), "bp-920330", 3))
-        return out, problems
+
+    def _normalized(self, value: str, decode: bool) -> tuple[str, int]:
+        """``normalize(value)``, remembered: browsers send the same User-Agent and Referer on
+        request after request. Bounded (cleared when full); only values under 1 KiB."""
+        key = (value, decode)
+        cached = self._norm_cache.get(key)
+        if cached is None:
+            cached = normalize(value, decode=decode)
+            if len(value) < 1024:
+                if len(self._norm_cache) >= _CACHE_SIZE:
+                    self._norm_cache.clear()
+                self._norm_cache[key] = cached
+        return cached
 
     def _cookies(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
         count = 0
@@ -742,42 +770,103 @@ class Inspector:
                 best = max(best, sum(f.score for f in found))
         budget = 3  # precise evidence for this many findings; the rest quote the field
         contexts = self._contexts
+        cache = self._match_cache
         for where, group in groups.items():
             context = contexts[where]
             engine = context.engine
-            if len(group) > 1:
-                encoded = [field[1].encode() for field in group]
-                if not engine.match(b"\n".join(encoded)):
-                    if any(field[2] for field in group):
-                        for field in group:
-                            if field[2]:
-                                found = _keep(self._flag_findings(field), exclusions)
-                                results.extend(found)
-                                best = max(best, sum(f.score for f in found))
-                    continue
-            else:
-                encoded = [group[0][1].encode()]
-            for field, data in zip(group, encoded, strict=True):
-                location, text, flags, _ = field
-                found = self._flag_findings(field) if flags else []
-                for index in engine.match(data):
-                    rule = context.rules[index]
-                    if budget > 0:
-                        budget -= 1
-                        span = engine.span(index, data)
-                        quoted = (
-                            evidence(data[span[0] : span[1]].decode("utf-8", "replace"))
-                            if span is not None
-                            else evidence(text)
-                        )
-                    else:
-                        quoted = evidence(text)
-                    found.append(Finding(rule.type, location, quoted, rule.id, rule.score))
-                if found:
-                    found = _keep(found, exclusions)
-                    results.extend(found)
-                    best = max(best, sum(f.score for f in found))
+            pending: list[_Field] = []
+            for field in group:
+                known = cache.get((where, field[1]))
+                if known is None:
+                    pending.append(field)
+                elif known or field[2]:
+                    found, budget = self._found(context, field, known, budget)
+                    if found:
+                        found = _keep(found, exclusions)
+                        results.extend(found)
+                        best = max(best, sum(f.score for f in found))
+            if not pending:
+                continue
+            encoded = [field[1].encode() for field in pending]
+            if len(pending) > 1 and not engine.match(b"\n".join(encoded)):
+                for field in pending:
+                    self._remember(where, field[1], ())
+                    if field[2]:
+                        found = _keep(self._flag_findings(field), exclusions)
+                        results.extend(found)
+                        best = max(best, sum(f.score for f in found))
+                continue
+            for field, data in zip(pending, encoded, strict=True):
+                matched = tuple(engine.match(data))
+                self._remember(where, field[1], matched)
+                if matched or field[2]:
+                    found, budget = self._found(context, field, matched, budget, data)
+                    if found:
+                        found = _keep(found, exclusions)
+                        results.extend(found)
+                        best = max(best, sum(f.score for f in found))
         return results, best
+
+    def _header_part(
+        self, request: RequestInfo, out: list[_Field], problems: list[Finding]
+    ) -> None:
+        self._cookies(request, out, problems)
+        self._headers(request, out, problems)
+
+    def _part(
+        self,
+        key: tuple[object, ...],
+        collect: Callable[[RequestInfo, list[_Field], list[Finding]], None],
+        request: RequestInfo,
+    ) -> tuple[list[Finding], int]:
+        """The findings and best score of one part of ``request`` (its fields gathered by
+        ``collect``), remembered for the part's text when it is under 8 KiB."""
+        cached = self._part_cache.get(key)
+        if cached is not None:
+            return cached
+        out: list[_Field] = []
+        problems: list[Finding] = []
+        collect(request, out, problems)
+        found, best = self._judge(out, [])
+        result = (problems + found, max(best, max((f.score for f in problems), default=0)))
+        if sum(len(f[1]) for f in out) < 8192:
+            cache = self._part_cache
+            if len(cache) >= _PART_CACHE_SIZE:
+                cache.clear()
+            cache[key] = result
+        return result
+
+    def _remember(self, where: str, text: str, matched: tuple[int, ...]) -> None:
+        if len(text) < 1024:
+            cache = self._match_cache
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[(where, text)] = matched
+
+    def _found(
+        self,
+        context: _Context,
+        field: _Field,
+        matched: tuple[int, ...],
+        budget: int,
+        data: bytes | None = None,
+    ) -> tuple[list[Finding], int]:
+        """The findings of one field: its decoding flags and the rules it matched."""
+        location, text, flags, _ = field
+        found = self._flag_findings(field) if flags else []
+        for index in matched:
+            rule = context.rules[index]
+            quoted = None
+            if budget > 0:
+                budget -= 1
+                data = data if data is not None else text.encode()
+                span = context.engine.span(index, data)
+                if span is not None:
+                    quoted = evidence(data[span[0] : span[1]].decode("utf-8", "replace"))
+            found.append(
+                Finding(rule.type, location, quoted or evidence(text), rule.id, rule.score)
+            )
+        return found, budget
 
     def inspect(self, request: RequestInfo) -> Inspection:
         """The verdict on ``request``. Never raises on request data. Added in 0.1."""
@@ -804,12 +893,29 @@ class Inspector:
         )
         if any(not e.rules and not e.fields for e in exclusions):
             return Inspection("normal", 0)
-        fields, problems = self.fields(request)
-        findings = _keep(problems, exclusions)
-        best = max((f.score for f in findings), default=0)
-        found, field_best = self._judge(fields, exclusions)
-        findings.extend(found)
-        best = max(best, field_best)
+        if exclusions:  # tuned routes: every part judged afresh, exclusions applied per field
+            fields, problems = self.fields(request)
+            findings = _keep(problems, exclusions)
+            best = max((f.score for f in findings), default=0)
+            found, field_best = self._judge(fields, exclusions)
+            findings.extend(found)
+            best = max(best, field_best)
+        else:
+            # The request line and the headers repeat from request to request (a browser sends
+            # the same headers each time): each part's findings are remembered by its text.
+            findings, best = self._part(
+                ("l", request.method, request.path, request.query), self._line, request
+            )
+            more, part_best = self._part(("h", request.headers), self._header_part, request)
+            findings = findings + more
+            best = max(best, part_best)
+            if request.body:
+                out: list[_Field] = []
+                body_problems: list[Finding] = []
+                self._safe_body(request, out, body_problems)
+                found, field_best = self._judge(out, [])
+                findings = findings + body_problems + found
+                best = max(best, field_best, max((f.score for f in body_problems), default=0))
         if best >= self.threshold:
             verdict: Verdict = "malicious"
         elif any(f.type == "protocol" and f.score >= 2 for f in findings):
