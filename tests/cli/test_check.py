@@ -143,7 +143,7 @@ def test_json_report_shape(tmp_path: Path, listener: int) -> None:
     assert report["target"] == str(project)
     assert report["exit_code"] == 1
     sections = {s["name"]: s["items"] for s in report["sections"]}
-    assert list(sections) == ["config", "sinks", "notifiers", "headers", "routes"]
+    assert list(sections) == ["config", "sinks", "notifiers", "headers", "routes", "shield"]
     assert [i["status"] for i in sections["config"]] == ["ok"]
     # No app configured: the app sections say so instead of grading anything.
     assert [i["status"] for i in sections["headers"]] == ["skipped"]
@@ -240,6 +240,10 @@ def test_example_shop_is_clean(tmp_path: Path) -> None:
     assert run.stdout.splitlines()[-1] == "result: clean"
     assert (shop / ".bulletproof").is_dir()
     assert (source / ".bulletproof").exists() == had_state
+    # the shield section replays the shop's bundled traffic.jsonl
+    assert "on, block: malicious requests are refused" in run.stdout
+    assert "30 requests from traffic.jsonl: 16 malicious" in run.stdout
+    assert "1 invalid, 13 normal" in run.stdout
 
 
 def test_check_as_a_real_process(tmp_path: Path) -> None:
@@ -374,7 +378,7 @@ def test_without_an_app_the_app_sections_say_they_do_not_apply(tmp_path: Path) -
     assert run.stdout.count("does not apply: no app configured; set app = 'module:attr'") == 2
     report = run_check(project)
     skipped = [s.name for s in report.sections if any(i.status is Status.SKIPPED for i in s.items)]
-    assert skipped == ["headers", "routes"]
+    assert skipped == ["headers", "routes", "shield"]  # shield: no sample traffic to replay
     assert report.incomplete == ()
 
 
@@ -503,6 +507,7 @@ def test_a_capability_adds_its_section_with_a_source(tmp_path: Path) -> None:
         "notifiers",
         "headers",
         "routes",
+        "shield",
         "extra",
     ]
     assert report.sections[-1].items == (
@@ -621,3 +626,61 @@ def test_django_settings_that_change_the_headers_are_header_findings(tmp_path: P
     routes = [i["detail"] for i in sections["routes"][1:]]
     assert routes
     assert not any("settings." in detail for detail in routes), routes
+
+
+def _shield_project(directory: Path, shield: str, traffic: list[str] | None = None) -> Path:
+    project = make_project(directory, f"[tool.bulletproof]\n\n[tool.bulletproof.shield]\n{shield}")
+    if traffic is not None:
+        (project / "traffic.jsonl").write_text("\n".join(traffic) + "\n", encoding="utf-8")
+    return project
+
+
+def _shield_items(report: CheckReport) -> list[tuple[str, str, str]]:
+    section = next(s for s in report.sections if s.name == "shield")
+    return [(i.name, i.status.value, i.detail) for i in section.items]
+
+
+def test_the_shield_section_replays_the_sample_and_counts_what_it_caught(tmp_path: Path) -> None:
+    traffic = [
+        json.dumps({"path": "/", "query": "q=shoes"}),
+        json.dumps({"path": "/", "query": "q=%3Cscript%3Ex%3C%2Fscript%3E"}),
+        json.dumps({"path": "/.env"}),
+    ]
+    project = _shield_project(tmp_path / "p", 'sample_traffic = "traffic.jsonl"\n', traffic)
+    report = run_check(project, env={})
+    assert report.exit_code == 0
+    items = _shield_items(report)
+    assert items[0][:2] == ("shield", "ok")
+    assert "monitor" in items[0][2]
+    assert items[1] == (
+        "sample traffic",
+        "ok",
+        "3 requests from traffic.jsonl: 2 malicious (scanner_probe 1, xss 1), 0 invalid, 1 normal",
+    )
+
+
+def test_the_shield_section_without_a_sample_is_skipped_and_off_is_a_finding(
+    tmp_path: Path,
+) -> None:
+    report = run_check(_shield_project(tmp_path / "a", ""), env={})
+    assert [i[:2] for i in _shield_items(report)] == [
+        ("shield", "ok"),
+        ("sample traffic", "skipped"),
+    ]
+    off = run_check(_shield_project(tmp_path / "b", "enabled = false\n"), env={})
+    assert off.exit_code == 1
+    assert _shield_items(off)[0][:2] == ("shield", "finding")
+
+
+def test_bad_sample_lines_are_named_and_a_missing_sample_is_bad_input(tmp_path: Path) -> None:
+    project = _shield_project(
+        tmp_path / "p", 'sample_traffic = "traffic.jsonl"\n', [json.dumps({"path": "/"}), "{oops"]
+    )
+    report = run_check(project, env={})
+    assert report.exit_code == 3
+    assert ("sample traffic", "error") in [i[:2] for i in _shield_items(report)]
+    assert any("traffic.jsonl:2: not a request record" in i[2] for i in _shield_items(report))
+    missing = _shield_project(tmp_path / "q", 'sample_traffic = "nope.jsonl"\n')
+    run = invoke("check", str(missing))
+    assert run.exit_code == 2
+    assert "shield.sample_traffic = " in run.stdout

@@ -14,6 +14,7 @@ from typing import Final
 from bulletproof.check._app import HeadersSource, RoutesSource
 from bulletproof.check._base import SectionSource
 from bulletproof.check._delivery import NotifiersSource, SinksSource
+from bulletproof.check._shield import ShieldSource
 
 __all__ = ["SOURCES"]
 
@@ -22,5 +23,6 @@ SOURCES: Final[tuple[SectionSource, ...]] = (
     NotifiersSource(),
     HeadersSource(),
     RoutesSource(),
+    ShieldSource(),
 )
 """Every section after ``config``, in report order. Added in 0.1."""

@@ -8,6 +8,7 @@
 mode = "block"                      # or "monitor" (the default): log only
 threshold = 5                       # the score that makes a request malicious
 body_limit = "64KiB"                # the start of a body that is read and inspected
+sample_traffic = "traffic.jsonl"    # requests `bulletproof check` replays (see docs/detect.md)
 disabled_rules = ["bp-942280"]      # rule ids or family prefixes, off everywhere
 exclusions = [
   { path = "/cms/*", rules = ["bp-941"] },          # XSS rules off on the CMS
@@ -129,6 +130,8 @@ class ShieldConfig:
     app runs). ``body_limit`` is how much of a body is read for inspection (the app still gets
     all of it); ``app_errors`` makes a 4xx that the app answered an ``invalid_request`` event.
     ``threshold``, ``disabled_rules`` and ``exclusions`` tune the inspector.
+    ``sample_traffic`` names a JSON-lines file of recorded requests (relative to the config's
+    directory) that ``bulletproof check`` replays to show what the shield would catch.
 
     Added in 0.1.
     """
@@ -140,6 +143,7 @@ class ShieldConfig:
     app_errors: bool = True
     disabled_rules: tuple[str, ...] = ()
     exclusions: Annotated[tuple[Exclusion, ...], Parse(_exclusions), FileOnly()] = ()
+    sample_traffic: str | None = None
 
     def __post_init__(self) -> None:
         check_ranges(self, _RULES)
