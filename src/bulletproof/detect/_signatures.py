@@ -111,7 +111,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vn",
         "string break then a comment or a terminator",
-        rf"^[\w@.$ -]{{0,40}}{_Q} ?\)* ?(?:--|#|/\*|;|\)) ?(?:$|[a-z(]|--)|{_Q} ?\)* ?(?:--|#)[ -]?$",
+        rf"^[\w@.$ -]*{_Q} ?\)* ?(?:--|#|/\*|;|\)) ?(?:$|[a-z(]|--)|{_Q} ?\)* ?(?:--|#)[ -]?$",
     ),
     (
         "bp-942150",
@@ -127,7 +127,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vn",
         "string tautology",
-        rf"\b(?:or|and|xor|where|having) ?\(* ?{_Q}[^'\"]{{0,20}}{_Q} ?\)* ?(?:=|<>|!=|like) ?\(* ?{_Q}",
+        rf"\b(?:or|and|xor|where|having) ?\(* ?{_Q}[^'\"]*{_Q} ?\)* ?(?:=|<>|!=|like) ?\(* ?{_Q}",
     ),
     (
         "bp-942170",
@@ -168,11 +168,11 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vn",
         "a value that is a column probe",
-        r"^[\w'\"]{0,12} ?\)* ?(?:order|group) by \d+ ?(?:, ?[\w()' ]+)*(?:--|#|;|$)"
+        r"^[\w'\"]* ?\)* ?(?:order|group) by \d+ ?(?:, ?[\w()' ]+)*(?:--|#|;|$)"
         rf"|^{_Q} ?(?:=|<|>|\|\||&&|\^|-|\+|\*) ?(?:\d|{_Q})|{_Q} ?\|\| ?{_Q}"
         r"|\( ?-?\d+ ?(?:=|<>|!=|<|>) ?-?\d+ ?\)"
         rf"|^{_Q} ?[&|^*+-] ?{_Q}$|^['\"\x60\\]{{1,2}}$"
-        r"|^-?\d+ ?\)* ?(?:and|or|xor) -?\d+$|^\w{1,12} (?:and|or|xor) (?:true|false)$",
+        r"|^-?\d+ ?\)* ?(?:and|or|xor) -?\d+$|^\w+ (?:and|or|xor) (?:true|false)$",
     ),
     ("bp-942210", "sqli", 2, "vn", "trailing SQL comment", r"(?:--|#|/\*)[ +-]?$|\s--\s"),
     (
@@ -190,7 +190,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         "vn",
         "SELECT list or subquery",
         r"\(\s*select\b|\bselect (?:\*|count ?\(|case\b|if ?\(|char ?\(|concat|null\b|\d+ ?,|@@|top \d|distinct\b)"
-        r"|\bselect\b[\w\s,.*()@]{1,120}\bfrom [\w.$]+ ?(?:where|limit|order|group|union|\)|--|#|;|$)",
+        r"|\bselect\b[\w\s,.*()@]+\bfrom [\w.$]+ ?(?:where|limit|order|group|union|\)|--|#|;|$)",
     ),
     (
         "bp-942230",
@@ -203,7 +203,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         r"alter (?:table|user|database)|create (?:table|user|database|procedure|function)\b|"
         r"into (?:out|dump)file|exec(?:ute)? (?:master\.|xp_|sp_)|update [\w.$]+ set [\w.$]+ ?=)",
     ),
-    ("bp-942240", "sqli", 4, "vn", "CASE WHEN ... THEN", r"\bcase when\b.{1,80}\bthen\b"),
+    ("bp-942240", "sqli", 4, "vn", "CASE WHEN ... THEN", r"\bcase when\b.+\bthen\b"),
     (
         "bp-942250",
         "sqli",
@@ -245,7 +245,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vpn",
         "event handler in a tag",
-        r"<[a-z!/?][^>]*?[^a-z0-9]on[a-z]{3,24}\s*=",
+        r"<[a-z!/?][^>]*?[^a-z0-9]on[a-z]{3,}\s*=",
     ),
     (
         "bp-941120",
@@ -253,7 +253,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vpn",
         "event handler after a quote",
-        rf"{_Q}[\s/]*on[a-z]{{3,24}}\s*=|^on[a-z]{{3,24}}\s*=\s*\S",
+        rf"{_Q}[\s/]*on[a-z]{{3,}}\s*=|^on[a-z]{{3,}}\s*=\s*\S",
     ),
     (
         "bp-941130",
@@ -334,7 +334,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         2,
         "vpn",
         "event-like attribute in a tag",
-        r"<[a-z]+[\s/][^>]*[^a-z0-9]on[a-z]{3,24}|=\s*['\"]?&\{|<input[^>]*type\s*=\s*['\"]?password",
+        r"<[a-z]+[\s/][^>]*[^a-z0-9]on[a-z]{3,}|=\s*['\"]?&\{|<input[^>]*type\s*=\s*['\"]?password",
     ),
     (
         "bp-941230",
@@ -362,7 +362,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         2,
         "vpn",
         "JavaScript call with a string or number",
-        r"\(\s*(?:['\"`][^'\"`]{0,40}['\"`]|\d+|/[^/]{1,40}/\.source|document\.\w+)\s*\)\s*(?:;|>|//|$)",
+        r"\(\s*(?:['\"`][^'\"`]*['\"`]|\d+|/[^/]+/\.source|document\.\w+)\s*\)\s*(?:;|>|//|$)",
     ),
     # -- command injection --------------------------------------------------------------------
     (
@@ -412,7 +412,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vn",
         "shellshock function definition",
-        r"\(\s*\)\s*\{[^}]{0,20};\s*\}\s*;",
+        r"\(\s*\)\s*\{[^}]*;\s*\}\s*;",
     ),
     (
         "bp-932160",
@@ -490,7 +490,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vpn",
         "system file after encoded separators",
-        r"\.\.[^a-z0-9]{0,12}(?:etc|windows|winnt|boot|proc|system32|inetpub)[^a-z0-9]{1,12}"
+        r"\.\.[^a-z0-9]*(?:etc|windows|winnt|boot|proc|system32|inetpub)[^a-z0-9]+"
         r"(?:passwd|shadow|issue|hosts|group|win\.ini|system\.ini|boot\.ini|self|environ|drivers|sam)",
     ),
     (
@@ -572,7 +572,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         "vn",
         "JavaScript in a query",
         r"(?:^|['\";])\s*(?:\|\||&&|;)?\s*(?:this\.\w+|return (?:true|false|1)|sleep\(\d+\)|"
-        r"db\.\w+\.\w+\(|while\s*\(|new date\(\))|\b(?:do|while)\s*\{.{0,40}\}\s*while\s*\(",
+        r"db\.\w+\.\w+\(|while\s*\(|new date\(\))|\b(?:do|while)\s*\{.*\}\s*while\s*\(",
     ),
     (
         "bp-935120",
@@ -626,10 +626,10 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "v",
         "template expression",
-        r"\{\{[^}]{0,120}(?:__class__|__mro__|__subclasses__|__globals__|__builtins__|__init__|"
+        r"\{\{[^}]*(?:__class__|__mro__|__subclasses__|__globals__|__builtins__|__init__|"
         r"config|self\.|request\.|lipsum|cycler|joiner|namespace|\d+\s*[*+]\s*\d+|\w+\s*\(|\[\s*['\"])"
-        r"|\{%[^%]{0,120}%\}|\$\{[^}]{0,80}(?:\d+\s*[*+]\s*\d+|\bjndi:|\bjava\.|runtime|class\b|"
-        r"t\(java|@java|env:|sys:|\w+\.\w+\()|#\{[^}]{0,80}\}|<%=?[^%]{0,120}%>|\$\{jndi:",
+        r"|\{%[^%]*%\}|\$\{[^}]*(?:\d+\s*[*+]\s*\d+|\bjndi:|\bjava\.|runtime|class\b|"
+        r"t\(java|@java|env:|sys:|\w+\.\w+\()|#\{[^}]*\}|<%=?[^%]*%>|\$\{jndi:",
     ),
     # -- scanners -----------------------------------------------------------------------------
     (
