@@ -289,3 +289,32 @@ def test_the_inspected_start_of_a_large_body_can_still_block_it() -> None:
         assert status == 403
         assert handled == []
         assert emitter.events[0].category is Category.MALICIOUS_TRAFFIC
+
+
+def test_the_replayed_wsgi_input_gives_back_every_byte_in_every_reading_style() -> None:
+    import io
+
+    from bulletproof.adapters.wsgi import _ReplayInput
+
+    body = b"first line\nsecond line\nthird line without end"
+
+    def fresh(cut: int) -> _ReplayInput:
+        stream = io.BytesIO(body)
+        return _ReplayInput(stream.read(cut), stream)
+
+    for cut in (0, 3, 11, 15, len(body)):
+        assert fresh(cut).read() == body
+        assert fresh(cut).read(None) == body
+        chunks, stream = [], fresh(cut)
+        while chunk := stream.read(4):
+            chunks.append(chunk)
+        assert b"".join(chunks) == body
+        assert all(len(c) == 4 for c in chunks[:-1])  # no short reads before the end
+        assert b"".join(fresh(cut).readlines()) == body
+        assert b"".join(list(fresh(cut))) == body
+        limited = fresh(cut)
+        assert limited.readline(5) == body[:5]
+        assert limited.read() == body[5:]
+    closed = io.BytesIO(body)
+    _ReplayInput(b"", closed).close()
+    assert closed.closed

@@ -109,6 +109,9 @@ class _ReplayInput:
             return start + rest
         if start:
             taken, self._start = start[:size], start[size:]
+            if len(taken) < size:  # a read the stream would have filled: fill it from the rest
+                more: bytes = self._rest.read(size - len(taken))
+                return taken + more
             return taken
         data: bytes = self._rest.read(size)
         return data
