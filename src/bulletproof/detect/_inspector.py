@@ -112,6 +112,7 @@ _DATA_IMAGE: Final = (
     "data:image/x-icon;",
 )
 _PLAIN: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
+_PART_HEAD_SAFE: Final = frozenset("<>()`|$&{}")
 _MAX_HEADER: Final = 8192
 _CACHE_SIZE: Final = 4096  # entries per cache (values under 1 KiB each: a few MiB at most)
 _PART_CACHE_SIZE: Final = 1024  # request lines and header sets (under 8 KiB each)
@@ -248,6 +249,26 @@ class _Context:
         self.engine: Engine = compile_set([r.pattern for r in rules], engine)
 
 
+def _disposition(header: str, key: str) -> str | None:
+    """The ``key`` parameter of a Content-Disposition value, quoted or not (a quoted value may
+    hold ``;``: ``filename="a.jpg; curl x|sh"``)."""
+    lowered = header.lower()
+    start = 0
+    while True:
+        at = lowered.find(key + "=", start)
+        if at < 0:
+            return None
+        before = lowered[at - 1 : at] if at else ";"
+        start = at + len(key) + 1
+        if before in (";", " ", "\t"):
+            break
+    rest = header[start:].lstrip()
+    if rest.startswith('"'):
+        end = rest.find('"', 1)
+        return rest[1:end] if end > 0 else rest[1:]
+    return rest.split(";", 1)[0].strip()
+
+
 def _keep(found: list[Finding], exclusions: list[Exclusion]) -> list[Finding]:
     """``found`` without the findings an exclusion tunes away."""
     if not exclusions:
@@ -382,8 +403,18 @@ class Inspector:
             self._value(f"{prefix}:{_label(name)}", value, out, plus=True)
 
     def _value(
-        self, label: str, raw: str, out: list[_Field], *, plus: bool = False, decode: bool = True
+        self,
+        label: str,
+        raw: str,
+        out: list[_Field],
+        *,
+        plus: bool = False,
+        decode: bool = True,
+        lenient: bool = False,
     ) -> None:
+        """One value as a field. ``decode`` percent-decodes it (``plus``: ``+`` is a space);
+        ``lenient`` for text that was never URL-encoded (a JSON string): a stray ``%`` is no
+        anomaly there."""
         if not raw:
             return
         if len(raw) < 256 and not raw.strip(_PLAIN):
@@ -397,7 +428,10 @@ class Inspector:
             raw = raw[: self.max_value] + "\n" + raw[-_TAIL:]
         if decode and ("%" in raw or (plus and "+" in raw)):
             raw, decoded = percent_decode(raw, plus=plus)
-            flags |= decoded
+            flags |= decoded & ~ENCODING_ERROR if lenient else decoded
+        if "\n" in raw and len(raw) <= 128 and " " not in raw:
+            # a newline in a short value of one token separates shell commands (host%0aid)
+            raw = raw.replace("\r", "").replace("\n", ";")
         if _skippable(raw):
             if flags:
                 out.append((label, "", flags, "v"))
@@ -429,7 +463,7 @@ class Inspector:
                 if path == "query" and depth == 1 and "{" in node:
                     self._graphql(node, label, out)
                 else:
-                    self._value(label, node, out, decode=False)
+                    self._value(label, node, out, decode=True, lenient=True)
             elif isinstance(node, dict):
                 if depth >= self.max_depth:
                     problems.append(
@@ -496,23 +530,39 @@ class Inspector:
             head, sep, content = part.partition("\r\n\r\n")
             if not sep:
                 head, sep, content = part.partition("\n\n")
-            name, filename = f"part{index}", None
+            name, filename, part_type = f"part{index}", None, ""
             for line in head.splitlines():
                 key, _, value = line.partition(":")
-                if key.strip().lower() != "content-disposition":
-                    continue
-                for param in value.split(";")[1:]:
-                    pkey, _, pvalue = param.strip().partition("=")
-                    pkey = pkey.strip().lower()
-                    if pkey == "name":
-                        name = pvalue.strip().strip('"')
-                    elif pkey == "filename":
-                        filename = pvalue.strip().strip('"')
+                key = key.strip().lower()
+                if key == "content-type":
+                    part_type = value.strip().lower()
+                elif key == "content-disposition":
+                    name = _disposition(value, "name") or name
+                    filename = _disposition(value, "filename")
             label = f"multipart:{_label(name)}"
-            if filename is not None:
-                self._value(f"{label}:filename", filename, out, decode=False)
-                continue  # file contents are the app's business, not markup to judge
-            self._value(label, content.removesuffix("\r\n").removesuffix("\n"), out, decode=False)
+            if not _PART_HEAD_SAFE.isdisjoint(head):  # markup or shell in the part's headers
+                text, flags = normalize(head.replace("\r\n", " "), decode=False)
+                out.append((f"{label}:headers", text, flags, "v"))
+            content = content.removesuffix("\r\n").removesuffix("\n")
+            if filename is None:
+                self._value(label, content, out, decode=False)
+                continue
+            self._value(f"{label}:filename", filename, out, decode=True)
+            # a file is the app's business, but markup that a parser will read is judged: XML
+            # (and SVG, HTML) for external entities, an SVG also for scripts
+            lowered = filename.lower()
+            if (
+                "xml" in part_type
+                or "svg" in part_type
+                or "html" in part_type
+                or (lowered.endswith((".svg", ".xml", ".html", ".htm", ".xhtml")))
+            ):
+                text, flags = normalize(content[: self.max_value], decode=False)
+                out.append((f"{label}:content", text, flags, "x"))  # entities in any of them
+                if "svg" in part_type or lowered.endswith(".svg"):
+                    # an SVG is an image a browser runs scripts in; an HTML document's markup
+                    # is the file itself (a CMS import), not an injection into a page
+                    out.append((f"{label}:content", text, flags, "v"))
 
     def _body(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
         if not request.body:
@@ -681,6 +731,13 @@ class Inspector:
         text, flags = normalize(path)
         if text != "/":
             out.append(("path", text, flags, "p"))
+            if not _SUSPECT.isdisjoint(text.replace("/", "")):
+                # a segment with code characters is judged as a value too: /users/1' or 1=1--
+                out.extend(
+                    ("path", segment, 0, "v")
+                    for segment in text.split("/", self.max_fields)[1:]
+                    if segment and not _SUSPECT.isdisjoint(segment)
+                )
             if _dotted(text):
                 problems.append(
                     Finding("scanner_probe", "path", evidence(text, limit=80), "bp-913230", 5)

@@ -333,6 +333,8 @@ def normalize(value: str, *, plus: bool = False, decode: bool = True) -> tuple[s
         value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
         value = unicodedata.normalize("NFKC", value)
     value = value.lower()
+    if "```" in value:  # a markdown code fence is formatting, not command substitution
+        value = value.replace("```", " ")
     if "/*" in value or "*/" in value:
         value = _strip_comments(value)
     if not value.isprintable():

@@ -53,7 +53,7 @@ def replay_file(path: Path, inspector: Inspector, *, limit: int = 100_000) -> Re
     types: Counter[str] = Counter()
     bad: list[str] = []
     total = 0
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 is text
         if not line.strip():
             continue
         if total >= limit:

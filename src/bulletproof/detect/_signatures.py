@@ -67,12 +67,16 @@ _CMD = (
     r"passwd|crontab|nohup|xterm|certutil|bitsadmin|mshta|rundll32|regsvr32|wmic|schtasks|"
     r"printenv|xxd|tftp|nmap|lsof|ps|pwd|mkfifo|telnetd|busybox|gcc|cc|base64|sudo|su|"
     r"rm|cp|mv|wc|net|reg|netsh|dir|sleep|timeout|getent|groups|w|who|last|arp|route|"
-    r"traceroute|tracert|dig|whois|ssh|scp|ftp|php-cgi|node|lua|tclsh|awk|gawk|sed"
+    r"traceroute|tracert|dig|whois|ssh|scp|ftp|php-cgi|node|lua|tclsh|awk|gawk|sed|printf|"
+    r"xargs|sh -c|bash -c"
 )
 # Shell commands that are also English words: they need an argument that looks like one.
 _CMD_WORD = r"cat|more|less|head|tail|type|echo|find|grep|set|start|kill|env|host|time|print|tee|touch|file|sort|cut|strings|od|which|locate"
 _ARG = r"(?:-{1,2}[a-z]|/|\\|[a-z]:[/\\]|%[a-z]+%|\$[a-z{(]|~/|\.{1,2}/|['\"])"
 _SEP = r"(?:[;|&\x60\n]|\$\(|\|\||&&)"
+# what may come before the separator of an injected command: the value's own start (a token,
+# quotes, a closing parenthesis), not a sentence ("I ran cat x | wc -l" is prose)
+_LEAD = r"(?:^[\w.@:/'\"()*,+=-]*\s*|[;|&]\s*)"
 _CMD_ALONE = r"whoami|ifconfig|ipconfig|netstat|systeminfo|sysinfo|uname|tasklist|ipconfig /all"
 
 _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
@@ -119,7 +123,8 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vn",
         "numeric tautology",
-        r"\b(?:or|and|xor|where|having|when|\|\||&&) ?\(* ?-?\d+ ?\)* ?(?:=|<>|!=|<=?|>=?|like) ?\(* ?-?\d+\b",
+        r"(?:\b(?:or|and|xor|where|having|when)|\|\||&&) ?\(* ?-?(?:0x[0-9a-f]+|\d+) ?\)* ?"
+        r"(?:=|<>|!=|<=?|>=?|like) ?\(* ?-?(?:0x[0-9a-f]+|\d+)\b",
     ),
     (
         "bp-942160",
@@ -171,7 +176,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         r"^[\w'\"]* ?\)* ?(?:order|group) by \d+ ?(?:, ?[\w()' ]+)*(?:--|#|;|$)"
         rf"|^{_Q} ?(?:=|<|>|\|\||&&|\^|-|\+|\*) ?(?:\d|{_Q})|{_Q} ?\|\| ?{_Q}"
         r"|\( ?-?\d+ ?(?:=|<>|!=|<|>) ?-?\d+ ?\)"
-        rf"|^{_Q} ?[&|^*+-] ?{_Q}$|^['\"\x60\\]{{1,2}}$"
+        rf"|^{_Q} ?[&|^*+-] ?{_Q}$|^['\"\x60\\]{{1,2}}$|^\w*(?:'\"|\"')$"
         r"|^-?\d+ ?\)* ?(?:and|or|xor) -?\d+$|^\w+ (?:and|or|xor) (?:true|false)$",
     ),
     ("bp-942210", "sqli", 2, "vn", "trailing SQL comment", r"(?:--|#|/\*)[ +-]?$|\s--\s"),
@@ -195,7 +200,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
     (
         "bp-942230",
         "sqli",
-        5,
+        3,
         "vn",
         "data-changing statement",
         r"\b(?:insert into [\w.$]+ ?(?:\(|values|select)|delete from [\w.$]+ ?(?:where|;|--|#|$)"
@@ -269,12 +274,20 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vpn",
         "dangerous element",
-        r"<\s*(?:iframe|frame|frameset|object|embed|applet|svg|math|base|meta|isindex|xss|bgsound|"
+        r"<\s*(?:frameset|svg|math|base|meta|isindex|xss|bgsound|"
         r"layer|ilayer|xml|import|portal|script|plaintext|xmp|noscript|listing|vmlframe|link|"
         r"style|head|html|title|form)\b"
         r"|<\s*[a-z]+\b[^>]*?\b(?:src|href|data|action|formaction|background|dynsrc|lowsrc|code|"
         r"values|to|from|by|srcdoc|style|xmlns|rel|http-equiv|content|poster|xlink:href)\s*=\s*"
         r"[\"'`]?\s*(?:&#|\\[ux0-9]|(?:javascript|vbscript|livescript|data)\s*:)",
+    ),
+    (
+        "bp-941145",
+        "xss",
+        3,
+        "vpn",
+        "embedding element (video and map embeds use them too)",
+        r"<\s*(?:iframe|frame|object|embed|applet)\b",
     ),
     (
         "bp-941150",
@@ -286,6 +299,15 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         r"msgbox|constructor|unescape|atob|import)\s*(?:\(|`|\.call|\.apply)|"
         r"\bdocument\s*\.\s*(?:cookie|domain|write|location|body)|\bwindow\s*\.\s*(?:location|name|open)|"
         r"\.innerhtml\s*=|\blocation\s*(?:\.href)?\s*=|\btop\s*\[|\bself\s*\[",
+    ),
+    (
+        "bp-941155",
+        "xss",
+        5,
+        "vpn",
+        "a dialog call with a literal (the classic proof of script execution)",
+        r"(?:^|[-+*/;(\x60'\"={}\[\s|&])(?:alert|prompt|confirm|print)\s*(?:\(\s*(?:\d+|['\"\x60][^'\"\x60]*['\"\x60]"
+        r"|document\.\w+|window\.\w+|\))|\x60)",
     ),
     (
         "bp-941160",
@@ -310,7 +332,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         3,
         "vpn",
         "a quote closing an attribute, then a new tag",
-        r"[\"'`]\s*/?>\s*<\s*[a-z/!]|-->\s*<\s*[a-z/]",
+        r"^[^<]*[\"'`]\s*/?>\s*<\s*[a-z/!]|^[^<]*-->\s*<\s*[a-z/]",
     ),
     (
         "bp-941190",
@@ -318,7 +340,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         4,
         "vpn",
         "tag closing an HTML context",
-        r"<\s*/\s*(?:script|title|style|textarea|noscript|iframe|xmp|template)\s*>",
+        r"<\s*/\s*(?:script|title|style|textarea|noscript|xmp|template)\s*>",
     ),
     (
         "bp-941200",
@@ -334,7 +356,8 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         2,
         "vpn",
         "event-like attribute in a tag",
-        r"<[a-z]+[\s/][^>]*[^a-z0-9]on[a-z]{3,}|=\s*['\"]?&\{|<input[^>]*type\s*=\s*['\"]?password",
+        r"<[a-z]+[\s/][^>]*[\s/\"';]on[a-z]{3,}[!#$%&()*~+,:;?@\[\\\]^\x60|-][^>]*="
+        r"|=\s*['\"]?&\{|<input[^>]*type\s*=\s*['\"]?password",
     ),
     (
         "bp-941230",
@@ -371,7 +394,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vn",
         "command after a shell separator",
-        rf"{_SEP}\s*(?:/(?:usr/)?(?:local/)?s?bin/)?(?:{_CMD})(?:\.exe)?(?:$|[\s;|&\x60<>)'\"])"
+        rf"{_LEAD}{_SEP}\s*(?:/(?:usr/)?(?:local/)?s?bin/)?(?:{_CMD})(?:\.exe)?(?:$|[\s;|&\x60<>)'\"])"
         rf"|^(?:{_CMD})(?:\.exe)?\s*[;|&\x60]|^(?:{_CMD_ALONE})$",
     ),
     (
@@ -380,12 +403,12 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vn",
         "shell word command with arguments after a separator",
-        rf"{_SEP}\s*(?:{_CMD_WORD})(?:\.exe)? +{_ARG}",
+        rf"{_LEAD}{_SEP}\s*(?:{_CMD_WORD})(?:\.exe)? +{_ARG}",
     ),
     (
         "bp-932120",
         "cmdi",
-        5,
+        4,
         "vn",
         "command with options at the start of a value",
         rf"^(?:/(?:usr/)?(?:local/)?s?bin/)?(?:{_CMD}|{_CMD_WORD})(?:\.exe)? +{_ARG}",
@@ -396,7 +419,23 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vn",
         "path to a system binary",
-        r"(?:^|[\s;|&\x60'\"(=<>$])/(?:usr/(?:local/)?)?s?bin/[a-z]",
+        r"(?:^|[;|&\x60'\"(=<>$])/(?:usr/(?:local/)?)?s?bin/[a-z]",
+    ),
+    (
+        "bp-932135",
+        "cmdi",
+        2,
+        "vn",
+        "path to a system binary in text",
+        r"\s/(?:usr/(?:local/)?)?s?bin/[a-z]",
+    ),
+    (
+        "bp-932145",
+        "cmdi",
+        3,
+        "vn",
+        "command in backticks (markdown code spans look the same)",
+        rf"\x60\s*(?:{_CMD}|{_CMD_WORD})\b",
     ),
     (
         "bp-932140",
@@ -404,7 +443,15 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         5,
         "vn",
         "command substitution",
-        rf"\x60\s*(?:{_CMD}|{_CMD_WORD})\b|\$\(\s*(?:{_CMD}|{_CMD_WORD})\b|\$\{{ifs\}}|\$ifs\b|\$\{{[a-z_]+:-?\d*:?\d*\}}",
+        rf"\$\(\s*(?:{_CMD}|{_CMD_WORD})\b|\$\{{ifs\}}|\$ifs\b|\$\{{[a-z_]+:-?\d*:?\d*\}}",
+    ),
+    (
+        "bp-932147",
+        "cmdi",
+        5,
+        "vn",
+        "a path spelled with shell wildcards (/???/??t)",
+        r"(?:^|[\s;|&\x60(])/[?*]+(?:[a-z]*[?*]+[a-z]*)*/[a-z?*]*[?*]",
     ),
     (
         "bp-932150",
@@ -479,10 +526,19 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         r"(?:^|[/\\\s=:])(?:etc[/\\](?:passwd|shadow|group|hosts|issue|motd|crontab|sudoers|fstab|"
         r"mtab|profile|bashrc|httpd|apache2?|nginx|mysql|ssh|resolv\.conf|hostname|environment|"
         r"inittab|security|master\.passwd|pwd\.db)|proc[/\\](?:self|version|cmdline|mounts|\d+)\b|"
-        r"var[/\\](?:log|www|mail|spool|lib/mysql)[/\\]|windows[/\\](?:win\.ini|system32|system\.ini|"
-        r"repair|debug|panther)|winnt[/\\]|boot\.ini|win\.ini|\.ssh[/\\]|\.aws[/\\]|\.bash_history|"
-        r"\.htpasswd|\.htaccess|web-inf[/\\]|inetpub[/\\]|system32[/\\]|repair[/\\]sam|"
-        r"%systemroot%|%windir%|\$home/\.|usr[/\\](?:local[/\\])?(?:etc|lib|share)[/\\])",
+        r"windows[/\\](?:win\.ini|system\.ini|repair)|boot\.ini|win\.ini|\.ssh[/\\](?:id_|authorized)|"
+        r"\.aws[/\\]credentials|\.bash_history|\.htpasswd|web-inf[/\\]web\.xml|repair[/\\]sam|"
+        r"%systemroot%|%windir%|\$home/\.)",
+    ),
+    (
+        "bp-930112",
+        "path_traversal",
+        2,
+        "vpn",
+        "system directory",
+        r"(?:^|[/\\\s=:])(?:var[/\\](?:log|www|mail|spool|lib/mysql)[/\\]|windows[/\\](?:system32|debug|"
+        r"panther)|winnt[/\\]|inetpub[/\\]|system32[/\\]|usr[/\\](?:local[/\\])?(?:etc|lib|share)[/\\]|"
+        r"\.ssh[/\\]|\.aws[/\\]|\.htaccess|web-inf[/\\])",
     ),
     (
         "bp-930115",
@@ -505,7 +561,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
     (
         "bp-930130",
         "path_traversal",
-        3,
+        2,
         "vpn",
         "absolute path to a sensitive directory",
         r"^(?:/|\\|[a-z]:[/\\])(?:etc|proc|var|root|home|usr|windows|winnt|boot|sys|dev|tmp|opt|"
@@ -525,7 +581,8 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         4,
         "vpn",
         "remote file inclusion",
-        r"^(?:https?|ftp)://[^?]*\?$|^(?:https?|ftp)://\d{1,3}(?:\.\d{1,3}){3}/[^ ]*\.(?:txt|php|sh|pl|py|jsp)\b",
+        r"^(?:(?:https?|ftp):)?//[^?]*\?$|^(?:(?:https?|ftp):)?//\d{1,3}(?:\.\d{1,3}){3}/[^ ]*"
+        r"\.(?:txt|php|sh|pl|py|jsp)\b|\b(?:c99|r57|c100|wso|b374k)\.(?:txt|php)\b",
     ),
     # -- server-side request forgery ----------------------------------------------------------
     (
@@ -545,7 +602,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         "URL to a loopback or internal address",
         r"^(?:https?|ftp|gopher|dict|ldap|tftp|sftp|ws)://(?:[^/@]*@)?(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|0+\b|"
         r"\[::1?\]|\[0:0:0:0:0:0:0:[01]\]|10\.\d+\.\d+\.\d+|192\.168\.\d+\.\d+|172\.(?:1[6-9]|2\d|3[01])\.\d+\.\d+|"
-        r"0x7f[0-9a-f.]*|2130706433|017700000001|\d+\.\d+\.\d+\.\d+\.(?:nip|xip|sslip)\.io)(?:[:/?#]|$)",
+        r"0x7f[0-9a-f.]*|0+177\.\d+\.\d+\.\d+|2130706433|017700000001|\d+\.\d+\.\d+\.\d+\.(?:nip|xip|sslip)\.io)(?:[:/?#]|$)",
     ),
     (
         "bp-934120",
@@ -591,7 +648,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         "LDAP filter injection",
         r"\*\s*\)\s*\(\s*[|&!(]|\)\s*\(\s*[|&!]\s*\(|\(\s*[|&!]\s*\(\s*[a-z]+\s*[=~<>]|"
         r"\b(?:objectclass|objectcategory|samaccountname|userpassword|cn|uid|mail|givenname|sn)\s*=\s*\*|"
-        r"^\*\s*\)|^\s*\*\s*[|&]|\)\s*\)\s*\(\s*\|",
+        r"^\*\s*\)|^\s*\*\s*[|&]|\)\s*\)\s*\(\s*\||\)\s*\(\s*[&|!]\s*\)|^\*?\(\)[|&]",
     ),
     (
         "bp-936110",
@@ -627,9 +684,22 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         "v",
         "template expression",
         r"\{\{[^}]*(?:__class__|__mro__|__subclasses__|__globals__|__builtins__|__init__|"
-        r"config|self\.|request\.|lipsum|cycler|joiner|namespace|\d+\s*[*+]\s*\d+|\w+\s*\(|\[\s*['\"])"
-        r"|\{%[^%]*%\}|\$\{[^}]*(?:\d+\s*[*+]\s*\d+|\bjndi:|\bjava\.|runtime|class\b|"
-        r"t\(java|@java|env:|sys:|\w+\.\w+\()|#\{[^}]*\}|<%=?[^%]*%>|\$\{jndi:",
+        r"config|self\.|request\.|lipsum|cycler|joiner|namespace|\d+\s*[*+]\s*['\"]?\d+|popen|"
+        r"\|\s*(?:filter|attr|map|select)\s*\(\s*['\"]|"
+        r"os\.|system\(|\[\s*['\"]_)"
+        r"|\{%[^%]*(?:import|popen|system|__class__|config|request\.|exec|eval)[^%]*%\}"
+        r"|\$\{[^}]*(?:\d+\s*[*+]\s*\d+|\bjndi:|\bjava\.|runtime|class\b|"
+        r"t\(java|@java|env:|sys:|\w+\.\w+\()|#\{[^}]*(?:\d+\s*[*+]\s*\d+|runtime|exec|"
+        r"system|\.class)[^}]*\}|<%=?[^%]*(?:runtime|exec|system|process|\d+\s*[*+]\s*\d+)[^%]*%>"
+        r"|\$\{jndi:|\$\{[^}]*\$\{(?:::-|lower:|upper:|env:|date:|sys:)",
+    ),
+    (
+        "bp-938110",
+        "ssti",
+        2,
+        "v",
+        "template syntax",
+        r"\{\{[^}]*\w+\s*\(|\{%[^%]*%\}|#\{[^}]*\}|<%=?[^%]*%>",
     ),
     # -- scanners -----------------------------------------------------------------------------
     (
@@ -646,7 +716,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         r"brutus|grabber|paros|webshag|vega|metasploit|msf|bsqlbf|pangolin|absinthe|"
         r"nstealth|webvulnscan|httprint|fimap|dotdotpwn|crowdstrike ?scan|sitelock|"
         r"blackwidow|webcopier|zgrab|censysinspect|expanse|internet-?measurement|"
-        r"l9explore|l9tcpid|leakix|interactsh|projectdiscovery|fuzz|scanner|"
+        r"l9explore|l9tcpid|leakix|interactsh|projectdiscovery|fuzz|scanner|sf/\d|"
         r"struts-?pwn|jexboss|weblogic ?scan|log4j ?scan|shellshock|wget/1\.\d+ \(ms\))",
     ),
     (
@@ -692,7 +762,7 @@ _RULES: Final[list[tuple[str, str, int, str, str, str]]] = [
         r"axis2|hudson|jenkins/|script(?:text)?$|actuator(?:/|$)|_ignition|telescope/|elmah|"
         r"owa/|ecp/|autodiscover/|remote/(?:login|fgt_lang)|dana-na|dana-cached|\+cscoe\+|"
         r"\+cscol\+|sslvpn|global-protect|hnap1|stssys|druid/|nacos/|geoserver/|struts|"
-        r"console/login|wls-wsat|_async/|uddiexplorer|vendor/|phpunit|eval-stdin|_profiler|"
+        r"console/login|wls-wsat|_async/|uddiexplorer|vendor/phpunit|phpunit|jolokia|eval-stdin|_profiler|"
         r"app_dev|debug/default|sitefinity|scriptcase|administrator/|typo3|magento|umbraco|"
         r"bitrix|netscaler|webmin|plesk|cpanel|directadmin|roundcube|squirrelmail|ws_ftp|"
         r"filezilla|id_[rde]sa|id_ed25519|authorized_keys|known_hosts|docker-compose|dockerfile$|"
