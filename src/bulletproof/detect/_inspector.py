@@ -417,7 +417,7 @@ class Inspector:
         anomaly there."""
         if not raw:
             return
-        if len(raw) < 256 and not raw.strip(_PLAIN):
+        if len(raw) < 256 and ((raw.isascii() and raw.isalnum()) or not raw.strip(_PLAIN)):
             # letters, digits, '_', '.', '-': nothing to decode; judged as it is, lower-cased
             out.append((label, raw.lower(), 0, "v"))
             return
@@ -831,37 +831,44 @@ class Inspector:
         for where, group in groups.items():
             context = contexts[where]
             engine = context.engine
-            pending: list[_Field] = []
+            pending: list[tuple[_Field, tuple[str, str]]] = []
             for field in group:
-                known = cache.get((where, field[1]))
+                key = (where, field[1])
+                known = cache.get(key)
                 if known is None:
-                    pending.append(field)
+                    pending.append((field, key))
                 elif known or field[2]:
                     found, budget = self._found(context, field, known, budget)
-                    if found:
+                    if exclusions:
                         found = _keep(found, exclusions)
+                    if found:
                         results.extend(found)
-                        best = max(best, sum(f.score for f in found))
+                        best = max(best, sum([f.score for f in found]))
             if not pending:
                 continue
-            encoded = [field[1].encode() for field in pending]
+            encoded = [field[1].encode() for field, _ in pending]
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
             if len(pending) > 1 and not engine.match(b"\n".join(encoded)):
-                for field in pending:
-                    self._remember(where, field[1], ())
+                for field, key in pending:
+                    if len(field[1]) < 1024:
+                        cache[key] = ()
                     if field[2]:
                         found = _keep(self._flag_findings(field), exclusions)
                         results.extend(found)
-                        best = max(best, sum(f.score for f in found))
+                        best = max(best, sum([f.score for f in found]))
                 continue
-            for field, data in zip(pending, encoded, strict=True):
+            for (field, key), data in zip(pending, encoded, strict=True):
                 matched = tuple(engine.match(data))
-                self._remember(where, field[1], matched)
+                if len(field[1]) < 1024:
+                    cache[key] = matched
                 if matched or field[2]:
                     found, budget = self._found(context, field, matched, budget, data)
-                    if found:
+                    if exclusions:
                         found = _keep(found, exclusions)
+                    if found:
                         results.extend(found)
-                        best = max(best, sum(f.score for f in found))
+                        best = max(best, sum([f.score for f in found]))
         return results, best
 
     def _header_part(
