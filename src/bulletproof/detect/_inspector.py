@@ -472,7 +472,8 @@ class Inspector:
                     continue
                 for key, value in node.items():
                     key_path = f"{path}.{key}" if path else str(key)
-                    key_path = evidence(key_path, limit=60)
+                    if len(key_path) > 60 or not key_path.isprintable():
+                        key_path = evidence(key_path, limit=60)
                     if not _SUSPECT.isdisjoint(key):
                         text, flags = normalize(key, decode=False)
                         out.append((f"{prefix}:{key_path}", text, flags, "n"))
