@@ -374,6 +374,7 @@ class Inspector:
         self._norm_cache: dict[tuple[str, bool], tuple[str, int]] = {}
         self._match_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self._part_cache: dict[tuple[object, ...], tuple[list[Finding], int]] = {}
+        self._tokens: dict[str, bool] = {}  # token-list header values: within their grammar?
         self.engine = engine
 
     def __repr__(self) -> str:
@@ -635,7 +636,14 @@ class Inspector:
                         )
                     )
             elif kind == "token":
-                if value.strip(_TOKEN_CHARS):
+                clean = self._tokens.get(value)
+                if clean is None:
+                    clean = not value.strip(_TOKEN_CHARS)
+                    if len(value) < 1024:
+                        if len(self._tokens) >= _CACHE_SIZE:
+                            self._tokens.clear()
+                        self._tokens[value] = clean
+                if not clean:
                     text, flags = normalize(value, decode=False)
                     out.append((f"header:{name}", text, flags, "v"))
             elif kind == "ua":
