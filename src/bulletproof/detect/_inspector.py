@@ -395,7 +395,8 @@ class Inspector:
             if not part:
                 continue
             name, _, value = part.partition("=")
-            if name.strip(_PLAIN):  # not a plain identifier: decode it, maybe judge it
+            if not (name.isascii() and name.isalnum()) and name.strip(_PLAIN):
+                # not a plain identifier: decode it, maybe judge it
                 name, name_flags = normalize(name, plus=True)
                 if not _SUSPECT.isdisjoint(name):
                     out.append((f"{prefix}:{_label(name)}", name, name_flags, "n"))
@@ -475,7 +476,7 @@ class Inspector:
                     key_path = f"{path}.{key}" if path else str(key)
                     if len(key_path) > 60 or not key_path.isprintable():
                         key_path = evidence(key_path, limit=60)
-                    if not _SUSPECT.isdisjoint(key):
+                    if not (key.isascii() and key.isidentifier()) and not _SUSPECT.isdisjoint(key):
                         text, flags = normalize(key, decode=False)
                         out.append((f"{prefix}:{key_path}", text, flags, "n"))
                     stack.append((key_path, value, depth + 1))
