@@ -18,17 +18,12 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
+import _load as load
 import psutil
 
-HERE = Path(__file__).resolve().parent
 VARIANTS = ("headers", "shield")
 REQUEST = (
     b"GET /search?q=running+shoes+%(n)d&size=42&sort=price_asc HTTP/1.1\r\n"
@@ -43,69 +38,16 @@ REQUEST = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _client(port: int, count: int, client: int = 0) -> None:
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        buf = b""
-        for n in range(count):
-            sock.sendall(REQUEST % {b"n": n, b"client": client})
-            while True:
-                head_end = buf.find(b"\r\n\r\n")
-                if head_end >= 0:
-                    head = buf[:head_end].lower()
-                    if not head.startswith(b"http/1.1 200"):
-                        raise SystemExit(f"unexpected response: {head[:40]!r}")
-                    i = head.find(b"content-length:")
-                    length = int(head[i + 15 : head.find(b"\r\n", i)]) if i >= 0 else 0
-                    total = head_end + 4 + length
-                    if len(buf) >= total:
-                        buf = buf[total:]
-                        break
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise SystemExit("server closed the connection")
-                buf += chunk
-
-
-def _serve(variant: str, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, BENCH_VARIANT=variant, PYTHONPATH=str(HERE))
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "_shield_app:app",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--loop",
-        "asyncio",
-        "--http",
-        "h11",
-    ]
-    proc = subprocess.Popen(command, env=env, cwd=HERE)
-    deadline = time.perf_counter() + 20
-    while time.perf_counter() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"uvicorn ({variant}) did not start")
+    """One client: its own session cookie, a query string of its own on every request."""
+    requests = [REQUEST % {b"n": n, b"client": client} for n in range(count)]
+    load.client(port, requests, count, expect_200=True)
 
 
 def measure(variant: str, requests: int, clients: int = 4) -> tuple[float, float]:
     """(requests per second, server CPU microseconds per request) for one round."""
-    port = _free_port()
-    proc = _serve(variant, port)
+    port = load.free_port()
+    proc = load.serve("_shield_app:app", variant, port)
     try:
         _client(port, 300)  # warm up (the inspector's DFA fills its cache)
         ps = psutil.Process(proc.pid)

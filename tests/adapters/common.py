@@ -208,6 +208,23 @@ def serve_wsgi(app: Any) -> Iterator[int]:
         thread.join(5)
 
 
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | Iterator[bytes] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """One request over a real socket (a body may be an iterator: streamed): status and body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
 def wire_headers(port: int, method: str, path: str) -> tuple[int, list[tuple[str, str]]]:
     """One request over a real socket: the status and the headers as the server sent them."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)

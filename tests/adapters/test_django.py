@@ -36,6 +36,7 @@ from tests.adapters.common import (
     assert_configured,
     assert_helmet_defaults,
     header,
+    http_request,
     page_nonce,
     serve,
     serve_wsgi,
@@ -568,20 +569,6 @@ def _django_server(kind: str, mode: str, emitter: Any) -> Iterator[int]:
                 yield port
 
 
-def _shield_request(
-    port: int, method: str, path_: str, body: Any = None, headers: dict[str, str] | None = None
-) -> tuple[int, bytes]:
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(method, path_, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 _Q = "1%27%20OR%20%271%27%3D%271"
 SHIELD_PLACES = {
     "query": ("GET", f"/echo?q={_Q}", None, {}, "query:q"),
@@ -612,7 +599,7 @@ def test_the_shield_blocks_an_injection_before_the_view(kind: str, place: str) -
     emitter = ListEmitter()
     shield_views.clear()
     with _django_server(kind, "block", emitter) as port:
-        status, text = _shield_request(port, method, path_, body, headers)
+        status, text = http_request(port, method, path_, body, headers)
     assert status == 403
     assert shield_views == []
     (event,) = emitter.events
@@ -627,9 +614,9 @@ def test_the_shield_monitors_and_reports_the_views_4xx(kind: str) -> None:
     emitter = ListEmitter()
     shield_views.clear()
     with _django_server(kind, "monitor", emitter) as port:
-        assert _shield_request(port, "GET", f"/echo?q={_Q}")[0] == 200
-        assert _shield_request(port, "GET", "/echo?q=shoes")[0] == 200
-        assert _shield_request(port, "GET", "/missing")[0] == 404
+        assert http_request(port, "GET", f"/echo?q={_Q}")[0] == 200
+        assert http_request(port, "GET", "/echo?q=shoes")[0] == 200
+        assert http_request(port, "GET", "/missing")[0] == 404
     assert shield_views == ["/echo", "/echo"]
     assert [e.action for e in emitter.events] == ["malicious_request", "app_client_error"]
 
@@ -650,7 +637,7 @@ def test_a_20mb_upload_reaches_the_django_view_whole(kind: str) -> None:
     emitter = ListEmitter()
     shield_views.clear()
     with _django_server(kind, "block", emitter) as port:
-        status, text = _shield_request(
+        status, text = http_request(
             port,
             "POST",
             "/echo",

@@ -6,7 +6,6 @@ app whole; a 4xx the app answers is an invalid_request event."""
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi import Request as FastAPIRequest  # FastAPI resolves the handler's annotations here
-from tests.adapters.common import ListEmitter, serve, serve_wsgi
+from tests.adapters.common import ListEmitter, http_request, serve, serve_wsgi
 
 from bulletproof.detect import Inspector, Shield
 from bulletproof.events.model import Category
@@ -148,22 +147,6 @@ def _server(name: str, guard: Guard) -> AbstractContextManager[int]:
     return serve_wsgi(WSGI[name](guard))
 
 
-def _request(
-    port: int,
-    method: str,
-    path: str,
-    body: bytes | Iterator[bytes] | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 # the four places a SQL injection rides in, as (method, path, body, headers, location)
 PLACES: dict[str, tuple[str, str, bytes | None, dict[str, str], str]] = {
     "query": ("GET", f"/echo?q={Q}", None, {}, "query:q"),
@@ -192,7 +175,7 @@ def test_block_mode_refuses_the_injection_before_the_handler_runs(adapter: str, 
     guard, emitter = _guard("block")
     handled.clear()
     with _server(adapter, guard) as port:
-        status, text = _request(port, method, path, body, headers)
+        status, text = http_request(port, method, path, body, headers)
     assert status == 403
     assert handled == []  # the handler never ran
     (event,) = emitter.events
@@ -210,7 +193,7 @@ def test_monitor_mode_lets_it_through_and_reports_it(adapter: str, place: str) -
     guard, emitter = _guard("monitor")
     handled.clear()
     with _server(adapter, guard) as port:
-        status, text = _request(port, method, path, body, headers)
+        status, text = http_request(port, method, path, body, headers)
     assert status == 200
     assert handled == [adapter]
     assert json.loads(text)["n"] == len(body or b"")  # the app got the body it was sent
@@ -223,9 +206,11 @@ def test_normal_requests_pass_without_an_event(adapter: str) -> None:
     guard, emitter = _guard("block")
     handled.clear()
     with _server(adapter, guard) as port:
-        assert _request(port, "GET", "/echo?q=O%27Brien%20shoes")[0] == 200
+        assert http_request(port, "GET", "/echo?q=O%27Brien%20shoes")[0] == 200
         body = json.dumps({"review": "<p>Great <b>book</b></p>", "name": "O'Brien"}).encode()
-        assert _request(port, "PUT", "/echo", body, {"Content-Type": "application/json"})[0] == 200
+        assert (
+            http_request(port, "PUT", "/echo", body, {"Content-Type": "application/json"})[0] == 200
+        )
     assert handled == [adapter, adapter]
     assert emitter.events == []
 
@@ -234,7 +219,7 @@ def test_normal_requests_pass_without_an_event(adapter: str) -> None:
 def test_a_4xx_from_the_app_is_an_invalid_request_event(adapter: str) -> None:
     guard, emitter = _guard("monitor")
     with _server(adapter, guard) as port:
-        assert _request(port, "GET", "/missing")[0] == 404
+        assert http_request(port, "GET", "/missing")[0] == 404
     (event,) = emitter.events
     assert (event.category, event.action, event.status_code) == (
         Category.INVALID_REQUEST,
@@ -260,7 +245,7 @@ def test_a_20mb_streaming_upload_reaches_the_app_whole(adapter: str) -> None:
     guard, emitter = _guard("block")
     handled.clear()
     with _server(adapter, guard) as port:
-        status, text = _request(
+        status, text = http_request(
             port,
             "POST",
             "/echo",
@@ -283,7 +268,7 @@ def test_the_inspected_start_of_a_large_body_can_still_block_it() -> None:
             serve if make is starlette_app else serve_wsgi
         )
         with server(make(guard)) as port:
-            status, _ = _request(
+            status, _ = http_request(
                 port, "POST", "/echo", attack, {"Content-Type": "application/x-www-form-urlencoded"}
             )
         assert status == 403
