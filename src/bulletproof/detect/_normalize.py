@@ -51,7 +51,7 @@ ENCODING_ERROR: Final = 4
 NUL: Final = 8
 """A NUL character (``%00``). Added in 0.1."""
 UNICODE_ESCAPE: Final = 16
-"""IIS's ``%uXXXX`` escape. Added in 0.1."""
+"""IIS's ``%uHHHH`` escape. Added in 0.1."""
 
 _MAX_PASSES: Final = 3
 # Control characters other than space-like ones become spaces (a NUL splits a keyword in a
@@ -170,7 +170,7 @@ def _u_unescape(value: str) -> str:
 def percent_decode(value: str, *, plus: bool = False) -> tuple[str, int]:
     """``value`` percent-decoded up to three times (``+`` is a space when ``plus``), and flags.
 
-    A double encoding decodes again (``%252e`` -> ``.``); ``%uXXXX`` is decoded as IIS does;
+    A double encoding decodes again (``%252e`` -> ``.``); ``%uHHHH`` is decoded as IIS does;
     overlong UTF-8 becomes the ASCII it stands for. Never raises.
 
     >>> percent_decode("a+b%2Bc", plus=True)
