@@ -195,3 +195,47 @@ def test_what_the_inspector_remembers_is_bounded_and_changes_no_verdict() -> Non
     again = inspector.inspect(ATTACK)  # from what it remembers
     fresh = Inspector().inspect(ATTACK)
     assert first == again == fresh
+    assert len(inspector._clean_pairs) <= _CACHE_SIZE
+
+
+def test_pieces_remembered_as_clean_are_skipped_and_hide_nothing() -> None:
+    """A query pair, a cookie or a header line that gave no finding is remembered by its raw
+    text and skipped next time; a piece that gave a finding or a decoding flag never is."""
+    inspector = Inspector()
+    headers = (
+        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/127.0"),
+        ("cookie", "theme=dark; sid=abc123"),
+        ("x-http-method-override", "DELETE"),
+        ("referer", "https://shop.example.com/?a=%2527"),
+    )
+    first = inspector.inspect(RequestInfo("GET", "/a", "page=2&q=%2527x", headers=headers))
+    rules = {(f.location, f.rule) for f in first.findings}
+    assert {("query:q", "bp-920230"), ("header:x-http-method-override", "bp-920210")} <= rules
+    assert "page=2" in inspector._clean_pairs
+    assert "q=%2527x" not in inspector._clean_pairs  # double-encoded: flagged each time
+    assert {"theme=dark", " sid=abc123"} <= set(inspector._clean_cookies)
+    assert headers[0] in inspector._clean_headers
+    assert headers[2] not in inspector._clean_headers  # its finding is made on every request
+    assert headers[3] not in inspector._clean_headers
+    # a new request line with the same pieces: the skipped pieces change nothing
+    second = inspector.inspect(RequestInfo("GET", "/b", "page=2&q=%2527x", headers=headers))
+    assert second.findings == first.findings
+    assert second == Inspector().inspect(
+        RequestInfo("GET", "/b", "page=2&q=%2527x", headers=headers)
+    )
+    # the same clean pair beside an attack, or in a form body: the attack is still caught
+    attack = inspector.inspect(
+        RequestInfo("GET", "/c", "page=2&id=1%27%20OR%20%271%27%3D%271", headers=headers)
+    )
+    assert attack.verdict == "malicious"
+    assert any(f.location == "query:id" and f.type == "sqli" for f in attack.findings)
+    form = inspector.inspect(
+        RequestInfo(
+            "POST",
+            "/c",
+            headers=(("content-type", "application/x-www-form-urlencoded"),),
+            body=b"page=2&comment=%3Cscript%3Ealert(1)%3C/script%3E",
+        )
+    )
+    assert form.verdict == "malicious"
+    assert {f.location for f in form.findings} == {"form:comment"}

@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import translate
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import re2
 
@@ -239,6 +239,10 @@ def _glob(pattern: str) -> re2._Regexp[str]:
 # A field: (location, normalized text, decoding flags, context letter). A plain tuple: building
 # a NamedTuple costs a Python-level call per field.
 _Field: TypeAlias = tuple[str, str, int, str]
+# a raw piece of a request (a query pair, a cookie, a header) and the fields it gave, by their
+# indexes in the field list: (the clean-piece memory it belongs in, its key, start, end)
+_Mark: TypeAlias = tuple[dict[Any, bool], Any, int, int]
+_NO_MEMORY: Final[dict[Any, bool]] = {}  # fields(): every piece is read afresh
 
 
 class _Context:
@@ -375,6 +379,10 @@ class Inspector:
         self._match_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self._part_cache: dict[tuple[object, ...], tuple[list[Finding], int]] = {}
         self._tokens: dict[str, bool] = {}  # token-list header values: within their grammar?
+        # raw pieces that gave no finding: query and form pairs, cookies, header lines
+        self._clean_pairs: dict[Any, bool] = {}
+        self._clean_cookies: dict[Any, bool] = {}
+        self._clean_headers: dict[Any, bool] = {}
         self.engine = engine
 
     def __repr__(self) -> str:
@@ -382,8 +390,18 @@ class Inspector:
 
     # -- the fields of a request ---------------------------------------------------------------
 
-    def _pairs(self, text: str, prefix: str, out: list[_Field], problems: list[Finding]) -> None:
-        """``a=1&b=2`` (a query or a form body) as fields, names and values decoded."""
+    def _pairs(
+        self,
+        text: str,
+        prefix: str,
+        out: list[_Field],
+        problems: list[Finding],
+        marks: list[_Mark] | None = None,
+    ) -> None:
+        """``a=1&b=2`` (a query or a form body) as fields, names and values decoded. A pair
+        known to be clean is skipped; with ``marks``, each pair read is marked for
+        :meth:`_mark`."""
+        clean = self._clean_pairs if marks is not None else _NO_MEMORY
         for index, part in enumerate(text.split("&", self.max_fields)):
             if index >= self.max_fields:
                 problems.append(
@@ -392,8 +410,9 @@ class Inspector:
                     )
                 )
                 return
-            if not part:
+            if not part or part in clean:
                 continue
+            start = len(out)
             name, _, value = part.partition("=")
             if not (name.isascii() and name.isalnum()) and name.strip(_PLAIN):
                 # not a plain identifier: decode it, maybe judge it
@@ -403,6 +422,8 @@ class Inspector:
                 elif name_flags:
                     out.append((f"{prefix}:{_label(name)}", "", name_flags, "n"))
             self._value(f"{prefix}:{_label(name)}", value, out, plus=True)
+            if marks is not None and len(part) < 1024:
+                marks.append((clean, part, start, len(out)))
 
     def _value(
         self,
@@ -567,7 +588,13 @@ class Inspector:
                     # is the file itself (a CMS import), not an injection into a page
                     out.append((f"{label}:content", text, flags, "v"))
 
-    def _body(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
+    def _body(
+        self,
+        request: RequestInfo,
+        out: list[_Field],
+        problems: list[Finding],
+        marks: list[_Mark] | None = None,
+    ) -> None:
         if not request.body:
             return
         text = request.body.decode("utf-8", "replace")
@@ -586,7 +613,7 @@ class Inspector:
                 else "text/plain"
             )
         if kind == "application/x-www-form-urlencoded":
-            self._pairs(text, "form", out, problems)
+            self._pairs(text, "form", out, problems, marks)
         elif kind == "application/json" or kind.endswith("+json"):
             if request.body_truncated:
                 self._value("json", text, out, decode=False)
@@ -602,12 +629,23 @@ class Inspector:
         elif kind.startswith("text/"):
             self._value("body", text, out, decode=False)
 
-    def _headers(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
+    def _headers(
+        self,
+        request: RequestInfo,
+        out: list[_Field],
+        problems: list[Finding],
+        marks: list[_Mark] | None = None,
+    ) -> None:
+        known = self._clean_headers if marks is not None else _NO_MEMORY
         total = 0
         lengths: list[str] = []
         encodings: list[str] = []
-        for name, value in request.headers:
+        for header in request.headers:
+            name, value = header
             total += len(name) + len(value)
+            if header in known:
+                continue
+            start = len(out)
             if len(value) > _MAX_HEADER:
                 problems.append(
                     Finding(
@@ -655,8 +693,12 @@ class Inspector:
                 out.append((f"header:{name}", text, flags, "v"))
             elif kind == "length":
                 lengths.append(value)
+                continue  # judged with the others: never remembered as clean
             elif kind == "encoding":
                 encodings.append(value)
+                continue
+            if marks is not None and len(value) < 1024 and name not in _OVERRIDE_HEADERS:
+                marks.append((known, header, start, len(out)))
         if len(request.headers) > _MAX_HEADER_COUNT:
             problems.append(
                 Finding("protocol", "request", f"over {_MAX_HEADER_COUNT} headers", "bp-920310", 3)
@@ -724,7 +766,13 @@ class Inspector:
         self._safe_body(request, out, problems)
         return out, problems
 
-    def _line(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
+    def _line(
+        self,
+        request: RequestInfo,
+        out: list[_Field],
+        problems: list[Finding],
+        marks: list[_Mark] | None = None,
+    ) -> None:
         """The method, the path and the query string."""
         method = request.method.upper()
         if method in _TAMPERING_METHODS:
@@ -753,11 +801,17 @@ class Inspector:
                     Finding("scanner_probe", "path", evidence(text, limit=80), "bp-913230", 5)
                 )
         if request.query:
-            self._pairs(request.query, "query", out, problems)
+            self._pairs(request.query, "query", out, problems, marks)
 
-    def _safe_body(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
+    def _safe_body(
+        self,
+        request: RequestInfo,
+        out: list[_Field],
+        problems: list[Finding],
+        marks: list[_Mark] | None = None,
+    ) -> None:
         try:
-            self._body(request, out, problems)
+            self._body(request, out, problems, marks)
         except (ValueError, UnicodeError, RecursionError) as exc:  # pragma: no cover - defensive
             problems.append(Finding("protocol", "body", evidence(str(exc)), "bp-920330", 3))
 
@@ -774,7 +828,14 @@ class Inspector:
                 self._norm_cache[key] = cached
         return cached
 
-    def _cookies(self, request: RequestInfo, out: list[_Field], problems: list[Finding]) -> None:
+    def _cookies(
+        self,
+        request: RequestInfo,
+        out: list[_Field],
+        problems: list[Finding],
+        marks: list[_Mark] | None = None,
+    ) -> None:
+        clean = self._clean_cookies if marks is not None else _NO_MEMORY
         count = 0
         for key, header in request.headers:
             if key != "cookie":
@@ -792,8 +853,13 @@ class Inspector:
                         )
                     )
                     return
+                if part in clean:
+                    continue
+                start = len(out)
                 name, _, value = part.partition("=")
                 self._value(f"cookie:{_label(name.strip())}", value.strip(), out)
+                if marks is not None and len(part) < 1024:
+                    marks.append((clean, part, start, len(out)))
 
     # -- judging ------------------------------------------------------------------------------
 
@@ -818,59 +884,62 @@ class Inspector:
     def _judge(
         self, fields: list[_Field], exclusions: list[Exclusion]
     ) -> tuple[list[Finding], int]:
-        """The findings of the fields and the highest field score. Fields of one context are
-        matched in one pass, one per line; only when that pass finds something is each field
-        matched on its own. Exclusions drop findings before a field is scored."""
+        """The findings of the fields and the highest field score. A field whose text was met
+        before is judged from memory; the others, per context, are matched in one pass, one
+        per line, and only when that pass finds something is each matched on its own.
+        Exclusions drop findings before a field is scored."""
         results: list[Finding] = []
         best = 0
-        groups: dict[str, list[_Field]] = {}
-        for field in fields:
-            if field[1]:
-                group = groups.get(field[3])
-                if group is None:
-                    groups[field[3]] = [field]
-                else:
-                    group.append(field)
-            elif field[2]:  # flags alone (a value not matched, such as a base64 blob)
-                found = _keep(self._flag_findings(field), exclusions)
-                results.extend(found)
-                best = max(best, sum(f.score for f in found))
         budget = 3  # precise evidence for this many findings; the rest quote the field
         contexts = self._contexts
         cache = self._match_cache
-        for where, group in groups.items():
+        pending: dict[str, list[tuple[_Field, tuple[str, str]]]] | None = None
+        for field in fields:
+            text = field[1]
+            if not text:
+                if field[2]:  # flags alone (a value not matched, such as a base64 blob)
+                    found = _keep(self._flag_findings(field), exclusions)
+                    results.extend(found)
+                    best = max(best, sum([f.score for f in found]))
+                continue
+            key = (field[3], text)
+            known = cache.get(key)
+            if known is None:
+                if pending is None:
+                    pending = {field[3]: [(field, key)]}
+                else:
+                    group = pending.get(field[3])
+                    if group is None:
+                        pending[field[3]] = [(field, key)]
+                    else:
+                        group.append((field, key))
+            elif known or field[2]:
+                found, budget = self._found(contexts[field[3]], field, known, budget)
+                if exclusions:
+                    found = _keep(found, exclusions)
+                if found:
+                    results.extend(found)
+                    best = max(best, sum([f.score for f in found]))
+        if pending is None:
+            return results, best
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        for where, group in pending.items():
             context = contexts[where]
             engine = context.engine
-            pending: list[tuple[_Field, tuple[str, str]]] = []
-            for field in group:
-                key = (where, field[1])
-                known = cache.get(key)
-                if known is None:
-                    pending.append((field, key))
-                elif known or field[2]:
-                    found, budget = self._found(context, field, known, budget)
-                    if exclusions:
-                        found = _keep(found, exclusions)
-                    if found:
-                        results.extend(found)
-                        best = max(best, sum([f.score for f in found]))
-            if not pending:
-                continue
-            encoded = [field[1].encode() for field, _ in pending]
-            if len(cache) >= _CACHE_SIZE:
-                cache.clear()
-            if len(pending) > 1 and not engine.match(b"\n".join(encoded)):
-                for field, key in pending:
-                    if len(field[1]) < 1024:
+            encoded = [field[1].encode() for field, _ in group]
+            if len(group) > 1 and not engine.match(b"\n".join(encoded)):
+                for field, key in group:
+                    if len(key[1]) < 1024:
                         cache[key] = ()
                     if field[2]:
                         found = _keep(self._flag_findings(field), exclusions)
                         results.extend(found)
                         best = max(best, sum([f.score for f in found]))
                 continue
-            for (field, key), data in zip(pending, encoded, strict=True):
+            for (field, key), data in zip(group, encoded, strict=True):
                 matched = tuple(engine.match(data))
-                if len(field[1]) < 1024:
+                if len(key[1]) < 1024:
                     cache[key] = matched
                 if matched or field[2]:
                     found, budget = self._found(context, field, matched, budget, data)
@@ -882,15 +951,19 @@ class Inspector:
         return results, best
 
     def _header_part(
-        self, request: RequestInfo, out: list[_Field], problems: list[Finding]
+        self,
+        request: RequestInfo,
+        out: list[_Field],
+        problems: list[Finding],
+        marks: list[_Mark],
     ) -> None:
-        self._cookies(request, out, problems)
-        self._headers(request, out, problems)
+        self._cookies(request, out, problems, marks)
+        self._headers(request, out, problems, marks)
 
     def _part(
         self,
         key: tuple[object, ...],
-        collect: Callable[[RequestInfo, list[_Field], list[Finding]], None],
+        collect: Callable[[RequestInfo, list[_Field], list[Finding], list[_Mark]], None],
         request: RequestInfo,
     ) -> tuple[list[Finding], int]:
         """The findings and best score of one part of ``request`` (its fields gathered by
@@ -900,8 +973,11 @@ class Inspector:
             return cached
         out: list[_Field] = []
         problems: list[Finding] = []
-        collect(request, out, problems)
+        marks: list[_Mark] = []
+        collect(request, out, problems, marks)
         found, best = self._judge(out, [])
+        if marks:
+            self._mark(marks, out)
         result = (problems + found, max(best, max((f.score for f in problems), default=0)))
         if sum(len(f[1]) for f in out) < 8192:
             cache = self._part_cache
@@ -909,6 +985,21 @@ class Inspector:
                 cache.clear()
             cache[key] = result
         return result
+
+    def _mark(self, marks: list[_Mark], fields: list[_Field]) -> None:
+        """Remember as clean each piece whose fields (just judged) matched no rule and carry
+        no decoding flag: the next request holding the same raw piece skips it unread.
+        Conservative: a field whose match was not remembered keeps its piece unmarked."""
+        cache = self._match_cache
+        for memory, key, start, end in marks:
+            for index in range(start, end):
+                field = fields[index]
+                if field[2] or cache.get((field[3], field[1])) != ():
+                    break
+            else:
+                if len(memory) >= _CACHE_SIZE:
+                    memory.clear()
+                memory[key] = True
 
     def _remember(self, where: str, text: str, matched: tuple[int, ...]) -> None:
         if len(text) < 1024:
@@ -986,8 +1077,11 @@ class Inspector:
             if request.body:
                 out: list[_Field] = []
                 body_problems: list[Finding] = []
-                self._safe_body(request, out, body_problems)
+                marks: list[_Mark] = []
+                self._safe_body(request, out, body_problems, marks)
                 found, field_best = self._judge(out, [])
+                if marks:
+                    self._mark(marks, out)
                 findings = findings + body_problems + found
                 best = max(best, field_best, max((f.score for f in body_problems), default=0))
         if best >= self.threshold:
