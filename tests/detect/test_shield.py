@@ -239,3 +239,16 @@ def test_pieces_remembered_as_clean_are_skipped_and_hide_nothing() -> None:
     )
     assert form.verdict == "malicious"
     assert {f.location for f in form.findings} == {"form:comment"}
+
+
+def test_cookie_lines_remembered_as_clean_still_count_against_the_limit() -> None:
+    inspector = Inspector(max_fields=8)
+    line = "; ".join(f"c{i}=v{i}" for i in range(4))
+    request = RequestInfo(
+        "GET", "/", headers=(("cookie", line), ("cookie", line), ("cookie", "x=1"))
+    )
+    for _ in range(3):  # the first two lines are remembered as clean after the first request
+        result = inspector.inspect(request)
+        assert [f.rule for f in result.findings] == ["bp-920380"]
+        assert result.verdict == "invalid"
+    assert ("cookie", line) in inspector._clean_headers

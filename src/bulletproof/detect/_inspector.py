@@ -90,9 +90,8 @@ _TOKEN_CHARS: Final = (  # a character set, not a secret
 )
 _HEADER_KINDS: Final = {
     **dict.fromkeys(_TOKEN_HEADERS, "token"),
-    **dict.fromkeys(
-        ("cookie", "authorization", "proxy-authorization", "host", "content-type"), "skip"
-    ),
+    **dict.fromkeys(("authorization", "proxy-authorization", "host", "content-type"), "skip"),
+    "cookie": "cookie",
     "user-agent": "ua",
     "referer": "url",
     "origin": "url",
@@ -638,12 +637,17 @@ class Inspector:
     ) -> None:
         known = self._clean_headers if marks is not None else _NO_MEMORY
         total = 0
+        cookies = 0  # cookies read so far (-1: too many, no more are read)
         lengths: list[str] = []
         encodings: list[str] = []
         for header in request.headers:
             name, value = header
             total += len(name) + len(value)
             if header in known:
+                if name == "cookie" and cookies >= 0:  # counted still, against max_fields
+                    cookies += value.count(";", 0, self.max_value) + 1
+                    if cookies > self.max_fields:
+                        cookies = self._cookie_line("", self.max_fields, out, problems, marks)
                 continue
             start = len(out)
             if len(value) > _MAX_HEADER:
@@ -685,6 +689,12 @@ class Inspector:
                 if not clean:
                     text, flags = normalize(value, decode=False)
                     out.append((f"header:{name}", text, flags, "v"))
+            elif kind == "cookie":
+                if cookies < 0:
+                    continue
+                cookies = self._cookie_line(value, cookies, out, problems, marks)
+                if cookies < 0:
+                    continue  # its finding is made every time: never remembered as clean
             elif kind == "ua":
                 text, flags = self._normalized(value, False)
                 out.append(("header:user-agent", text, flags, "u"))
@@ -761,7 +771,6 @@ class Inspector:
         out: list[_Field] = []
         problems: list[Finding] = []
         self._line(request, out, problems)
-        self._cookies(request, out, problems)
         self._headers(request, out, problems)
         self._safe_body(request, out, problems)
         return out, problems
@@ -828,38 +837,38 @@ class Inspector:
                 self._norm_cache[key] = cached
         return cached
 
-    def _cookies(
+    def _cookie_line(
         self,
-        request: RequestInfo,
+        line: str,
+        count: int,
         out: list[_Field],
         problems: list[Finding],
-        marks: list[_Mark] | None = None,
-    ) -> None:
+        marks: list[_Mark] | None,
+    ) -> int:
+        """The cookies of one ``Cookie`` header as fields; ``count`` cookies came before it.
+        Returns the new count, or -1 past ``max_fields`` (then no more cookies are read)."""
         clean = self._clean_cookies if marks is not None else _NO_MEMORY
-        count = 0
-        for key, header in request.headers:
-            if key != "cookie":
-                continue
-            for part in header[: self.max_value].split(";", self.max_fields):
-                count += 1
-                if count > self.max_fields:
-                    problems.append(
-                        Finding(
-                            "protocol",
-                            "header:cookie",
-                            f"over {self.max_fields} cookies",
-                            "bp-920380",
-                            3,
-                        )
+        for part in line[: self.max_value].split(";", self.max_fields):
+            count += 1
+            if count > self.max_fields:
+                problems.append(
+                    Finding(
+                        "protocol",
+                        "header:cookie",
+                        f"over {self.max_fields} cookies",
+                        "bp-920380",
+                        3,
                     )
-                    return
-                if part in clean:
-                    continue
-                start = len(out)
-                name, _, value = part.partition("=")
-                self._value(f"cookie:{_label(name.strip())}", value.strip(), out)
-                if marks is not None and len(part) < 1024:
-                    marks.append((clean, part, start, len(out)))
+                )
+                return -1
+            if part in clean:
+                continue
+            start = len(out)
+            name, _, value = part.partition("=")
+            self._value(f"cookie:{_label(name.strip())}", value.strip(), out)
+            if marks is not None and len(part) < 1024:
+                marks.append((clean, part, start, len(out)))
+        return count
 
     # -- judging ------------------------------------------------------------------------------
 
@@ -957,7 +966,6 @@ class Inspector:
         problems: list[Finding],
         marks: list[_Mark],
     ) -> None:
-        self._cookies(request, out, problems, marks)
         self._headers(request, out, problems, marks)
 
     def _part(
