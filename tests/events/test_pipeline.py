@@ -900,3 +900,14 @@ def test_backoff_delays_spread_over_the_whole_range(tmp_path: Path) -> None:
             assert max(delays) > 0.9 * cap  # ... and so does near the cap
     finally:
         pipe.close(timeout=0.2)
+
+
+def test_a_loss_report_names_every_damaged_segment_beyond_the_region_bound() -> None:
+    from bulletproof.events.pipeline import _WHERE_MAX, _Owed
+
+    owed = _Owed()
+    owed.add(25, [("slot-0/3.seg", offset, 10) for offset in range(0, 250, 10)])
+    owed.add(7, [("slot-0/5.seg", 0, 700)])
+    assert len(owed.where) == _WHERE_MAX
+    assert owed.regions == 26
+    assert list(owed.segments) == ["slot-0/3.seg", "slot-0/5.seg"]

@@ -111,6 +111,7 @@ _ROOM_EVERY: Final = 0.1
 _IDLE_POLL: Final = 0.05
 """How often an idle delivery thread looks for records other processes wrote."""
 _WHERE_MAX: Final = 10
+_SEGMENTS_MAX: Final = 64  # damaged segment files named in one report
 _OWN_MAX: Final = 10_000
 _BATCH_EVENTS: Final = 5000
 
@@ -268,6 +269,9 @@ class _Owed:
     lost: int = 0
     where: list[tuple[str, int, int]] = field(default_factory=list)
     regions: int = 0
+    segments: dict[str, None] = field(default_factory=dict)
+    """Every damaged segment file (up to ``_SEGMENTS_MAX``), in the order met: the region list
+    is bounded and one badly damaged file can fill it."""
     own: int = 0
     covers: dict[int, int] = field(default_factory=dict)
     """For a sink's own drops: per slot, the highest dropped seq this report covers (marked
@@ -281,6 +285,9 @@ class _Owed:
         self.lost += lost
         self.own += own
         self.regions += len(where)
+        for segment, _, _ in where:
+            if len(self.segments) < _SEGMENTS_MAX:
+                self.segments.setdefault(segment)
         room = _WHERE_MAX - len(self.where)
         if room > 0:
             self.where.extend(where[:room])
@@ -1180,7 +1187,13 @@ class EventPipeline:
                     else f"spool: damaged data skipped for {consumer}"
                 ),
                 types=("error",),
-                details={"sink": consumer, "dropped": 0, "regions": regions, "count": owed.regions},
+                details={
+                    "sink": consumer,
+                    "dropped": 0,
+                    "regions": regions,
+                    "count": owed.regions,
+                    "segments": list(owed.segments),
+                },
                 timestamp=now,
             )
         details: dict[str, Any] = {"sink": consumer, "dropped": lost, "reason": reason}
@@ -1192,6 +1205,7 @@ class EventPipeline:
         else:
             details["regions"] = regions
             details["count"] = owed.regions
+            details["segments"] = list(owed.segments)
             first = f" (first at {where[0][0]} offset {where[0][1]})" if where else ""
             message = f"spool damaged: {lost} event(s) for {consumer} were lost{first}"
         return SecurityEvent(
