@@ -53,6 +53,28 @@ PUBLIC_API: dict[str, frozenset[str]] = {
     "bulletproof.adapters.flask": frozenset({"BulletproofFlask", "csp_nonce"}),
     "bulletproof.adapters.routes": frozenset({"route_inventory"}),
     "bulletproof.adapters.wsgi": frozenset({"BulletproofWSGIMiddleware", "NONCE_ENVIRON_KEY"}),
+    "bulletproof.audit": frozenset(
+        {
+            "AuditFinding",
+            "AuditReport",
+            "AuditedDependency",
+            "DataInfo",
+            "Database",
+            "Dependency",
+            "Skipped",
+            "Sources",
+            "Target",
+            "audit",
+            "audit_records",
+            "default_cache_dir",
+            "open_database",
+            "read_environment",
+            "read_lock",
+            "read_pyproject",
+            "read_requirements",
+            "read_source",
+        }
+    ),
     "bulletproof.check": frozenset(
         {
             "CheckContext",
@@ -91,6 +113,7 @@ PUBLIC_API: dict[str, frozenset[str]] = {
     "bulletproof.errors": frozenset(
         {
             "AppError",
+            "AuditDataError",
             "BulletproofError",
             "ConfigError",
             "FetchError",

@@ -13,7 +13,8 @@ The library raises; the CLI maps each error to an exit code::
     ├── HeaderRenderError                    a header could not be rendered for a response
     ├── FetchError                           a URL could not be fetched    -> exit 3
     ├── AppError                             an app called in-process failed -> exit 3
-    └── UngradableError                      a scan cannot be graded       -> exit 3
+    ├── UngradableError                      a scan cannot be graded       -> exit 3
+    └── AuditDataError                       vulnerability data unusable   -> exit 3
 
 Catch the base class to handle anything the library raises, and read ``exit_code`` for the
 status a command-line tool should end with:
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 __all__ = [
     "AppError",
+    "AuditDataError",
     "BulletproofError",
     "ConfigError",
     "FetchError",
@@ -141,6 +143,17 @@ class UngradableError(BulletproofError):
     """The scan cannot be graded: the site is down or answered with an unexpected status.
 
     The Observatory grades only 2xx, 3xx, 401 and 403 responses. Exit code 3.
+
+    Added in 0.1.
+    """
+
+    exit_code = 3
+
+
+class AuditDataError(BulletproofError):
+    """The vulnerability data cannot be used: missing, damaged, too old, or not downloadable.
+    The message names the file or URL and how to get a good copy. Exit code 3 (the audit
+    could not check everything); the CLI exits 2 when the data is a file the user named.
 
     Added in 0.1.
     """

@@ -16,6 +16,7 @@ import click
 from bulletproof import __version__
 from bulletproof.cli import _common
 from bulletproof.cli._alerts import alerts
+from bulletproof.cli._audit import audit
 from bulletproof.cli._check import check
 from bulletproof.cli._config import config
 from bulletproof.cli._events import events
@@ -49,6 +50,7 @@ cli.add_command(alerts)
 cli.add_command(headers)
 cli.add_command(routes)
 cli.add_command(inspect)
+cli.add_command(audit)
 
 
 def main(argv: list[str] | None = None) -> Any:

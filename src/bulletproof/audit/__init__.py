@@ -1,0 +1,77 @@
+"""Known vulnerabilities in a project's dependencies, against OSV data, offline first.
+
+Read the pins (:func:`read_source` and friends), open an OSV export (:func:`open_database`),
+audit (:func:`audit`):
+
+>>> import pathlib, tempfile, zipfile, json
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> record = {"id": "PYSEC-0", "modified": "2024-05-01T00:00:00Z", "affected": [
+...     {"package": {"ecosystem": "PyPI", "name": "Flask"},
+...      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0"}]}]}]}
+>>> with zipfile.ZipFile(folder / "all.zip", "w") as z:
+...     z.writestr("PYSEC-0.json", json.dumps(record))
+>>> _ = (folder / "requirements.txt").write_text("flask==0.12\\n")
+>>> db = open_database(folder / "all.zip", cache_dir=folder / "cache")
+>>> report = audit(read_source(folder / "requirements.txt"), db)
+>>> [(d.name, d.version, [f.id for f in d.findings]) for d in report.dependencies]
+[('flask', '0.12', ['PYSEC-0'])]
+>>> report.exit_code()
+1
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+from bulletproof.audit._osv import Database, default_cache_dir, open_database
+from bulletproof.audit._report import (
+    AuditedDependency,
+    AuditFinding,
+    AuditReport,
+    DataInfo,
+    audit_records,
+)
+from bulletproof.audit._sources import (
+    Dependency,
+    Skipped,
+    Sources,
+    Target,
+    read_environment,
+    read_lock,
+    read_pyproject,
+    read_requirements,
+    read_source,
+)
+
+__all__ = [
+    "AuditFinding",
+    "AuditReport",
+    "AuditedDependency",
+    "DataInfo",
+    "Database",
+    "Dependency",
+    "Skipped",
+    "Sources",
+    "Target",
+    "audit",
+    "audit_records",
+    "default_cache_dir",
+    "open_database",
+    "read_environment",
+    "read_lock",
+    "read_pyproject",
+    "read_requirements",
+    "read_source",
+]
+
+
+def audit(sources: Sources, db: Database, *, min_severity: str | None = None) -> AuditReport:
+    """Audit ``sources`` against the OSV export ``db``. Added in 0.1."""
+    names = sorted({d.name for d in sources.dependencies})
+    records = db.lookup(names)
+    return audit_records(
+        sources,
+        records,
+        db=DataInfo(db.source, db.sha256, db.date),
+        min_severity=min_severity,
+    )

@@ -1,0 +1,197 @@
+"""``bulletproof audit``: known vulnerabilities in the project's dependencies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import click
+
+from bulletproof.cli._common import fail
+
+if TYPE_CHECKING:
+    from bulletproof.audit import AuditReport
+
+__all__ = ["audit"]
+
+_FORMATS: Final = ("text", "json")
+_AUTO: Final = (
+    "uv.lock",
+    "poetry.lock",
+    "Pipfile.lock",
+    "pylock.toml",
+    "requirements.txt",
+    "pyproject.toml",
+)
+_OSV_EXPORT: Final = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
+
+
+def _text(report: AuditReport) -> str:
+    lines: list[str] = []
+    db = report.db
+    if db is not None:
+        date = db.date.date().isoformat() if db.date else "undated"
+        lines.append(f"data: {db.source} (sha256 {db.sha256[:16]}..., records up to {date})")
+    vulnerable = report.vulnerable
+    count = sum(len(d.findings) for d in vulnerable)
+    lines.append(
+        f"{len(report.dependencies)} dependencies audited: "
+        + (
+            f"{count} known vulnerabilities in {len(vulnerable)}"
+            if vulnerable
+            else "none vulnerable"
+        )
+    )
+    for dep in vulnerable:
+        for finding in dep.findings:
+            fix = ", ".join(finding.fix_versions) or "no fix yet"
+            severity = finding.severity or "unknown"
+            also = f" ({', '.join(finding.aliases[:3])})" if finding.aliases else ""
+            lines.append(f"  {dep.name} {dep.version}  {finding.id}{also}  {severity}  fix: {fix}")
+            lines.extend(f"      {why}" for why in finding.why)
+    lines.extend(
+        f"skipped {entry.file}:{entry.line}: {entry.text}: {entry.reason}"
+        for entry in report.skipped
+    )
+    lines.extend(f"data: {problem}" for problem in report.data_problems)
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option(
+    "-r",
+    "--requirement",
+    "requirements",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A requirements file (-r and -c inside it are followed). Repeatable.",
+)
+@click.option(
+    "--lock",
+    "locks",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="uv.lock, poetry.lock, Pipfile.lock, pylock.toml or pyproject.toml. Repeatable.",
+)
+@click.option(
+    "--env",
+    "envs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A virtual environment (or site-packages folder) to audit what is installed in it.",
+)
+@click.option("--installed", is_flag=True, help="Audit this interpreter's installed packages.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"OSV's PyPI export (a zip, or a folder of records); from {_OSV_EXPORT}.",
+)
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True)
+@click.option(
+    "--min-severity",
+    type=click.Choice(["low", "medium", "high", "critical"]),
+    default=None,
+    help="Leave out findings below this severity (unknown severities are kept).",
+)
+@click.option(
+    "--max-db-age",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="Fail (exit 3) when the newest record of the data is older than this.",
+)
+@click.option("--python-version", default=None, help="Evaluate markers for this Python (3.8).")
+@click.option(
+    "--platform",
+    "sys_platform",
+    default=None,
+    help="Evaluate markers for this sys.platform (linux, win32, darwin).",
+)
+@click.option(
+    "--allow-incomplete",
+    is_flag=True,
+    help="Exit 0, not 3, when some lines could not be audited (they are still listed).",
+)
+def audit(
+    requirements: tuple[Path, ...],
+    locks: tuple[Path, ...],
+    envs: tuple[Path, ...],
+    installed: bool,
+    db_path: Path | None,
+    fmt: str,
+    min_severity: str | None,
+    max_db_age: float | None,
+    python_version: str | None,
+    sys_platform: str | None,
+    allow_incomplete: bool,
+) -> None:
+    """Audit the project's dependencies for known vulnerabilities (OSV data, offline).
+
+    With no source given, the first of uv.lock, poetry.lock, Pipfile.lock, pylock.toml,
+    requirements.txt and pyproject.toml in the current directory is audited.
+
+    Exit 0 clean, 1 vulnerable, 2 bad input, 3 incomplete (a line could not be audited, or
+    the data is missing, damaged or older than --max-db-age).
+    """
+    # the audit is imported when it runs: the other commands do not pay for it
+    from bulletproof.audit import (
+        Sources,
+        Target,
+        default_cache_dir,
+        open_database,
+        read_environment,
+        read_requirements,
+        read_source,
+    )
+    from bulletproof.audit import audit as run_audit
+    from bulletproof.errors import AuditDataError, ConfigError
+
+    target = Target(python_version=python_version, sys_platform=sys_platform)
+    sources = Sources()
+    auto: list[Path] = []
+    if not requirements and not locks and not envs and not installed:
+        found = next((Path(n) for n in _AUTO if Path(n).is_file()), None)
+        if found is None:
+            fail(
+                "audit: nothing to audit here: give -r FILE, --lock FILE, --env PATH or "
+                f"--installed (or run it where one of {', '.join(_AUTO)} is)",
+                2,
+            )
+        auto.append(found)
+    try:
+        for path in requirements:
+            sources.extend(read_requirements(path, target))
+        for path in (*locks, *auto):
+            sources.extend(read_source(path, target))
+        for path in envs:
+            sources.extend(read_environment(path))
+        if installed:
+            sources.extend(read_environment(None))
+    except ConfigError as exc:
+        fail(f"audit: {exc}", 2)
+    cached = default_cache_dir() / "osv" / "PyPI-all.zip"
+    given = db_path is not None
+    path = db_path if db_path is not None else cached
+    if not given and not path.exists():
+        fail(
+            f"audit: no vulnerability data: give --db PATH with OSV's PyPI export "
+            f"({_OSV_EXPORT}), or put it at {cached}",
+            3,
+        )
+    try:
+        db = open_database(path)
+        report = run_audit(sources, db, min_severity=min_severity)
+    except AuditDataError as exc:
+        fail(f"audit: {exc}", 2 if given else 3)
+    age = db.age_days()
+    if max_db_age is not None and (age is None or age > max_db_age):
+        shown = "undated" if age is None else f"{age:.1f} days old"
+        fail(
+            f"audit: the data {db.source} is {shown}, over --max-db-age {max_db_age:g}; "
+            "get a newer export",
+            3,
+        )
+    click.echo(report.to_json() if fmt == "json" else _text(report))
+    raise SystemExit(report.exit_code(allow_incomplete=allow_incomplete))

@@ -1,0 +1,141 @@
+"""``bulletproof audit``: the JSON shape, and exit codes 0 clean, 1 vulnerable, 2 bad input,
+3 incomplete (lines not auditable, data missing or too old)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from tests.cli.test_cli_main import invoke, run_script
+
+SNAPSHOT = Path(__file__).parent.parent / "cases" / "audit" / "PyPI-all.zip"
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BULLETPROOF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+
+
+def _req(tmp_path: Path, text: str, name: str = "requirements.txt") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_json_has_the_documented_shape_and_exit_1_when_vulnerable(tmp_path: Path) -> None:
+    req = _req(tmp_path, "flask==0.12\nclick==8.1.7\n")
+    run = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--format", "json")
+    assert run.exit_code == 1, run.stderr
+    data = json.loads(run.stdout)
+    assert set(data) >= {"db", "dependencies", "skipped"}
+    assert set(data["db"]) == {"source", "sha256", "date"}
+    by_name = {d["name"]: d for d in data["dependencies"]}
+    assert by_name["click"]["findings"] == []
+    assert [f["id"] for f in by_name["flask"]["findings"]] == [
+        "PYSEC-2018-66",
+        "PYSEC-2019-179",
+        "PYSEC-2023-62",
+    ]
+    for finding in by_name["flask"]["findings"]:
+        assert set(finding) >= {"id", "aliases", "severity", "fix_versions", "why"}
+
+
+def test_clean_is_0_and_the_text_names_the_data(tmp_path: Path) -> None:
+    req = _req(tmp_path, "click==8.1.7\n")
+    run = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT))
+    assert run.exit_code == 0, run.stderr
+    assert "sha256 3b989ad8840da8d6" in run.stdout
+    assert "1 dependencies audited: none vulnerable" in run.stdout
+
+
+def test_a_line_that_cannot_be_audited_makes_it_incomplete(tmp_path: Path) -> None:
+    req = _req(tmp_path, "click==8.1.7\nrequests>=2\n")
+    run = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT))
+    assert run.exit_code == 3
+    assert f"skipped {req}:2: requests>=2: not pinned to one version" in run.stdout
+    relaxed = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--allow-incomplete")
+    assert relaxed.exit_code == 0
+    assert "skipped" in relaxed.stdout  # still listed
+
+
+def test_the_project_file_is_found_when_none_is_given(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text(
+        'version = 1\n[[package]]\nname = "jinja2"\nversion = "2.10"\n'
+        'source = { registry = "https://pypi.org/simple" }\n'
+    )
+    _req(tmp_path, "click==8.1.7\n")  # uv.lock comes first
+    run = invoke("audit", "--db", str(SNAPSHOT), "--format", "json")
+    assert run.exit_code == 1
+    assert [d["name"] for d in json.loads(run.stdout)["dependencies"]] == ["jinja2"]
+
+
+def test_nothing_to_audit_is_a_usage_error(tmp_path: Path) -> None:
+    run = invoke("audit", "--db", str(SNAPSHOT))
+    assert run.exit_code == 2
+    assert "nothing to audit here" in run.stderr
+
+
+def test_a_missing_requirements_file_is_bad_input(tmp_path: Path) -> None:
+    run = invoke("audit", "-r", "nope.txt", "--db", str(SNAPSHOT))
+    assert run.exit_code == 2
+    assert "no requirements file nope.txt" in run.stderr
+
+
+def test_no_data_is_incomplete_and_says_where_to_get_it(tmp_path: Path) -> None:
+    req = _req(tmp_path, "click==8.1.7\n")
+    run = invoke("audit", "-r", str(req))
+    assert run.exit_code == 3
+    assert "no vulnerability data" in run.stderr
+    assert "PyPI/all.zip" in run.stderr
+
+
+def test_the_cached_export_is_used_when_present(tmp_path: Path) -> None:
+    cached = tmp_path / "cache" / "osv" / "PyPI-all.zip"
+    cached.parent.mkdir(parents=True)
+    shutil.copy(SNAPSHOT, cached)
+    req = _req(tmp_path, "flask==0.12\n")
+    run = invoke("audit", "-r", str(req))
+    assert run.exit_code == 1
+    assert str(cached) in run.stdout
+
+
+def test_a_damaged_db_given_by_the_user_is_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "all.zip"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    req = _req(tmp_path, "click==8.1.7\n")
+    run = invoke("audit", "-r", str(req), "--db", str(bad))
+    assert run.exit_code == 2
+    assert str(bad) in run.stderr
+    assert "not a readable OSV export" in run.stderr
+
+
+def test_data_older_than_max_db_age_fails(tmp_path: Path) -> None:
+    req = _req(tmp_path, "click==8.1.7\n")
+    run = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--max-db-age", "30")
+    assert run.exit_code == 3
+    assert "days old, over --max-db-age 30" in run.stderr
+    fresh_enough = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--max-db-age", "100000")
+    assert fresh_enough.exit_code == 0
+
+
+def test_markers_follow_the_chosen_target(tmp_path: Path) -> None:
+    req = _req(tmp_path, 'flask==0.12 ; sys_platform == "win32"\n')
+    on_linux = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--platform", "linux")
+    assert on_linux.exit_code == 0
+    on_windows = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--platform", "win32")
+    assert on_windows.exit_code == 1
+
+
+def test_the_console_script_audits_without_a_traceback(tmp_path: Path) -> None:
+    req = _req(tmp_path, "Jinja2==2.10\n")
+    run = run_script(
+        "audit", "-r", str(req), "--db", str(SNAPSHOT), "--format", "json", cwd=tmp_path
+    )
+    assert run.exit_code == 1, run.stderr
+    assert [f["id"] for f in json.loads(run.stdout)["dependencies"][0]["findings"]] == [
+        "PYSEC-2019-217",
+        "PYSEC-2021-66",
+    ]
