@@ -81,6 +81,7 @@ from bulletproof._settings import (
 )
 from bulletproof._text import UNSAFE, did_you_mean
 from bulletproof._units import parse_duration
+from bulletproof.audit._settings import AuditConfig
 from bulletproof.clock import Clock, system_clock
 from bulletproof.detect._settings import ShieldConfig
 from bulletproof.errors import ConfigError
@@ -160,6 +161,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     routes: RoutesConfig = field(default_factory=RoutesConfig)
     shield: ShieldConfig = field(default_factory=ShieldConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     app: str | None = None
     check_path: str = "/"
 

@@ -15,7 +15,7 @@ SNAPSHOT = Path(__file__).parent.parent / "cases" / "audit" / "PyPI-all.zip"
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BULLETPROOF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("BULLETPROOF_AUDIT__CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
 
 
@@ -139,3 +139,29 @@ def test_the_console_script_audits_without_a_traceback(tmp_path: Path) -> None:
         "PYSEC-2019-217",
         "PYSEC-2021-66",
     ]
+
+
+def test_the_audit_section_gives_the_defaults_and_flags_win(tmp_path: Path) -> None:
+    shutil.copy(SNAPSHOT, tmp_path / "osv.zip")
+    _req(tmp_path, "flask==0.12\n", "prod.txt")
+    _req(tmp_path, "click==8.1.7\n", "requirements.txt")  # not read: the section names prod.txt
+    (tmp_path / "bulletproof.toml").write_text(
+        '[audit]\nsources = ["prod.txt"]\ndb = "osv.zip"\nmax_db_age = "30d"\n'
+    )
+    run = invoke("audit", "--format", "json")
+    assert run.exit_code == 3, run.stdout  # the snapshot is older than 30 days
+    assert "over --max-db-age 30" in run.stderr
+    (tmp_path / "bulletproof.toml").write_text('[audit]\nsources = ["prod.txt"]\ndb = "osv.zip"\n')
+    run = invoke("audit", "--format", "json")
+    assert run.exit_code == 1
+    assert [d["name"] for d in json.loads(run.stdout)["dependencies"]] == ["flask"]
+    flag = invoke("audit", "-r", "requirements.txt", "--format", "json")
+    assert flag.exit_code == 0
+    assert [d["name"] for d in json.loads(flag.stdout)["dependencies"]] == ["click"]
+
+
+def test_a_bad_audit_section_names_the_key(tmp_path: Path) -> None:
+    (tmp_path / "bulletproof.toml").write_text('[audit]\nmin_severity = "severe"\n')
+    run = invoke("audit", "-r", "x.txt")
+    assert run.exit_code == 2
+    assert "[audit] min_severity = 'severe' is out of range" in run.stderr

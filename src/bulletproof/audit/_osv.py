@@ -36,11 +36,8 @@ _REFRESH: Final = (
 
 
 def default_cache_dir() -> Path:
-    """Where downloaded exports and indexes live: ``$BULLETPROOF_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/bulletproof``, else ``~/.cache/bulletproof``. Added in 0.1."""
-    given = os.environ.get("BULLETPROOF_CACHE_DIR")
-    if given:
-        return Path(given)
+    """Where downloaded exports and indexes live: ``$XDG_CACHE_HOME/bulletproof``, else
+    ``~/.cache/bulletproof`` (``[audit] cache_dir`` moves it). Added in 0.1."""
     base = os.environ.get("XDG_CACHE_HOME")
     return (Path(base) if base else Path.home() / ".cache") / "bulletproof"
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Final
 
 import click
 
-from bulletproof.cli._common import fail
+from bulletproof.cli._common import fail, load
 
 if TYPE_CHECKING:
     from bulletproof.audit import AuditReport
@@ -58,6 +58,7 @@ def _text(report: AuditReport) -> str:
 
 
 @click.command()
+@click.pass_context
 @click.option(
     "-r",
     "--requirement",
@@ -115,6 +116,7 @@ def _text(report: AuditReport) -> str:
     help="Exit 0, not 3, when some lines could not be audited (they are still listed).",
 )
 def audit(
+    ctx: click.Context,
     requirements: tuple[Path, ...],
     locks: tuple[Path, ...],
     envs: tuple[Path, ...],
@@ -129,8 +131,9 @@ def audit(
 ) -> None:
     """Audit the project's dependencies for known vulnerabilities (OSV data, offline).
 
-    With no source given, the first of uv.lock, poetry.lock, Pipfile.lock, pylock.toml,
-    requirements.txt and pyproject.toml in the current directory is audited.
+    With no source given, the sources of [tool.bulletproof.audit] are read, else the first of
+    uv.lock, poetry.lock, Pipfile.lock, pylock.toml, requirements.txt and pyproject.toml in
+    the current directory. Flags win over that section.
 
     Exit 0 clean, 1 vulnerable, 2 bad input, 3 incomplete (a line could not be audited, or
     the data is missing, damaged or older than --max-db-age).
@@ -148,10 +151,31 @@ def audit(
     from bulletproof.audit import audit as run_audit
     from bulletproof.errors import AuditDataError, ConfigError
 
-    target = Target(python_version=python_version, sys_platform=sys_platform)
+    try:
+        config = load(ctx)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    section = config.audit
+    min_severity = min_severity or section.min_severity
+    allow_incomplete = allow_incomplete or section.allow_incomplete
+    if max_db_age is None and section.max_db_age is not None:
+        max_db_age = section.max_db_age / 86400
+    if db_path is None and section.db:
+        db_path = config.root / Path(section.db).expanduser()
+    cache_dir = (
+        config.root / Path(section.cache_dir).expanduser()
+        if section.cache_dir
+        else default_cache_dir()
+    )
+    target = Target(
+        python_version=python_version or section.python_version,
+        sys_platform=sys_platform or section.platform,
+    )
     sources = Sources()
     auto: list[Path] = []
-    if not requirements and not locks and not envs and not installed:
+    if not requirements and not locks and not envs and not installed and section.sources:
+        auto = [config.root / Path(name).expanduser() for name in section.sources]
+    elif not requirements and not locks and not envs and not installed:
         found = next((Path(n) for n in _AUTO if Path(n).is_file()), None)
         if found is None:
             fail(
@@ -171,7 +195,7 @@ def audit(
             sources.extend(read_environment(None))
     except ConfigError as exc:
         fail(f"audit: {exc}", 2)
-    cached = default_cache_dir() / "osv" / "PyPI-all.zip"
+    cached = cache_dir / "osv" / "PyPI-all.zip"
     given = db_path is not None
     path = db_path if db_path is not None else cached
     if not given and not path.exists():
@@ -181,7 +205,7 @@ def audit(
             3,
         )
     try:
-        db = open_database(path)
+        db = open_database(path, cache_dir=cache_dir)
         report = run_audit(sources, db, min_severity=min_severity)
     except AuditDataError as exc:
         fail(f"audit: {exc}", 2 if given else 3)

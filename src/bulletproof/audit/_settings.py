@@ -1,0 +1,82 @@
+"""``[tool.bulletproof.audit]``: what ``bulletproof audit`` reads and how strict it is.
+
+>>> AuditConfig().allow_incomplete, AuditConfig(max_db_age=7 * 86400).max_db_age
+(False, 604800)
+
+```toml
+[tool.bulletproof.audit]
+sources = ["requirements.txt", "dev.txt"]  # or uv.lock, poetry.lock... (default: found)
+db = "/var/cache/osv/PyPI-all.zip"   # OSV's PyPI export (default: the cache's copy)
+cache_dir = "/var/cache/bulletproof" # the cache (default: ~/.cache/bulletproof)
+max_db_age = "7d"                    # fail (exit 3) when the data is older
+min_severity = "medium"              # leave out findings below it
+allow_incomplete = false             # exit 0, not 3, when some lines could not be audited
+python_version = "3.11"              # markers are evaluated for this Python ...
+platform = "linux"                   # ... and this sys.platform (default: this interpreter's)
+```
+
+Relative paths are relative to the config file's directory; the command's flags win over
+this section.
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Final
+
+from bulletproof._settings import Duration, Rule, check_ranges
+
+__all__ = ["SEVERITIES", "AuditConfig"]
+
+SEVERITIES: Final = ("low", "medium", "high", "critical")
+"""The ratings ``min_severity`` takes. Added in 0.1."""
+
+_RULES: Final[tuple[Rule, ...]] = (
+    (
+        "min_severity",
+        lambda o: o.min_severity is None or o.min_severity in SEVERITIES,
+        lambda o: f"use one of {', '.join(SEVERITIES)}",
+        (),
+    ),
+    (
+        "platform",
+        lambda o: o.platform is None or o.platform in ("linux", "win32", "darwin", "cygwin"),
+        lambda o: "use linux, win32, darwin or cygwin (a sys.platform value)",
+        (),
+    ),
+    (
+        "python_version",
+        lambda o: (
+            o.python_version is None
+            or all(part.isdigit() for part in o.python_version.split(".")[:3])
+        ),
+        lambda o: 'use a version such as "3.11"',
+        (),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    """The audit's defaults: the ``sources`` to read (requirements or lock files; empty: the
+    first found), the OSV export ``db``, the ``cache_dir`` (its indexes, and the export when
+    ``db`` is not given), ``max_db_age`` (seconds; the data's newest record
+    may be no older), ``min_severity``, ``allow_incomplete``, and the target
+    ``python_version`` and ``platform`` markers are evaluated for.
+
+    Added in 0.1.
+    """
+
+    sources: tuple[str, ...] = ()
+    db: str | None = None
+    cache_dir: str | None = None
+    max_db_age: Annotated[float | None, Duration()] = None
+    min_severity: str | None = None
+    allow_incomplete: bool = False
+    python_version: str | None = None
+    platform: str | None = None
+
+    def __post_init__(self) -> None:
+        check_ranges(self, _RULES)
