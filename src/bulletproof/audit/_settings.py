@@ -8,6 +8,7 @@
 sources = ["requirements.txt", "dev.txt"]  # or uv.lock, poetry.lock... (default: found)
 db = "/var/cache/osv/PyPI-all.zip"   # OSV's PyPI export (default: the cache's copy)
 cache_dir = "/var/cache/bulletproof" # the cache (default: ~/.cache/bulletproof)
+db_url = "https://mirror.example/osv/PyPI/all.zip"  # where --update-db downloads from
 max_db_age = "7d"                    # fail (exit 3) when the data is older
 min_severity = "medium"              # leave out findings below it
 allow_incomplete = false             # exit 0, not 3, when some lines could not be audited
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Annotated, Final
 
 from bulletproof._settings import Duration, Rule, check_ranges
+from bulletproof.audit._download import OSV_EXPORT_URL
 
 __all__ = ["SEVERITIES", "AuditConfig"]
 
@@ -34,6 +36,12 @@ SEVERITIES: Final = ("low", "medium", "high", "critical")
 """The ratings ``min_severity`` takes. Added in 0.1."""
 
 _RULES: Final[tuple[Rule, ...]] = (
+    (
+        "db_url",
+        lambda o: o.db_url.startswith(("https://", "http://")),
+        lambda o: "give an https:// URL of an OSV PyPI export",
+        (),
+    ),
     (
         "min_severity",
         lambda o: o.min_severity is None or o.min_severity in SEVERITIES,
@@ -62,9 +70,10 @@ _RULES: Final[tuple[Rule, ...]] = (
 class AuditConfig:
     """The audit's defaults: the ``sources`` to read (requirements or lock files; empty: the
     first found), the OSV export ``db``, the ``cache_dir`` (its indexes, and the export when
-    ``db`` is not given), ``max_db_age`` (seconds; the data's newest record
-    may be no older), ``min_severity``, ``allow_incomplete``, and the target
-    ``python_version`` and ``platform`` markers are evaluated for.
+    ``db`` is not given), the ``db_url`` that ``--update-db`` downloads from, ``max_db_age``
+    (seconds; the data's newest record may be no older), ``min_severity``,
+    ``allow_incomplete``, and the target ``python_version`` and ``platform`` markers are
+    evaluated for.
 
     Added in 0.1.
     """
@@ -72,6 +81,7 @@ class AuditConfig:
     sources: tuple[str, ...] = ()
     db: str | None = None
     cache_dir: str | None = None
+    db_url: str = OSV_EXPORT_URL
     max_db_age: Annotated[float | None, Duration()] = None
     min_severity: str | None = None
     allow_incomplete: bool = False

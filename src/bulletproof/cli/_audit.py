@@ -89,6 +89,11 @@ def _text(report: AuditReport) -> str:
     default=None,
     help=f"OSV's PyPI export (a zip, or a folder of records); from {_OSV_EXPORT}.",
 )
+@click.option(
+    "--update-db",
+    is_flag=True,
+    help="Download OSV's PyPI export into the cache first (only if it changed).",
+)
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True)
 @click.option(
     "--min-severity",
@@ -122,6 +127,7 @@ def audit(
     envs: tuple[Path, ...],
     installed: bool,
     db_path: Path | None,
+    update_db: bool,
     fmt: str,
     min_severity: str | None,
     max_db_age: float | None,
@@ -149,6 +155,7 @@ def audit(
         read_source,
     )
     from bulletproof.audit import audit as run_audit
+    from bulletproof.audit._download import fetch_export
     from bulletproof.errors import AuditDataError, ConfigError
 
     try:
@@ -198,10 +205,24 @@ def audit(
     cached = cache_dir / "osv" / "PyPI-all.zip"
     given = db_path is not None
     path = db_path if db_path is not None else cached
+    if update_db:
+        if given:
+            fail("audit: --update-db fills the cache; it cannot be used with --db", 2)
+        try:
+            fetched = fetch_export(cached, url=section.db_url)
+        except AuditDataError as exc:
+            if not cached.exists():
+                fail(f"audit: {exc}", 3)
+            click.echo(
+                f"bulletproof: warning: {exc}; auditing with the copy in the cache", err=True
+            )
+        else:
+            state = "downloaded" if fetched.changed else "unchanged"
+            click.echo(f"bulletproof: {section.db_url}: {state} ({cached})", err=True)
     if not given and not path.exists():
         fail(
-            f"audit: no vulnerability data: give --db PATH with OSV's PyPI export "
-            f"({_OSV_EXPORT}), or put it at {cached}",
+            "audit: no vulnerability data: run with --update-db (downloads OSV's PyPI export, "
+            f"{section.db_url}, to {cached}), or give --db PATH",
             3,
         )
     try:
