@@ -23,25 +23,61 @@ Added in 0.1.
 
 from __future__ import annotations
 
-from bulletproof.audit._osv import Database, default_cache_dir, open_database
-from bulletproof.audit._report import (
-    AuditedDependency,
-    AuditFinding,
-    AuditReport,
-    DataInfo,
-    audit_records,
-)
-from bulletproof.audit._sources import (
-    Dependency,
-    Skipped,
-    Sources,
-    Target,
-    read_environment,
-    read_lock,
-    read_pyproject,
-    read_requirements,
-    read_source,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bulletproof.audit._osv import Database, default_cache_dir, open_database
+    from bulletproof.audit._report import (
+        AuditedDependency,
+        AuditFinding,
+        AuditReport,
+        DataInfo,
+        audit_records,
+    )
+    from bulletproof.audit._sources import (
+        Dependency,
+        Skipped,
+        Sources,
+        Target,
+        read_environment,
+        read_lock,
+        read_pyproject,
+        read_requirements,
+        read_source,
+    )
+
+# Loaded on first use: the config loader imports this package for its section's dataclass,
+# and a web app's start-up should not pay for the audit's parsers and database code.
+_LAZY = {
+    "Database": "_osv",
+    "default_cache_dir": "_osv",
+    "open_database": "_osv",
+    "AuditedDependency": "_report",
+    "AuditFinding": "_report",
+    "AuditReport": "_report",
+    "DataInfo": "_report",
+    "audit_records": "_report",
+    "Dependency": "_sources",
+    "Skipped": "_sources",
+    "Sources": "_sources",
+    "Target": "_sources",
+    "read_environment": "_sources",
+    "read_lock": "_sources",
+    "read_pyproject": "_sources",
+    "read_requirements": "_sources",
+    "read_source": "_sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bulletproof.audit' has no attribute {name!r}")
+    value = getattr(import_module(f"bulletproof.audit.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AuditFinding",
@@ -67,6 +103,8 @@ __all__ = [
 
 def audit(sources: Sources, db: Database, *, min_severity: str | None = None) -> AuditReport:
     """Audit ``sources`` against the OSV export ``db``. Added in 0.1."""
+    from bulletproof.audit._report import DataInfo, audit_records
+
     names = sorted({d.name for d in sources.dependencies})
     records = db.lookup(names)
     return audit_records(

@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from bulletproof.audit._settings import OSV_EXPORT_URL
 from bulletproof.errors import AuditDataError
 
 __all__ = ["OSV_EXPORT_URL", "Fetched", "fetch_export"]
 
-OSV_EXPORT_URL: Final = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
-"""Where OSV publishes its PyPI export. Added in 0.1."""
 
 _MAX_BYTES: Final = 4 << 30  # far above the real export (~100 MB): a bound, not a guess
 _CHUNK: Final = 1 << 20

@@ -28,9 +28,11 @@ from dataclasses import dataclass
 from typing import Annotated, Final
 
 from bulletproof._settings import Duration, Rule, check_ranges
-from bulletproof.audit._download import OSV_EXPORT_URL
 
-__all__ = ["SEVERITIES", "AuditConfig"]
+__all__ = ["OSV_EXPORT_URL", "SEVERITIES", "AuditConfig"]
+
+OSV_EXPORT_URL: Final = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
+"""Where OSV publishes its PyPI export. Added in 0.1."""
 
 SEVERITIES: Final = ("low", "medium", "high", "critical")
 """The ratings ``min_severity`` takes. Added in 0.1."""

@@ -18,6 +18,7 @@ Added in 0.1.
 
 from __future__ import annotations
 
+import functools
 from typing import Final, TypeAlias
 
 from packaging.utils import canonicalize_name
@@ -91,6 +92,7 @@ def _legacy_key(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # records repeat their bounds; parsing one costs ~5 us
 def key(text: str) -> VersionKey:
     """The sort key of a package's version, PEP 440 or legacy. Added in 0.1."""
     version = pep440(text)
@@ -99,6 +101,7 @@ def key(text: str) -> VersionKey:
     return (0, _legacy_key(text))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def bound(text: str) -> VersionKey | None:
     """The sort key of an OSV event's version: ``"0"`` is :data:`ZERO`; a bound that is not
     PEP 440 is None (OSV's own matcher skips such an event; the audit reports it).
