@@ -165,3 +165,41 @@ def test_a_bad_audit_section_names_the_key(tmp_path: Path) -> None:
     run = invoke("audit", "-r", "x.txt")
     assert run.exit_code == 2
     assert "[audit] min_severity = 'severe' is out of range" in run.stderr
+
+
+def test_an_ignore_file_accepts_a_finding_with_its_reason(tmp_path: Path) -> None:
+    req = _req(tmp_path, "jinja2==2.10\n")
+    ignore = tmp_path / "audit-ignore.toml"
+    ignore.write_text(
+        '[[ignore]]\nid = "CVE-2019-10906"\nreason = "no untrusted templates"\n'
+        "expires = 2099-01-01\n"
+        '[[ignore]]\nid = "PYSEC-2021-66"\nreason = "ReDoS on input we never pass"\n'
+        "expires = 2099-01-01\n"
+    )
+    run = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--ignore-file", str(ignore))
+    assert run.exit_code == 0, run.stdout
+    assert "ignored jinja2 2.10 PYSEC-2019-217: no untrusted templates" in run.stdout
+    data = json.loads(
+        invoke(
+            "audit",
+            "-r",
+            str(req),
+            "--db",
+            str(SNAPSHOT),
+            "--ignore-file",
+            str(ignore),
+            "--format",
+            "json",
+        ).stdout
+    )
+    (dep,) = data["dependencies"]
+    assert dep["findings"] == []
+    assert [f["ignored"] for f in dep["ignored"]] == [
+        "no untrusted templates",
+        "ReDoS on input we never pass",
+    ]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[ignore]]\nid = "X"\n')
+    broken = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--ignore-file", str(bad))
+    assert broken.exit_code == 2
+    assert "reason is missing" in broken.stderr

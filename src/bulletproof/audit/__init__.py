@@ -27,6 +27,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bulletproof.audit._ignore import Ignore, read_ignores
     from bulletproof.audit._osv import Database, default_cache_dir, open_database
     from bulletproof.audit._report import (
         AuditedDependency,
@@ -50,6 +53,8 @@ if TYPE_CHECKING:
 # Loaded on first use: the config loader imports this package for its section's dataclass,
 # and a web app's start-up should not pay for the audit's parsers and database code.
 _LAZY = {
+    "Ignore": "_ignore",
+    "read_ignores": "_ignore",
     "Database": "_osv",
     "default_cache_dir": "_osv",
     "open_database": "_osv",
@@ -86,6 +91,7 @@ __all__ = [
     "DataInfo",
     "Database",
     "Dependency",
+    "Ignore",
     "Skipped",
     "Sources",
     "Target",
@@ -94,6 +100,7 @@ __all__ = [
     "default_cache_dir",
     "open_database",
     "read_environment",
+    "read_ignores",
     "read_lock",
     "read_pyproject",
     "read_requirements",
@@ -101,8 +108,15 @@ __all__ = [
 ]
 
 
-def audit(sources: Sources, db: Database, *, min_severity: str | None = None) -> AuditReport:
-    """Audit ``sources`` against the OSV export ``db``. Added in 0.1."""
+def audit(
+    sources: Sources,
+    db: Database,
+    *,
+    min_severity: str | None = None,
+    ignores: Sequence[Ignore] = (),
+) -> AuditReport:
+    """Audit ``sources`` against the OSV export ``db`` (see :func:`audit_records` for
+    ``min_severity`` and ``ignores``). Added in 0.1."""
     from bulletproof.audit._report import DataInfo, audit_records
 
     names = sorted({d.name for d in sources.dependencies})
@@ -112,4 +126,5 @@ def audit(sources: Sources, db: Database, *, min_severity: str | None = None) ->
         records,
         db=DataInfo(db.source, db.sha256, db.date),
         min_severity=min_severity,
+        ignores=ignores,
     )

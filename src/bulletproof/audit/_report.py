@@ -17,16 +17,20 @@ Added in 0.1.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from packaging.version import Version
+
+from bulletproof.audit._ignore import Ignore
 from bulletproof.audit._match import Match, group_aliases, match
 from bulletproof.audit._severity import RATINGS, rating, score
 from bulletproof.audit._sources import Skipped, Sources
-from bulletproof.audit._versions import key
+from bulletproof.audit._versions import key, pep440
 
 __all__ = ["AuditFinding", "AuditReport", "AuditedDependency", "DataInfo", "audit_records"]
 
@@ -49,17 +53,26 @@ class AuditFinding:
     fix_versions: tuple[str, ...]
     why: tuple[str, ...]
     summary: str = ""
+    ignored: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AuditedDependency:
-    """A dependency and its findings (empty: no known vulnerability). Added in 0.1."""
+    """A dependency and its findings (empty: no known vulnerability), and ``fix``: the
+    smallest version that the data knows of (a ``fixed`` event of its records) that no record
+    of the package affects (None: the data knows no such version). A pre-release is proposed
+    only for a pre-release pin. Findings accepted by an ignore file are in ``ignored``.
+
+    Added in 0.1.
+    """
 
     name: str
     version: str
     file: str
     line: int
     findings: tuple[AuditFinding, ...] = ()
+    fix: str | None = None
+    ignored: tuple[AuditFinding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +99,7 @@ class AuditReport:
     skipped: list[Skipped] = field(default_factory=list)
     not_applicable: list[Skipped] = field(default_factory=list)
     data_problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def vulnerable(self) -> list[AuditedDependency]:
@@ -117,29 +131,36 @@ class AuditReport:
                     "version": d.version,
                     "file": d.file,
                     "line": d.line,
-                    "findings": [
-                        {
-                            "id": f.id,
-                            "aliases": list(f.aliases),
-                            "severity": f.severity,
-                            "score": f.score,
-                            "fix_versions": list(f.fix_versions),
-                            "why": list(f.why),
-                            "summary": f.summary,
-                        }
-                        for f in d.findings
-                    ],
+                    "findings": [_finding_dict(f) for f in d.findings],
+                    "fix": d.fix,
+                    "ignored": [_finding_dict(f) for f in d.ignored],
                 }
                 for d in self.dependencies
             ],
             "skipped": [_skipped(s) for s in self.skipped],
             "not_applicable": [_skipped(s) for s in self.not_applicable],
             "data_problems": list(self.data_problems),
+            "notes": list(self.notes),
         }
 
     def to_json(self) -> str:
         """:meth:`as_dict` as indented JSON. Added in 0.1."""
         return json.dumps(self.as_dict(), indent=2, ensure_ascii=False)
+
+
+def _finding_dict(f: AuditFinding) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": f.id,
+        "aliases": list(f.aliases),
+        "severity": f.severity,
+        "score": f.score,
+        "fix_versions": list(f.fix_versions),
+        "why": list(f.why),
+        "summary": f.summary,
+    }
+    if f.ignored is not None:
+        out["ignored"] = f.ignored
+    return out
 
 
 def _skipped(entry: Skipped) -> dict[str, Any]:
@@ -186,10 +207,14 @@ def audit_records(
     *,
     db: DataInfo | None = None,
     min_severity: str | None = None,
+    ignores: Sequence[Ignore] = (),
+    today: dt.date | None = None,
 ) -> AuditReport:
     """Audit the dependencies of ``sources`` against ``records`` (by PEP 503 name). With
     ``min_severity`` (``low`` ... ``critical``), findings below it are left out; a finding
-    whose severity is unknown is kept. Added in 0.1."""
+    whose severity is unknown is kept. A finding an entry of ``ignores`` covers (and that
+    has not ended by ``today``) moves to the dependency's ``ignored``. Added in 0.1."""
+    today = today or dt.datetime.now(dt.UTC).date()
     report = AuditReport(
         db, skipped=list(sources.skipped), not_applicable=list(sources.not_applicable)
     )
@@ -202,19 +227,78 @@ def audit_records(
         seen.add((dep.name, dep.version))
         by_id: dict[str, Mapping[str, Any]] = {}
         found: list[Match] = []
-        for record in records.get(dep.name, ()):
+        package_records = records.get(dep.name, ())
+        for record in package_records:
             noted: list[str] = []
             hit = match(record, dep.name, dep.version, noted)
             problems.update(noted)
+            if hit is None:
+                hit = _prerelease_hit(record, dep.name, dep.version)
             if hit is not None:
                 found.append(hit)
                 by_id[hit.id] = record
         findings = [_finding(group, by_id) for group in group_aliases(found)]
         findings = [f for f in findings if f.severity is None or RATINGS.index(f.severity) >= floor]
         findings.sort(key=lambda f: f.id)
+        kept: list[AuditFinding] = []
+        accepted: list[AuditFinding] = []
+        for finding in findings:
+            rule = next(
+                (r for r in ignores if r.covers((finding.id, *finding.aliases), dep.name)), None
+            )
+            ended = rule.ended(today, finding.fix_versions) if rule is not None else None
+            if rule is not None and ended is None:
+                accepted.append(replace(finding, ignored=rule.reason))
+            else:
+                if ended is not None:
+                    report.notes.append(f"{dep.name} {dep.version} {finding.id}: {ended}")
+                kept.append(finding)
+        fix = _fix(package_records, dep.name, dep.version, findings) if findings else None
         report.dependencies.append(
-            AuditedDependency(dep.name, dep.version, dep.file, dep.line, tuple(findings))
+            AuditedDependency(
+                dep.name, dep.version, dep.file, dep.line, tuple(kept), fix, tuple(accepted)
+            )
         )
     report.dependencies.sort(key=lambda d: (d.name, key(d.version)))
     report.data_problems = sorted(problems)
     return report
+
+
+def _prerelease_hit(record: Mapping[str, Any], name: str, version: str) -> Match | None:
+    """A pre-release (or dev release) of a release the record affects: OSV's order puts
+    ``2.3.0rc1`` before ``introduced: 2.3.0``, but it carries the release's code, so it is
+    reported as such rather than as clean."""
+    parsed = pep440(version)
+    if parsed is None or not (parsed.is_prerelease or parsed.is_devrelease):
+        return None
+    release = Version(parsed.base_version)
+    if parsed.epoch:
+        release = Version(f"{parsed.epoch}!{parsed.base_version}")
+    hit = match(record, name, str(release))
+    if hit is None:
+        return None
+    return Match(
+        hit.id,
+        hit.aliases,
+        f"{version} is a pre-release of {release}, which is affected: {hit.why}",
+        hit.fixed,
+    )
+
+
+def _fix(
+    records: Sequence[Mapping[str, Any]], name: str, version: str, findings: list[AuditFinding]
+) -> str | None:
+    """The smallest fixed version past ``version`` that no record of the package affects."""
+    here = key(version)
+    current = pep440(version)
+    allow_pre = current is not None and (current.is_prerelease or current.is_devrelease)
+    candidates = sorted({v for f in findings for v in f.fix_versions}, key=key)
+    for candidate in candidates:
+        parsed = pep440(candidate)
+        if key(candidate) <= here or parsed is None:
+            continue
+        if (parsed.is_prerelease or parsed.is_devrelease) and not allow_pre:
+            continue
+        if all(match(record, name, candidate) is None for record in records):
+            return candidate
+    return None

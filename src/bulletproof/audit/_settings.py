@@ -11,6 +11,7 @@ cache_dir = "/var/cache/bulletproof" # the cache (default: ~/.cache/bulletproof)
 db_url = "https://mirror.example/osv/PyPI/all.zip"  # where --update-db downloads from
 max_db_age = "7d"                    # fail (exit 3) when the data is older
 min_severity = "medium"              # leave out findings below it
+ignore_file = "audit-ignore.toml"    # accepted findings, each with a reason and an end
 allow_incomplete = false             # exit 0, not 3, when some lines could not be audited
 python_version = "3.11"              # markers are evaluated for this Python ...
 platform = "linux"                   # ... and this sys.platform (default: this interpreter's)
@@ -73,7 +74,8 @@ class AuditConfig:
     """The audit's defaults: the ``sources`` to read (requirements or lock files; empty: the
     first found), the OSV export ``db``, the ``cache_dir`` (its indexes, and the export when
     ``db`` is not given), the ``db_url`` that ``--update-db`` downloads from, ``max_db_age``
-    (seconds; the data's newest record may be no older), ``min_severity``,
+    (seconds; the data's newest record may be no older), the ``ignore_file``,
+    ``min_severity``,
     ``allow_incomplete``, and the target ``python_version`` and ``platform`` markers are
     evaluated for.
 
@@ -83,6 +85,7 @@ class AuditConfig:
     sources: tuple[str, ...] = ()
     db: str | None = None
     cache_dir: str | None = None
+    ignore_file: str | None = None
     db_url: str = OSV_EXPORT_URL
     max_db_age: Annotated[float | None, Duration()] = None
     min_severity: str | None = None

@@ -43,6 +43,8 @@ def _text(report: AuditReport) -> str:
         )
     )
     for dep in vulnerable:
+        upgrade = f"upgrade to {dep.fix}" if dep.fix else "no fixed version known"
+        lines.append(f"{dep.name} {dep.version} ({dep.file}:{dep.line}): {upgrade}")
         for finding in dep.findings:
             fix = ", ".join(finding.fix_versions) or "no fix yet"
             severity = finding.severity or "unknown"
@@ -53,6 +55,12 @@ def _text(report: AuditReport) -> str:
         f"skipped {entry.file}:{entry.line}: {entry.text}: {entry.reason}"
         for entry in report.skipped
     )
+    lines.extend(
+        f"ignored {dep.name} {dep.version} {finding.id}: {finding.ignored}"
+        for dep in report.dependencies
+        for finding in dep.ignored
+    )
+    lines.extend(f"note: {note}" for note in report.notes)
     lines.extend(f"data: {problem}" for problem in report.data_problems)
     return "\n".join(lines)
 
@@ -88,6 +96,12 @@ def _text(report: AuditReport) -> str:
     type=click.Path(path_type=Path),
     default=None,
     help=f"OSV's PyPI export (a zip, or a folder of records); from {_OSV_EXPORT}.",
+)
+@click.option(
+    "--ignore-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Accepted findings, each with a reason and an end (TOML [[ignore]] tables).",
 )
 @click.option(
     "--update-db",
@@ -127,6 +141,7 @@ def audit(
     envs: tuple[Path, ...],
     installed: bool,
     db_path: Path | None,
+    ignore_file: Path | None,
     update_db: bool,
     fmt: str,
     min_severity: str | None,
@@ -156,6 +171,7 @@ def audit(
     )
     from bulletproof.audit import audit as run_audit
     from bulletproof.audit._download import fetch_export
+    from bulletproof.audit._ignore import read_ignores
     from bulletproof.errors import AuditDataError, ConfigError
 
     try:
@@ -191,7 +207,10 @@ def audit(
                 2,
             )
         auto.append(found)
+    if ignore_file is None and section.ignore_file:
+        ignore_file = config.root / Path(section.ignore_file).expanduser()
     try:
+        ignores = read_ignores(ignore_file) if ignore_file is not None else []
         for path in requirements:
             sources.extend(read_requirements(path, target))
         for path in (*locks, *auto):
@@ -227,7 +246,7 @@ def audit(
         )
     try:
         db = open_database(path, cache_dir=cache_dir)
-        report = run_audit(sources, db, min_severity=min_severity)
+        report = run_audit(sources, db, min_severity=min_severity, ignores=ignores)
     except AuditDataError as exc:
         fail(f"audit: {exc}", 2 if given else 3)
     age = db.age_days()
