@@ -84,6 +84,14 @@ _TAKES_VALUE: Final = frozenset(
     }
 )
 _VCS: Final = ("git+", "hg+", "svn+", "bzr+")
+_INDEX_OPTIONS: Final = {
+    "-i": "--index-url",
+    "--index-url": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "-f": "--find-links",
+    "--find-links": "--find-links",
+    "--no-index": "--no-index",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,17 +156,21 @@ class Skipped:
 class Sources:
     """What was read: the pinned :attr:`dependencies`, the :attr:`skipped` lines (the audit
     is incomplete while there are any), and :attr:`not_applicable` requirements (a marker
-    false for the target). Added in 0.1."""
+    false for the target). :attr:`index_options` are the index options of requirements files
+    (``--index-url``, ``--find-links`` with its path made absolute, ``--no-index``...), for a
+    resolver asked about the same pins. Added in 0.1."""
 
     dependencies: list[Dependency] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     not_applicable: list[Skipped] = field(default_factory=list)
+    index_options: list[str] = field(default_factory=list)
 
     def extend(self, other: Sources) -> None:
         """Add what ``other`` read. Added in 0.1."""
         self.dependencies.extend(other.dependencies)
         self.skipped.extend(other.skipped)
         self.not_applicable.extend(other.not_applicable)
+        self.index_options.extend(o for o in other.index_options if o not in self.index_options)
 
 
 # -- requirements files ------------------------------------------------------------------------
@@ -296,7 +308,14 @@ class _Reader:
                 )
                 return
             if option in _GLOBAL_OPTIONS:
-                return  # index and install options: no dependency
+                # index and install options: no dependency, but a resolver needs the index ones
+                if option in _INDEX_OPTIONS:
+                    value = rest[0] if rest else ""
+                    if option in ("-f", "--find-links") and value and "://" not in value:
+                        value = str((path.parent / value).resolve())
+                    flag = _INDEX_OPTIONS[option]
+                    self.out.index_options.append(f"{flag}={value}" if value else flag)
+                return
             self.out.skipped.append(_with(where, f"unknown option {option}"))
             return
         requirement_text, _ = _split_options(line)

@@ -10,7 +10,7 @@ import click
 from bulletproof.cli._common import fail, load
 
 if TYPE_CHECKING:
-    from bulletproof.audit import AuditReport
+    from bulletproof.audit import AuditReport, Sources, Target
 
 __all__ = ["audit"]
 
@@ -130,6 +130,12 @@ def _text(report: AuditReport) -> str:
     help="Evaluate markers for this sys.platform (linux, win32, darwin).",
 )
 @click.option(
+    "--fix",
+    is_flag=True,
+    help="Rewrite the requirements files with each fix, once uv's resolver says the fixed "
+    "set installs together.",
+)
+@click.option(
     "--allow-incomplete",
     is_flag=True,
     help="Exit 0, not 3, when some lines could not be audited (they are still listed).",
@@ -148,6 +154,7 @@ def audit(
     max_db_age: float | None,
     python_version: str | None,
     sys_platform: str | None,
+    fix: bool,
     allow_incomplete: bool,
 ) -> None:
     """Audit the project's dependencies for known vulnerabilities (OSV data, offline).
@@ -257,5 +264,57 @@ def audit(
             "get a newer export",
             3,
         )
+    if fix and not requirements:
+        fail("audit: --fix rewrites requirements files: give them with -r FILE", 2)
     click.echo(report.to_json() if fmt == "json" else _text(report))
+    if fix:
+        _apply_fixes(report, sources, target)
     raise SystemExit(report.exit_code(allow_incomplete=allow_incomplete))
+
+
+def _apply_fixes(report: AuditReport, sources: Sources, target: Target) -> None:
+    """Write each fix into the requirements file that pins it, once the resolver agrees."""
+    import os
+    import shutil
+    import tempfile
+
+    from bulletproof.audit._fix import resolve, rewrite_requirements
+
+    fixes = {d.name: d.fix for d in report.vulnerable if d.fix}
+    unfixable = [f"{d.name} {d.version}" for d in report.vulnerable if not d.fix]
+    if unfixable:
+        click.echo(f"fix: no fixed version known for {', '.join(unfixable)}", err=True)
+    if not fixes:
+        click.echo("fix: nothing to change", err=True)
+        return
+    pins = {d.name: d.version for d in sources.dependencies}
+    pins.update(fixes)
+    resolution = resolve(
+        pins, python_version=target.python_version, index_options=sources.index_options
+    )
+    if resolution.ok is False:
+        click.echo(
+            "fix: nothing written: uv's resolver says the fixed set cannot be installed "
+            f"together: {resolution.message}",
+            err=True,
+        )
+        return
+    if resolution.ok is None:
+        click.echo(f"fix: warning: {resolution.message}", err=True)
+    files = sorted({d.file for d in report.vulnerable if d.name in fixes})
+    for name in files:
+        path = Path(name)
+        result = rewrite_requirements(
+            path.read_text(encoding="utf-8"), fixes, hashes=resolution.hashes, name=name
+        )
+        for line in result.flagged:
+            click.echo(f"fix: {line}", err=True)
+        if not result.changed:
+            continue
+        fd, tmp = tempfile.mkstemp(prefix=".fix-", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(result.text)
+        shutil.copymode(path, tmp)  # the file keeps its permissions
+        os.replace(tmp, path)
+        for package, old, new in result.changed:
+            click.echo(f"fix: {name}: {package} {old} -> {new}", err=True)
