@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["audit"]
 
-_FORMATS: Final = ("text", "json")
+_FORMATS: Final = ("text", "json", "markdown", "sarif", "cyclonedx")
 _AUTO: Final = (
     "uv.lock",
     "poetry.lock",
@@ -266,7 +266,12 @@ def audit(
         )
     if fix and not requirements:
         fail("audit: --fix rewrites requirements files: give them with -r FILE", 2)
-    click.echo(report.to_json() if fmt == "json" else _text(report))
+    if fmt == "text":
+        click.echo(_text(report))
+    else:
+        from bulletproof.audit._formats import render
+
+        click.echo(render(report, fmt))
     if fix:
         _apply_fixes(report, sources, target)
     raise SystemExit(report.exit_code(allow_incomplete=allow_incomplete))
