@@ -4,6 +4,7 @@ Read the pins (:func:`read_source` and friends), open an OSV export (:func:`open
 audit (:func:`audit`):
 
 >>> import pathlib, tempfile, zipfile, json
+>>> from bulletproof.audit import audit, open_database, read_source
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> record = {"id": "PYSEC-0", "modified": "2024-05-01T00:00:00Z", "affected": [
 ...     {"package": {"ecosystem": "PyPI", "name": "Flask"},
