@@ -203,3 +203,21 @@ def test_an_ignore_file_accepts_a_finding_with_its_reason(tmp_path: Path) -> Non
     broken = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--ignore-file", str(bad))
     assert broken.exit_code == 2
     assert "reason is missing" in broken.stderr
+
+
+def test_emit_sends_one_dependency_event_per_finding(tmp_path: Path) -> None:
+    (tmp_path / "bulletproof.toml").write_text(
+        'service_name = "shop"\n[events]\nspool_dir = "spool"\nsinks = ["file:events.jsonl"]\n'
+    )
+    req = _req(tmp_path, "jinja2==2.10\nclick==8.1.7\n")
+    run = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--emit")
+    assert run.exit_code == 1
+    assert "2 vulnerable_dependency event(s) delivered" in run.stderr
+    lines = (tmp_path / "events.jsonl").read_text().strip().split("\n")
+    events = [json.loads(line) for line in lines]
+    assert sorted(e["rule"]["id"] for e in events) == ["PYSEC-2019-217", "PYSEC-2021-66"]
+    for event in events:
+        assert event["bulletproof"]["category"] == "dependency"
+        assert event["event"]["action"] == "vulnerable_dependency"
+        assert event["bulletproof"]["details"]["package"] == "jinja2"
+        assert event["bulletproof"]["details"]["fix"] == "2.11.3"

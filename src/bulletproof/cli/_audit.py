@@ -11,6 +11,7 @@ from bulletproof.cli._common import fail, load
 
 if TYPE_CHECKING:
     from bulletproof.audit import AuditReport, Sources, Target
+    from bulletproof.config import Config
 
 __all__ = ["audit"]
 
@@ -136,6 +137,11 @@ def _text(report: AuditReport) -> str:
     "set installs together.",
 )
 @click.option(
+    "--emit",
+    is_flag=True,
+    help="Also send each finding as a SecurityEvent through the configured pipeline.",
+)
+@click.option(
     "--allow-incomplete",
     is_flag=True,
     help="Exit 0, not 3, when some lines could not be audited (they are still listed).",
@@ -155,6 +161,7 @@ def audit(
     python_version: str | None,
     sys_platform: str | None,
     fix: bool,
+    emit: bool,
     allow_incomplete: bool,
 ) -> None:
     """Audit the project's dependencies for known vulnerabilities (OSV data, offline).
@@ -274,7 +281,23 @@ def audit(
         click.echo(render(report, fmt))
     if fix:
         _apply_fixes(report, sources, target)
+    if emit:
+        _emit(config, report)
     raise SystemExit(report.exit_code(allow_incomplete=allow_incomplete))
+
+
+def _emit(config: Config, report: AuditReport) -> None:
+    """Send one event per finding through the config's pipeline, and wait for delivery."""
+    from bulletproof.audit._events import finding_events
+    from bulletproof.config import build_pipeline
+
+    events = finding_events(report)
+    pipeline = build_pipeline(config).start()
+    for event in events:
+        pipeline.emit(event)
+    delivered = pipeline.close(timeout=30.0)
+    state = "delivered" if delivered else "spooled (a sink did not confirm in 30 s)"
+    click.echo(f"bulletproof: {len(events)} vulnerable_dependency event(s) {state}", err=True)
 
 
 def _apply_fixes(report: AuditReport, sources: Sources, target: Target) -> None:
