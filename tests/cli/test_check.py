@@ -143,7 +143,15 @@ def test_json_report_shape(tmp_path: Path, listener: int) -> None:
     assert report["target"] == str(project)
     assert report["exit_code"] == 1
     sections = {s["name"]: s["items"] for s in report["sections"]}
-    assert list(sections) == ["config", "sinks", "notifiers", "headers", "routes", "shield"]
+    assert list(sections) == [
+        "config",
+        "sinks",
+        "notifiers",
+        "headers",
+        "routes",
+        "shield",
+        "audit",
+    ]
     assert [i["status"] for i in sections["config"]] == ["ok"]
     # No app configured: the app sections say so instead of grading anything.
     assert [i["status"] for i in sections["headers"]] == ["skipped"]
@@ -378,7 +386,8 @@ def test_without_an_app_the_app_sections_say_they_do_not_apply(tmp_path: Path) -
     assert run.stdout.count("does not apply: no app configured; set app = 'module:attr'") == 2
     report = run_check(project)
     skipped = [s.name for s in report.sections if any(i.status is Status.SKIPPED for i in s.items)]
-    assert skipped == ["headers", "routes", "shield"]  # shield: no sample traffic to replay
+    # shield: no sample traffic to replay; audit: the project names no dependency
+    assert skipped == ["headers", "routes", "shield", "audit"]
     assert report.incomplete == ()
 
 
@@ -508,6 +517,7 @@ def test_a_capability_adds_its_section_with_a_source(tmp_path: Path) -> None:
         "headers",
         "routes",
         "shield",
+        "audit",
         "extra",
     ]
     assert report.sections[-1].items == (

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from bulletproof.check._app import HeadersSource, RoutesSource
+from bulletproof.check._audit import AuditSource
 from bulletproof.check._base import SectionSource
 from bulletproof.check._delivery import NotifiersSource, SinksSource
 from bulletproof.check._shield import ShieldSource
@@ -24,5 +25,6 @@ SOURCES: Final[tuple[SectionSource, ...]] = (
     HeadersSource(),
     RoutesSource(),
     ShieldSource(),
+    AuditSource(),
 )
 """Every section after ``config``, in report order. Added in 0.1."""
