@@ -33,6 +33,7 @@ COMMANDS = {
     "headers check",
     "routes",
     "inspect",
+    "audit",
 }
 
 
@@ -158,7 +159,7 @@ def test_every_command_has_help(command: str) -> None:
     run = invoke(*command.split(), "--help")
     assert run.exit_code == 0
     assert f"Usage: bulletproof {command}" in run.stdout
-    assert "--format [text|json]" in run.stdout
+    assert "--format [text|json" in run.stdout
 
 
 def test_the_command_set_is_the_documented_one() -> None:
@@ -172,7 +173,8 @@ def test_every_command_has_format_json(command: str) -> None:
     assert isinstance(fmt, click.Option), f"{command} has no --format"
     assert "--format" in fmt.opts
     assert isinstance(fmt.type, click.Choice)
-    assert set(fmt.type.choices) == {"text", "json"}
+    extra = {"markdown", "sarif", "cyclonedx"} if command == "audit" else set()
+    assert set(fmt.type.choices) == {"text", "json"} | extra
 
 
 def test_version_matches_the_package() -> None:

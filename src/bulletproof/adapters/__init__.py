@@ -151,6 +151,12 @@ def _guard_from_config(
     elif emitter is None and config.shield.enabled:
         emitter = _LazyPipeline(config, clock)
     shield = config.shield.build(emitter, clock=clock)
+    if config.audit.at_startup:
+        from bulletproof.audit._runtime import start_startup_audit
+
+        if emitter is None:
+            emitter = _LazyPipeline(config, clock)
+        start_startup_audit(config.audit, config.root, emitter)
     return Guard(policy, emitter=emitter, shield=shield, remove_server=remove_server, clock=clock)
 
 

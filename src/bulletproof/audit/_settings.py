@@ -15,6 +15,7 @@ ignore_file = "audit-ignore.toml"    # accepted findings, each with a reason and
 allow_incomplete = false             # exit 0, not 3, when some lines could not be audited
 python_version = "3.11"              # markers are evaluated for this Python ...
 platform = "linux"                   # ... and this sys.platform (default: this interpreter's)
+at_startup = true                    # protect(app) audits what the app loaded, once a day
 ```
 
 Relative paths are relative to the config file's directory; the command's flags win over
@@ -76,8 +77,10 @@ class AuditConfig:
     ``db`` is not given), the ``db_url`` that ``--update-db`` downloads from, ``max_db_age``
     (seconds; the data's newest record may be no older), the ``ignore_file``,
     ``min_severity``,
-    ``allow_incomplete``, and the target ``python_version`` and ``platform`` markers are
-    evaluated for.
+    ``allow_incomplete``, the target ``python_version`` and ``platform`` markers are
+    evaluated for, and ``at_startup``: ``protect(app)`` audits the distributions the app has
+    loaded, on a background thread, once a day per environment (see
+    :mod:`bulletproof.audit._runtime`).
 
     Added in 0.1.
     """
@@ -92,6 +95,7 @@ class AuditConfig:
     allow_incomplete: bool = False
     python_version: str | None = None
     platform: str | None = None
+    at_startup: bool = True
 
     def __post_init__(self) -> None:
         check_ranges(self, _RULES)
