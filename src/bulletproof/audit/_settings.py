@@ -9,6 +9,7 @@ sources = ["requirements.txt", "dev.txt"]  # or uv.lock, poetry.lock... (default
 db = "/var/cache/osv/PyPI-all.zip"   # OSV's PyPI export (default: the cache's copy)
 cache_dir = "/var/cache/bulletproof" # the cache (default: ~/.cache/bulletproof)
 db_url = "https://mirror.example/osv/PyPI/all.zip"  # where --update-db downloads from
+api_url = "https://api.osv.dev"      # what --online asks
 max_db_age = "7d"                    # fail (exit 3) when the data is older
 min_severity = "medium"              # leave out findings below it
 ignore_file = "audit-ignore.toml"    # accepted findings, each with a reason and an end
@@ -40,6 +41,12 @@ SEVERITIES: Final = ("low", "medium", "high", "critical")
 """The ratings ``min_severity`` takes. Added in 0.1."""
 
 _RULES: Final[tuple[Rule, ...]] = (
+    (
+        "api_url",
+        lambda o: o.api_url.startswith(("https://", "http://")),
+        lambda o: "give the https:// URL of an OSV API",
+        (),
+    ),
     (
         "db_url",
         lambda o: o.db_url.startswith(("https://", "http://")),
@@ -74,7 +81,8 @@ _RULES: Final[tuple[Rule, ...]] = (
 class AuditConfig:
     """The audit's defaults: the ``sources`` to read (requirements or lock files; empty: the
     first found), the OSV export ``db``, the ``cache_dir`` (its indexes, and the export when
-    ``db`` is not given), the ``db_url`` that ``--update-db`` downloads from, ``max_db_age``
+    ``db`` is not given), the ``db_url`` that ``--update-db`` downloads from, the ``api_url``
+    that ``--online`` asks, ``max_db_age``
     (seconds; the data's newest record may be no older), the ``ignore_file``,
     ``min_severity``,
     ``allow_incomplete``, the target ``python_version`` and ``platform`` markers are
@@ -90,6 +98,7 @@ class AuditConfig:
     cache_dir: str | None = None
     ignore_file: str | None = None
     db_url: str = OSV_EXPORT_URL
+    api_url: str = "https://api.osv.dev"
     max_db_age: Annotated[float | None, Duration()] = None
     min_severity: str | None = None
     allow_incomplete: bool = False

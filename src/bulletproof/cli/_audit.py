@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import click
 
 from bulletproof.cli._common import fail, load
 
 if TYPE_CHECKING:
-    from bulletproof.audit import AuditReport, Sources, Target
+    from bulletproof.audit import AuditReport, Ignore, Sources, Target
+    from bulletproof.audit._settings import AuditConfig
     from bulletproof.config import Config
 
 __all__ = ["audit"]
@@ -105,6 +106,11 @@ def _text(report: AuditReport) -> str:
     help="Accepted findings, each with a reason and an end (TOML [[ignore]] tables).",
 )
 @click.option(
+    "--online",
+    is_flag=True,
+    help="Ask the OSV API (querybatch) instead of a local export.",
+)
+@click.option(
     "--update-db",
     is_flag=True,
     help="Download OSV's PyPI export into the cache first (only if it changed).",
@@ -154,6 +160,7 @@ def audit(
     installed: bool,
     db_path: Path | None,
     ignore_file: Path | None,
+    online: bool,
     update_db: bool,
     fmt: str,
     min_severity: str | None,
@@ -235,6 +242,11 @@ def audit(
             sources.extend(read_environment(None))
     except ConfigError as exc:
         fail(f"audit: {exc}", 2)
+    if online:
+        if db_path is not None or update_db:
+            fail("audit: --online asks the API: it cannot be used with --db or --update-db", 2)
+        report = _online_audit(sources, section, min_severity, ignores)
+        _finish(config, report, sources, target, fmt, fix, emit, allow_incomplete, requirements)
     cached = cache_dir / "osv" / "PyPI-all.zip"
     given = db_path is not None
     path = db_path if db_path is not None else cached
@@ -271,6 +283,41 @@ def audit(
             "get a newer export",
             3,
         )
+    _finish(config, report, sources, target, fmt, fix, emit, allow_incomplete, requirements)
+
+
+def _online_audit(
+    sources: Sources, section: AuditConfig, min_severity: str | None, ignores: list[Ignore]
+) -> AuditReport:
+    from bulletproof.audit import DataInfo, audit_records
+    from bulletproof.audit._online import query_osv
+    from bulletproof.errors import AuditDataError
+
+    try:
+        data = query_osv(sources.dependencies, api=section.api_url)
+    except AuditDataError as exc:
+        fail(f"audit: {exc}", 3)
+    return audit_records(
+        sources,
+        data.records,
+        db=DataInfo(data.source, data.sha256, data.date),
+        min_severity=min_severity,
+        ignores=ignores,
+    )
+
+
+def _finish(
+    config: Config,
+    report: AuditReport,
+    sources: Sources,
+    target: Target,
+    fmt: str,
+    fix: bool,
+    emit: bool,
+    allow_incomplete: bool,
+    requirements: tuple[Path, ...],
+) -> NoReturn:
+    """Print the report, then fix and emit as asked, and exit with the report's code."""
     if fix and not requirements:
         fail("audit: --fix rewrites requirements files: give them with -r FILE", 2)
     if fmt == "text":
