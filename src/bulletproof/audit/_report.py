@@ -100,6 +100,13 @@ class AuditReport:
     not_applicable: list[Skipped] = field(default_factory=list)
     data_problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    index: dict[str, Any] = field(
+        default_factory=lambda: {
+            "checked": False,
+            "reason": "offline: yanked releases and archived, deprecated or quarantined "
+            "projects were not checked (--check-index asks the index)",
+        }
+    )
 
     @property
     def vulnerable(self) -> list[AuditedDependency]:
@@ -141,6 +148,7 @@ class AuditReport:
             "not_applicable": [_skipped(s) for s in self.not_applicable],
             "data_problems": list(self.data_problems),
             "notes": list(self.notes),
+            "index": self.index,
         }
 
     def to_json(self) -> str:

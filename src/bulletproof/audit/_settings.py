@@ -10,6 +10,7 @@ db = "/var/cache/osv/PyPI-all.zip"   # OSV's PyPI export (default: the cache's c
 cache_dir = "/var/cache/bulletproof" # the cache (default: ~/.cache/bulletproof)
 db_url = "https://mirror.example/osv/PyPI/all.zip"  # where --update-db downloads from
 api_url = "https://api.osv.dev"      # what --online asks
+index_url = "https://pypi.org/simple"  # what --check-index asks (a PEP 691 JSON simple API)
 max_db_age = "7d"                    # fail (exit 3) when the data is older
 min_severity = "medium"              # leave out findings below it
 ignore_file = "audit-ignore.toml"    # accepted findings, each with a reason and an end
@@ -41,6 +42,12 @@ SEVERITIES: Final = ("low", "medium", "high", "critical")
 """The ratings ``min_severity`` takes. Added in 0.1."""
 
 _RULES: Final[tuple[Rule, ...]] = (
+    (
+        "index_url",
+        lambda o: o.index_url.startswith(("https://", "http://")),
+        lambda o: "give the https:// URL of a simple index",
+        (),
+    ),
     (
         "api_url",
         lambda o: o.api_url.startswith(("https://", "http://")),
@@ -82,7 +89,7 @@ class AuditConfig:
     """The audit's defaults: the ``sources`` to read (requirements or lock files; empty: the
     first found), the OSV export ``db``, the ``cache_dir`` (its indexes, and the export when
     ``db`` is not given), the ``db_url`` that ``--update-db`` downloads from, the ``api_url``
-    that ``--online`` asks, ``max_db_age``
+    that ``--online`` asks, the ``index_url`` that ``--check-index`` asks, ``max_db_age``
     (seconds; the data's newest record may be no older), the ``ignore_file``,
     ``min_severity``,
     ``allow_incomplete``, the target ``python_version`` and ``platform`` markers are
@@ -99,6 +106,7 @@ class AuditConfig:
     ignore_file: str | None = None
     db_url: str = OSV_EXPORT_URL
     api_url: str = "https://api.osv.dev"
+    index_url: str = "https://pypi.org/simple"
     max_db_age: Annotated[float | None, Duration()] = None
     min_severity: str | None = None
     allow_incomplete: bool = False

@@ -63,6 +63,13 @@ def _text(report: AuditReport) -> str:
         for finding in dep.ignored
     )
     lines.extend(f"note: {note}" for note in report.notes)
+    if report.index.get("checked"):
+        lines.extend(
+            f"index: {n['name']} {n['version']}: {n['kind']}: {n['detail']}"
+            for n in report.index.get("notes", ())
+        )
+    else:
+        lines.append(f"index: not checked ({report.index.get('reason', '')})")
     lines.extend(f"data: {problem}" for problem in report.data_problems)
     return "\n".join(lines)
 
@@ -104,6 +111,12 @@ def _text(report: AuditReport) -> str:
     type=click.Path(path_type=Path),
     default=None,
     help="Accepted findings, each with a reason and an end (TOML [[ignore]] tables).",
+)
+@click.option(
+    "--check-index",
+    is_flag=True,
+    help="Ask the package index whether a pin is yanked or its project archived, deprecated "
+    "or quarantined.",
 )
 @click.option(
     "--online",
@@ -160,6 +173,7 @@ def audit(
     installed: bool,
     db_path: Path | None,
     ignore_file: Path | None,
+    check_index: bool,
     online: bool,
     update_db: bool,
     fmt: str,
@@ -246,6 +260,8 @@ def audit(
         if db_path is not None or update_db:
             fail("audit: --online asks the API: it cannot be used with --db or --update-db", 2)
         report = _online_audit(sources, section, min_severity, ignores)
+        if check_index:
+            _check_index(report, sources, section.index_url)
         _finish(config, report, sources, target, fmt, fix, emit, allow_incomplete, requirements)
     cached = cache_dir / "osv" / "PyPI-all.zip"
     given = db_path is not None
@@ -283,7 +299,23 @@ def audit(
             "get a newer export",
             3,
         )
+    if check_index:
+        _check_index(report, sources, section.index_url)
     _finish(config, report, sources, target, fmt, fix, emit, allow_incomplete, requirements)
+
+
+def _check_index(report: AuditReport, sources: Sources, url: str) -> None:
+    from bulletproof.audit._index import index_notes
+
+    notes = index_notes(sources.dependencies, index=url)
+    report.index = {
+        "checked": True,
+        "url": url,
+        "notes": [
+            {"name": n.name, "version": n.version, "kind": n.kind, "detail": n.detail}
+            for n in notes
+        ],
+    }
 
 
 def _online_audit(
