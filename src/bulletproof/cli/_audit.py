@@ -32,8 +32,14 @@ def _text(report: AuditReport) -> str:
     lines: list[str] = []
     db = report.db
     if db is not None:
-        date = db.date.date().isoformat() if db.date else "undated"
-        lines.append(f"data: {db.source} (sha256 {db.sha256[:16]}..., records up to {date})")
+        if db.date:
+            import datetime as dt
+
+            age = (dt.datetime.now(dt.UTC) - db.date).days
+            date = f"records up to {db.date.date().isoformat()}, {age} days old"
+        else:
+            date = "undated"
+        lines.append(f"data: {db.source} (sha256 {db.sha256[:16]}..., {date})")
     vulnerable = report.vulnerable
     count = sum(len(d.findings) for d in vulnerable)
     lines.append(
