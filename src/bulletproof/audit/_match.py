@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from bulletproof.audit._versions import ZERO, VersionKey, bound, canonical_name, key
 
-__all__ = ["Match", "affected_entries", "group_aliases", "match"]
+__all__ = ["Match", "Matcher", "affected_entries", "group_aliases", "match"]
 
 _EVENT_KINDS: Final = ("introduced", "fixed", "last_affected", "limit")
 _ORDER: Final = {kind: rank for rank, kind in enumerate(_EVENT_KINDS)}
@@ -124,48 +124,79 @@ def _describe(events: list[tuple[VersionKey, str, str]], kind: str) -> str:
     return f"{kind} range: " + ", ".join(f"{k} {t}" for _, k, t in events)
 
 
+class Matcher:
+    """One record read once for one package, then asked about many versions (the audit asks
+    about the pinned version, its release when it is a pre-release, and each candidate fix).
+    :attr:`problems` describes the events that could not be read. Added in 0.1."""
+
+    __slots__ = ("aliases", "entries", "id", "problems", "withdrawn")
+
+    def __init__(self, record: Mapping[str, Any], name: str) -> None:
+        self.withdrawn = bool(record.get("withdrawn"))
+        self.id = str(record.get("id", "?"))
+        aliases = record.get("aliases")
+        self.aliases = (
+            tuple(a for a in aliases if isinstance(a, str)) if isinstance(aliases, list) else ()
+        )
+        self.problems: list[str] = []
+        self.entries: list[
+            tuple[list[tuple[str, list[tuple[VersionKey, str, str]]]], set[VersionKey]]
+        ] = []
+        if self.withdrawn:
+            return
+        for entry in affected_entries(record, name):
+            parsed: list[tuple[str, list[tuple[VersionKey, str, str]]]] = []
+            ranges = entry.get("ranges")
+            for index, spec in enumerate(ranges if isinstance(ranges, list) else ()):
+                if not isinstance(spec, Mapping) or spec.get("type") not in ("ECOSYSTEM", "SEMVER"):
+                    continue  # GIT ranges name commits
+                raw = spec.get("events")
+                events = _events(
+                    raw if isinstance(raw, list) else [], self.problems, f"{self.id} range {index}"
+                )
+                parsed.append((str(spec["type"]), events))
+            listed = entry.get("versions")
+            keys = (
+                {key(v) for v in listed if isinstance(v, str)}
+                if isinstance(listed, list)
+                else set()
+            )
+            self.entries.append((parsed, keys))
+
+    def match(self, version: str) -> Match | None:
+        """The :class:`Match` at ``version``, or None. Added in 0.1."""
+        if self.withdrawn:
+            return None
+        here = key(version)
+        why = ""
+        fixed: set[str] = set()
+        for parsed, listed in self.entries:
+            for kind, events in parsed:
+                inside, opened, closed = _in_range(here, events)
+                if inside:
+                    why = why or (
+                        f"{version} is at or past {opened}"
+                        + (f" and {closed}" if closed else " (no fix yet)")
+                        + f" ({_describe(events, kind)})"
+                    )
+                    fixed.update(t for at, k, t in events if k == "fixed" and at > here)
+            if not why and here in listed:
+                why = f"{version} is listed in the record's affected versions"
+        if not why:
+            return None
+        return Match(self.id, self.aliases, why, tuple(sorted(fixed, key=key)))
+
+
 def match(
     record: Mapping[str, Any], name: str, version: str, problems: list[str] | None = None
 ) -> Match | None:
     """The :class:`Match` of ``record`` for package ``name`` (PEP 503 form) at ``version``,
     or None when it does not affect it. Events that cannot be read are skipped and described
     in ``problems``. Added in 0.1."""
-    if record.get("withdrawn"):
-        return None
-    record_id = str(record.get("id", "?"))
-    aliases = record.get("aliases")
-    alias_ids = tuple(a for a in aliases if isinstance(a, str)) if isinstance(aliases, list) else ()
-    here = key(version)
-    if problems is None:
-        problems = []
-    why = ""
-    fixed: set[str] = set()
-    for entry in affected_entries(record, name):
-        ranges = entry.get("ranges")
-        for index, spec in enumerate(ranges if isinstance(ranges, list) else ()):
-            if not isinstance(spec, Mapping) or spec.get("type") not in ("ECOSYSTEM", "SEMVER"):
-                continue  # GIT ranges name commits
-            raw = spec.get("events")
-            events = _events(
-                raw if isinstance(raw, list) else [], problems, f"{record_id} range {index}"
-            )
-            inside, opened, closed = _in_range(here, events)
-            if inside:
-                why = why or (
-                    f"{version} is at or past {opened}"
-                    + (f" and {closed}" if closed else " (no fix yet)")
-                    + f" ({_describe(events, str(spec['type']))})"
-                )
-                fixed.update(t for at, k, t in events if k == "fixed" and at > here)
-        listed = entry.get("versions")
-        if isinstance(listed, list) and not why:
-            for item in listed:
-                if isinstance(item, str) and key(item) == here:
-                    why = f"{version} is listed in the record's affected versions"
-                    break
-    if not why:
-        return None
-    return Match(record_id, alias_ids, why, tuple(sorted(fixed, key=key)))
+    matcher = Matcher(record, name)
+    if problems is not None:
+        problems.extend(matcher.problems)
+    return matcher.match(version)
 
 
 def group_aliases(matches: Iterable[Match]) -> list[list[Match]]:

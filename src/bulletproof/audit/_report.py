@@ -27,7 +27,7 @@ from typing import Any
 from packaging.version import Version
 
 from bulletproof.audit._ignore import Ignore
-from bulletproof.audit._match import Match, group_aliases, match
+from bulletproof.audit._match import Match, Matcher, group_aliases
 from bulletproof.audit._severity import RATINGS, rating, score
 from bulletproof.audit._sources import Skipped, Sources
 from bulletproof.audit._versions import key, pep440
@@ -236,12 +236,10 @@ def audit_records(
         by_id: dict[str, Mapping[str, Any]] = {}
         found: list[Match] = []
         package_records = records.get(dep.name, ())
-        for record in package_records:
-            noted: list[str] = []
-            hit = match(record, dep.name, dep.version, noted)
-            problems.update(noted)
-            if hit is None:
-                hit = _prerelease_hit(record, dep.name, dep.version)
+        matchers = [Matcher(record, dep.name) for record in package_records]
+        for record, matcher in zip(package_records, matchers, strict=True):
+            problems.update(matcher.problems)
+            hit = matcher.match(dep.version) or _prerelease_hit(matcher, dep.version)
             if hit is not None:
                 found.append(hit)
                 by_id[hit.id] = record
@@ -261,7 +259,7 @@ def audit_records(
                 if ended is not None:
                     report.notes.append(f"{dep.name} {dep.version} {finding.id}: {ended}")
                 kept.append(finding)
-        fix = _fix(package_records, dep.name, dep.version, findings) if findings else None
+        fix = _fix(matchers, dep.version, findings) if findings else None
         report.dependencies.append(
             AuditedDependency(
                 dep.name, dep.version, dep.file, dep.line, tuple(kept), fix, tuple(accepted)
@@ -272,7 +270,7 @@ def audit_records(
     return report
 
 
-def _prerelease_hit(record: Mapping[str, Any], name: str, version: str) -> Match | None:
+def _prerelease_hit(matcher: Matcher, version: str) -> Match | None:
     """A pre-release (or dev release) of a release the record affects: OSV's order puts
     ``2.3.0rc1`` before ``introduced: 2.3.0``, but it carries the release's code, so it is
     reported as such rather than as clean."""
@@ -282,7 +280,7 @@ def _prerelease_hit(record: Mapping[str, Any], name: str, version: str) -> Match
     release = Version(parsed.base_version)
     if parsed.epoch:
         release = Version(f"{parsed.epoch}!{parsed.base_version}")
-    hit = match(record, name, str(release))
+    hit = matcher.match(str(release))
     if hit is None:
         return None
     return Match(
@@ -293,9 +291,7 @@ def _prerelease_hit(record: Mapping[str, Any], name: str, version: str) -> Match
     )
 
 
-def _fix(
-    records: Sequence[Mapping[str, Any]], name: str, version: str, findings: list[AuditFinding]
-) -> str | None:
+def _fix(matchers: Sequence[Matcher], version: str, findings: list[AuditFinding]) -> str | None:
     """The smallest fixed version past ``version`` that no record of the package affects."""
     here = key(version)
     current = pep440(version)
@@ -307,6 +303,6 @@ def _fix(
             continue
         if (parsed.is_prerelease or parsed.is_devrelease) and not allow_pre:
             continue
-        if all(match(record, name, candidate) is None for record in records):
+        if all(m.match(candidate) is None for m in matchers):
             return candidate
     return None
