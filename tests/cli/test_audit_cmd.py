@@ -221,3 +221,27 @@ def test_emit_sends_one_dependency_event_per_finding(tmp_path: Path) -> None:
         assert event["event"]["action"] == "vulnerable_dependency"
         assert event["bulletproof"]["details"]["package"] == "jinja2"
         assert event["bulletproof"]["details"]["fix"] == "2.11.3"
+
+
+def test_text_is_a_table_and_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+    req = _req(tmp_path, "jinja2==2.10\nbad\x1b[31mline\n")
+    run = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--why")
+    assert run.exit_code == 1
+    lines = run.stdout.split("\n")
+    header = next(line for line in lines if line.startswith("package"))
+    assert header.split() == [
+        "package",
+        "version",
+        "vulnerability",
+        "severity",
+        "fixed",
+        "in",
+        "aliases",
+    ]
+    assert any(
+        line.split()[:4] == ["jinja2", "2.10", "PYSEC-2019-217", "unknown"] for line in lines
+    )
+    assert f"jinja2 2.10 ({req}:1): upgrade to 2.11.3" in run.stdout
+    assert "PYSEC-2019-217: 2.10 is at or past introduced 0 and before fixed 2.10.1" in run.stdout
+    assert "\x1b" not in run.stdout
+    assert "bad\\x1b[31mline" in run.stdout

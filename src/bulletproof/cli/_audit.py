@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 import click
 
+from bulletproof._text import one_line
 from bulletproof.cli._common import fail, load
 
 if TYPE_CHECKING:
@@ -28,7 +29,18 @@ _AUTO: Final = (
 _OSV_EXPORT: Final = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
 
 
-def _text(report: AuditReport) -> str:
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as aligned columns (the last column is not padded)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join(
+            [*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def _text(report: AuditReport, *, why: bool = False) -> str:
     lines: list[str] = []
     db = report.db
     if db is not None:
@@ -50,15 +62,31 @@ def _text(report: AuditReport) -> str:
             else "none vulnerable"
         )
     )
-    for dep in vulnerable:
-        upgrade = f"upgrade to {dep.fix}" if dep.fix else "no fixed version known"
-        lines.append(f"{dep.name} {dep.version} ({dep.file}:{dep.line}): {upgrade}")
-        for finding in dep.findings:
-            fix = ", ".join(finding.fix_versions) or "no fix yet"
-            severity = finding.severity or "unknown"
-            also = f" ({', '.join(finding.aliases[:3])})" if finding.aliases else ""
-            lines.append(f"  {dep.name} {dep.version}  {finding.id}{also}  {severity}  fix: {fix}")
-            lines.extend(f"      {why}" for why in finding.why)
+    if vulnerable:
+        rows: list[tuple[str, ...]] = [
+            ("package", "version", "vulnerability", "severity", "fixed in", "aliases")
+        ]
+        for dep in vulnerable:
+            rows.extend(
+                (
+                    dep.name,
+                    dep.version,
+                    f.id,
+                    f.severity or "unknown",
+                    ", ".join(f.fix_versions[:3]) + (" ..." if len(f.fix_versions) > 3 else "")
+                    or "-",
+                    ", ".join(f.aliases[:3]),
+                )
+                for f in dep.findings
+            )
+        lines.append("")
+        lines.extend(_table(rows))
+        lines.append("")
+        for dep in vulnerable:
+            upgrade = f"upgrade to {dep.fix}" if dep.fix else "no fixed version known"
+            lines.append(f"{dep.name} {dep.version} ({dep.file}:{dep.line}): {upgrade}")
+            if why:
+                lines.extend(f"    {text}" for f in dep.findings for text in f.why)
     lines.extend(
         f"skipped {entry.file}:{entry.line}: {entry.text}: {entry.reason}"
         for entry in report.skipped
@@ -77,7 +105,8 @@ def _text(report: AuditReport) -> str:
     else:
         lines.append(f"index: not checked ({report.index.get('reason', '')})")
     lines.extend(f"data: {problem}" for problem in report.data_problems)
-    return "\n".join(lines)
+    # every field may come from a file or a record: a line never carries a control character
+    return "\n".join(one_line(line) for line in lines)
 
 
 @click.command()
@@ -167,6 +196,12 @@ def _text(report: AuditReport) -> str:
     help="Also send each finding as a SecurityEvent through the configured pipeline.",
 )
 @click.option(
+    "--why",
+    "show_why",
+    is_flag=True,
+    help="Say, for each finding, which range and event of the record matched (text format).",
+)
+@click.option(
     "--allow-incomplete",
     is_flag=True,
     help="Exit 0, not 3, when some lines could not be audited (they are still listed).",
@@ -189,6 +224,7 @@ def audit(
     sys_platform: str | None,
     fix: bool,
     emit: bool,
+    show_why: bool,
     allow_incomplete: bool,
 ) -> None:
     """Audit the project's dependencies for known vulnerabilities (OSV data, offline).
@@ -268,7 +304,18 @@ def audit(
         report = _online_audit(sources, section, min_severity, ignores)
         if check_index:
             _check_index(report, sources, section.index_url)
-        _finish(config, report, sources, target, fmt, fix, emit, allow_incomplete, requirements)
+        _finish(
+            config,
+            report,
+            sources,
+            target,
+            fmt,
+            fix,
+            emit,
+            show_why,
+            allow_incomplete,
+            requirements,
+        )
     cached = cache_dir / "osv" / "PyPI-all.zip"
     given = db_path is not None
     path = db_path if db_path is not None else cached
@@ -307,7 +354,9 @@ def audit(
         )
     if check_index:
         _check_index(report, sources, section.index_url)
-    _finish(config, report, sources, target, fmt, fix, emit, allow_incomplete, requirements)
+    _finish(
+        config, report, sources, target, fmt, fix, emit, show_why, allow_incomplete, requirements
+    )
 
 
 def _check_index(report: AuditReport, sources: Sources, url: str) -> None:
@@ -352,6 +401,7 @@ def _finish(
     fmt: str,
     fix: bool,
     emit: bool,
+    show_why: bool,
     allow_incomplete: bool,
     requirements: tuple[Path, ...],
 ) -> NoReturn:
@@ -359,7 +409,7 @@ def _finish(
     if fix and not requirements:
         fail("audit: --fix rewrites requirements files: give them with -r FILE", 2)
     if fmt == "text":
-        click.echo(_text(report))
+        click.echo(_text(report, why=show_why))
     else:
         from bulletproof.audit._formats import render
 
