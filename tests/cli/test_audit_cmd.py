@@ -245,3 +245,12 @@ def test_text_is_a_table_and_control_characters_never_reach_the_terminal(tmp_pat
     assert "PYSEC-2019-217: 2.10 is at or past introduced 0 and before fixed 2.10.1" in run.stdout
     assert "\x1b" not in run.stdout
     assert "bad\\x1b[31mline" in run.stdout
+
+
+def test_when_every_line_is_skipped_the_audit_is_incomplete_not_clean(tmp_path: Path) -> None:
+    req = _req(tmp_path, "requests>=2\nsqlalchemy==1.3.*\n-e ./local\n")
+    run = invoke("audit", "-r", str(req), "--db", str(SNAPSHOT), "--format", "json")
+    assert run.exit_code == 3
+    data = json.loads(run.stdout)
+    assert data["dependencies"] == []
+    assert [s["line"] for s in data["skipped"]] == [1, 2, 3]
