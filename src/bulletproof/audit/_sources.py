@@ -370,6 +370,7 @@ class _Reader:
                 )
             else:
                 self.out.skipped.append(where)
+        self.out.skipped.sort(key=lambda s: (s.file, s.line))  # in file order, not read order
         return self.out
 
 
