@@ -136,3 +136,21 @@ def test_a_bad_ignore_file_names_the_entry_and_the_fix(
     with pytest.raises(ConfigError, match=words) as info:
         read_ignores(path)
     assert str(path) in str(info.value)
+
+
+def test_a_cvss_v4_vector_is_scored_and_the_highest_score_wins() -> None:
+    record = _record("PYSEC-V4", [{"introduced": "0"}])
+    record["severity"] = [
+        {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N"},
+        {
+            "type": "CVSS_V4",
+            "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+        },
+    ]
+    sources = Sources([Dependency("demo", "1.0", "r.txt", 1)])
+    (dep,) = audit_records(sources, {"demo": [record]}).dependencies
+    (finding,) = dep.findings
+    assert (finding.score, finding.severity) == (9.3, "critical")
+    assert (
+        audit_records(sources, {"demo": [record]}, min_severity="critical").dependencies[0].findings
+    )

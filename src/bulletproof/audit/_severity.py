@@ -5,8 +5,12 @@
 >>> rating(9.8), rating(5.3), rating(0.0)
 ('critical', 'medium', 'none')
 
-CVSS v3.0 and v3.1 base scores are computed from their formula. A vector that cannot be read
-gives None (the finding's severity is then unknown, never guessed).
+CVSS v3.0 and v3.1 base scores are computed from their formula; a CVSS v4.0 score from its
+MacroVector and severity distances (:mod:`bulletproof.audit._cvss4`). A vector that cannot be
+read gives None (the finding's severity is then unknown, never guessed).
+
+>>> score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H")
+10.0
 
 Added in 0.1.
 """
@@ -79,8 +83,16 @@ def _v3(vector: str) -> float | None:
 
 
 def score(vector: str) -> float | None:
-    """The base score of a CVSS v3.x vector, or None when it cannot be read. Added in 0.1."""
-    return _v3(vector.strip())
+    """The score of a CVSS v3.x or v4.0 vector, or None when it cannot be read.
+
+    Added in 0.1.
+    """
+    vector = vector.strip()
+    if vector.startswith("CVSS:4.0/"):
+        from bulletproof.audit._cvss4 import score_v4
+
+        return score_v4(vector)
+    return _v3(vector)
 
 
 def rating(value: float | None) -> str | None:
