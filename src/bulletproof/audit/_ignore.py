@@ -23,11 +23,11 @@ Added in 0.1.
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from bulletproof.audit._sources import read_toml
 from bulletproof.audit._versions import canonical_name
 from bulletproof.errors import ConfigError
 
@@ -63,14 +63,7 @@ class Ignore:
 def read_ignores(path: Path) -> list[Ignore]:
     """The entries of an ignore file. Raises :class:`~bulletproof.errors.ConfigError` naming
     the entry and the key for anything missing or wrong. Added in 0.1."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"no ignore file {path}; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the ignore file {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    data = read_toml(path)
     unknown = [k for k in data if k != "ignore"]
     if unknown:
         raise ConfigError(f"{path}: unknown table {unknown[0]!r}; entries are [[ignore]] tables")

@@ -94,11 +94,11 @@ def run_startup_audit(
 ) -> int:
     """Audit the loaded distributions and emit the findings (see the module); returns how
     many events were emitted. Added in 0.1."""
-    from bulletproof.audit import audit, default_cache_dir, open_database
+    from bulletproof.audit import audit, open_database
     from bulletproof.audit._events import finding_events
 
-    cache = root / section.cache_dir if section.cache_dir else default_cache_dir()
-    data = root / section.db if section.db else cache / "osv" / "PyPI-all.zip"
+    cache = section.cache_path(root)
+    data = section.data_path(root)
     if not data.exists():
         _no_data(data)
         return 0

@@ -29,6 +29,7 @@ Added in 0.1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Final
 
 from bulletproof._settings import Duration, Rule, check_ranges
@@ -116,3 +117,23 @@ class AuditConfig:
 
     def __post_init__(self) -> None:
         check_ranges(self, _RULES)
+
+    def cache_path(self, root: Path) -> Path:
+        """The cache folder: ``cache_dir`` (relative to ``root``, the config's directory), else
+        the user cache. Added in 0.1."""
+        if self.cache_dir:
+            return root / Path(self.cache_dir).expanduser()
+        from bulletproof.audit._osv import default_cache_dir
+
+        return default_cache_dir()
+
+    def cached_export(self, root: Path) -> Path:
+        """Where ``--update-db`` keeps OSV's export in the cache. Added in 0.1."""
+        return self.cache_path(root) / "osv" / "PyPI-all.zip"
+
+    def data_path(self, root: Path) -> Path:
+        """The export to audit against: ``db`` (relative to ``root``), else the cached one.
+
+        Added in 0.1.
+        """
+        return root / Path(self.db).expanduser() if self.db else self.cached_export(root)

@@ -394,7 +394,8 @@ def read_requirements(path: Path, target: Target | None = None) -> Sources:
 # -- pyproject.toml ----------------------------------------------------------------------------
 
 
-def _toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file, or a :class:`~bulletproof.errors.ConfigError` naming it. Added in 0.1."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -411,7 +412,7 @@ def read_pyproject(path: Path, target: Target | None = None) -> Sources:
     skipped, naming the lock file to audit instead. Added in 0.1."""
     target = target or Target()
     reader = _Reader(target, target.environment())
-    data = _toml(path)
+    data = read_toml(path)
     shown = str(path)
     given = data.get("project")
     project: dict[str, Any] = given if isinstance(given, dict) else {}
@@ -538,7 +539,7 @@ def read_lock(path: Path, target: Target | None = None) -> Sources:
                 )
                 _locked(out, shown, package, pinned, None, env, entry.get("markers"))
         return out
-    data = _toml(path)
+    data = read_toml(path)
     if name == "uv.lock" or (
         name.endswith(".lock")
         and "version" in data

@@ -42,7 +42,6 @@ class AuditSource:
             Sources,
             Target,
             audit,
-            default_cache_dir,
             open_database,
             read_source,
         )
@@ -78,8 +77,8 @@ class AuditSource:
                     "dependencies", Status.SKIPPED, f"does not apply: {shown} names no dependency"
                 ),
             )
-        cache = root / section.cache_dir if section.cache_dir else default_cache_dir()
-        data = root / section.db if section.db else cache / "osv" / "PyPI-all.zip"
+        cache = section.cache_path(root)
+        data = section.data_path(root)
         if not data.exists():
             return (
                 CheckItem(

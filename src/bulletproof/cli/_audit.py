@@ -240,7 +240,6 @@ def audit(
     from bulletproof.audit import (
         Sources,
         Target,
-        default_cache_dir,
         open_database,
         read_environment,
         read_requirements,
@@ -262,11 +261,7 @@ def audit(
         max_db_age = section.max_db_age / 86400
     if db_path is None and section.db:
         db_path = config.root / Path(section.db).expanduser()
-    cache_dir = (
-        config.root / Path(section.cache_dir).expanduser()
-        if section.cache_dir
-        else default_cache_dir()
-    )
+    cache_dir = section.cache_path(config.root)
     target = Target(
         python_version=python_version or section.python_version,
         sys_platform=sys_platform or section.platform,
@@ -316,7 +311,7 @@ def audit(
             allow_incomplete,
             requirements,
         )
-    cached = cache_dir / "osv" / "PyPI-all.zip"
+    cached = section.cached_export(config.root)
     given = db_path is not None
     path = db_path if db_path is not None else cached
     if update_db:
