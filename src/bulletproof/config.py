@@ -99,6 +99,7 @@ from bulletproof.sinks import (
     notifier_from_url,
     sink_from_url,
 )
+from bulletproof.supervise._settings import RunConfig
 
 if TYPE_CHECKING:
     from bulletproof.headers import HeaderPolicy
@@ -162,6 +163,7 @@ class Config:
     routes: RoutesConfig = field(default_factory=RoutesConfig)
     shield: ShieldConfig = field(default_factory=ShieldConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    run: RunConfig = field(default_factory=RunConfig)
     app: str | None = None
     check_path: str = "/"
 
@@ -177,6 +179,8 @@ def _sections() -> dict[str, type]:
 
 _SECTIONS: Final[Mapping[str, type]] = _sections()
 _ENV_PREFIX: Final = "BULLETPROOF_"
+# Not settings: test switches, and what `bulletproof run` tells the server it starts.
+_ENV_IGNORED: Final = ("BULLETPROOF_TEST_", "BULLETPROOF_SUPERVISOR_")
 _ENV_NAMES: Final[Mapping[str, str]] = env_names(_ENV_PREFIX, {"": _Top, **_SECTIONS})
 
 
@@ -675,7 +679,7 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Given]:
     for name in sorted(env):
         if not name.startswith(_ENV_PREFIX):
             continue
-        if name == "BULLETPROOF_CONFIG" or name.startswith("BULLETPROOF_TEST_"):
+        if name == "BULLETPROOF_CONFIG" or name.startswith(_ENV_IGNORED):
             continue
         key = _ENV_NAMES.get(name)
         if key is None:

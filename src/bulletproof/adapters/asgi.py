@@ -50,6 +50,7 @@ from bulletproof.errors import ConfigError
 from bulletproof.guard import Answer, RequestInfo, _merge_headers
 from bulletproof.headers import HeaderRenderError, new_nonce
 from bulletproof.headers._context import MissingNonce
+from bulletproof.supervise._drain import drain_flag
 
 if TYPE_CHECKING:
     from bulletproof.config import Config
@@ -193,6 +194,10 @@ class BulletproofMiddleware(_Guarded):
         self._shield = g.shield
         self._plain = not self._checks and self._report_path is None and self._shield is None
         self._no_nonce = MissingNonce("request.state.csp_nonce", raises=True)
+        # Under `bulletproof run`: while this instance is being replaced, every HTTP/1
+        # response says Connection: close, so keep-alive clients move to the new instance
+        # between requests instead of losing one when this instance stops.
+        self._drain = drain_flag()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection: HTTP gets the headers, anything else passes through."""
@@ -215,6 +220,7 @@ class BulletproofMiddleware(_Guarded):
             scope.setdefault("state", {})["csp_nonce"] = self._no_nonce
             headers = self._static
         watch = self._watch
+        drain = self._drain
         shielded: list[Any] = []  # (request, judged) once the shield has judged the request
 
         async def send_with_headers(message: Message) -> None:
@@ -233,6 +239,8 @@ class BulletproofMiddleware(_Guarded):
                 else:  # the common case: the route set none of them, nothing to remove
                     merged = headers.copy()
                     merged.extend(own)
+                if drain is not None and drain() and scope.get("http_version") != "2":
+                    merged.append((b"connection", b"close"))
                 message["headers"] = merged
             await send(message)
 

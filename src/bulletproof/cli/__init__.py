@@ -23,6 +23,7 @@ from bulletproof.cli._events import events
 from bulletproof.cli._headers import headers
 from bulletproof.cli._inspect import inspect
 from bulletproof.cli._routes import routes
+from bulletproof.cli._run import reload, run
 
 __all__ = ["cli", "main"]
 
@@ -51,6 +52,8 @@ cli.add_command(headers)
 cli.add_command(routes)
 cli.add_command(inspect)
 cli.add_command(audit)
+cli.add_command(run)
+cli.add_command(reload)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,0 +1,159 @@
+"""Health probes: an HTTP GET, or a bare TCP connection, optionally proven to have reached one
+given instance.
+
+While a new instance starts beside the old one on the supervisor's socket, a probe of the
+shared address may be answered by either. A *targeted* probe connects, waits until some
+process accepts the connection, looks up (psutil) which process holds the server end, and only
+counts when that process belongs to the new instance's tree.
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+from bulletproof.clock import Clock
+from bulletproof.supervise._process import tree_pids
+
+__all__ = ["ProbeTarget", "probe"]
+
+_POLL: Final = 0.003
+_USER_AGENT: Final = "bulletproof-run"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTarget:
+    """What a probe reaches: ``url`` (HTTP), else the TCP ``address``. Added in 0.1."""
+
+    url: str | None
+    address: tuple[str, int] | None
+    timeout: float
+
+
+def _address(target: ProbeTarget) -> tuple[str, int, str, bool]:
+    """``(host, port, path, tls)``."""
+    if target.url is None:
+        if target.address is None:  # pragma: no cover - the runner always gives one
+            raise ValueError("a probe needs a URL or an address")
+        host, port = target.address
+        return host, port, "/", False
+    parts = urlsplit(target.url)
+    tls = parts.scheme == "https"
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if tls else 80)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return host, port, path, tls
+
+
+def _owner(conn: socket.socket, pids: list[int]) -> bool | None:
+    """Whether the server end of ``conn`` is held by one of ``pids`` (None: not accepted by
+    anyone yet, as far as can be seen)."""
+    import psutil
+
+    local = conn.getsockname()[:2]
+    remote = conn.getpeername()[:2]
+    mine = set(pids)
+    for pid in mine:
+        try:
+            conns = psutil.Process(pid).net_connections(kind="tcp")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        for c in conns:
+            if tuple(c.raddr[:2]) == local and tuple(c.laddr[:2]) == remote:
+                return True
+    # Not in the tree: accepted elsewhere, or still in the backlog. The listening socket's
+    # queue is not visible per connection, so the caller keeps polling until its deadline.
+    return None
+
+
+def probe(
+    target: ProbeTarget,
+    clock: Clock,
+    *,
+    leader: int | None = None,
+    cancel: threading.Event | None = None,
+    others: Callable[[], list[int]] | None = None,
+) -> tuple[bool, str]:
+    """Probe ``target``: ``(healthy, what happened)``.
+
+    With ``leader``, the connection must be accepted by that pid's process tree; when
+    ``others`` (the pids of the other instances) holds it instead, the probe reports that and
+    fails fast, so that the caller tries again.
+    """
+    host, port, path, tls = _address(target)
+    deadline = clock.monotonic() + target.timeout
+    try:
+        sock = socket.create_connection((host, port), timeout=target.timeout)
+    except OSError as exc:
+        return False, f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+    with contextlib.closing(sock):
+        if leader is not None:
+            found = _wait_owner(sock, leader, deadline, clock, cancel, others)
+            if found is not True:
+                return False, found or "not accepted in time by the new instance"
+        if target.url is None:
+            return True, "accepted"
+        remaining = max(0.01, deadline - clock.monotonic())
+        return _http(sock, host, port, path, tls, remaining)
+
+
+def _wait_owner(
+    sock: socket.socket,
+    leader: int,
+    deadline: float,
+    clock: Clock,
+    cancel: threading.Event | None,
+    others: Callable[[], list[int]] | None,
+) -> bool | str:
+    while True:
+        pids = tree_pids(leader)
+        if not pids:
+            return "the instance is gone"
+        if _owner(sock, pids):
+            return True
+        if others is not None:
+            other = others()
+            if other and _owner(sock, other):
+                return "accepted by another instance"
+        if clock.monotonic() >= deadline:
+            return "not accepted in time by the new instance"
+        if clock.sleep(_POLL, cancel):
+            return "cancelled"
+
+
+def _http(
+    sock: socket.socket, host: str, port: int, path: str, tls: bool, timeout: float
+) -> tuple[bool, str]:
+    sock.settimeout(timeout)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE  # a liveness check of one's own server
+            conn.sock = ctx.wrap_socket(sock, server_hostname=host)
+        else:
+            conn.sock = sock
+        conn.request("GET", path, headers={"User-Agent": _USER_AGENT, "Connection": "close"})
+        resp = conn.getresponse()
+        status = resp.status
+        resp.read(65536)
+    except (OSError, http.client.HTTPException) as exc:
+        text = str(exc) or type(exc).__name__
+        return False, f"GET {path}: {text}"
+    finally:
+        conn.sock = None
+    if 200 <= status < 400:
+        return True, f"HTTP {status}"
+    return False, f"GET {path}: HTTP {status}"
