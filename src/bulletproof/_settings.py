@@ -347,7 +347,7 @@ def _specs(cls: type) -> tuple[_Spec, ...]:
             kind = "duration"
         elif hint is bool:
             kind = "bool"
-        elif hint is int:
+        elif hint is int or hint == (int | None):
             kind = "int"
         elif hint is str or hint == (str | None):
             kind = "str"

@@ -35,7 +35,11 @@ def _memory(value: str | None) -> str | None:
     help="Probe this URL (http:// or https://); a hung server is restarted.",
 )
 @click.option("--health-interval", metavar="DURATION", help="Time between probes [5s].")
-@click.option("--health-timeout", metavar="DURATION", help="Time a probe may take [2s].")
+@click.option(
+    "--health-timeout",
+    metavar="DURATION",
+    help="Time a probe may take [500ms, at most half the interval].",
+)
 @click.option("--health-failures", metavar="N", help="Misses in a row that mean hung [3].")
 @click.option(
     "--start-timeout",

@@ -175,6 +175,7 @@ class _Instance:
     misses: int = 0
     next_probe: float | None = None
     probe_deadline: float | None = None
+    probe_sent: float = 0.0
     next_sample: float | None = None
     beat_deadline: float | None = None
     stop_reason: str = ""
@@ -368,8 +369,12 @@ class Machine:
             out.extend(self._after_unplanned(now, reason, uptime))
         return out
 
-    def probed(self, gen: int, ok: bool, detail: str, now: float) -> list[Action]:
-        """The answer to a :class:`Probe` of instance ``gen``."""
+    def probed(
+        self, gen: int, ok: bool, detail: str, now: float, *, up: bool = True
+    ) -> list[Action]:
+        """The answer to a :class:`Probe` of instance ``gen``. ``up``: the instance took the
+        connection (it runs, whatever it answered); a failed probe it did not take (refused,
+        still in the backlog) is no miss before the instance first passed."""
         inst = self._find_gen(gen)
         if inst is None or inst.phase is _Phase.STOPPING:
             return []
@@ -382,16 +387,20 @@ class Machine:
                 inst.phase = _Phase.READY
                 if inst.candidate:
                     return self._promote(inst, now)
-            inst.next_probe = now + interval if self._health else None
+            inst.next_probe = self._after_interval(inst, now) if self._health else None
             return []
-        if not inst.passed:
+        if not inst.passed and not up:
             inst.next_probe = now + min(interval, _STARTING_PROBE)
             return []
         inst.misses += 1
-        inst.next_probe = now + interval
+        inst.next_probe = self._after_interval(inst, now)
         if inst.misses < self._c.health_failures:
             return []
         return self._hung(inst, f"{inst.misses} health checks missed in a row ({detail})", now)
+
+    def _after_interval(self, inst: _Instance, now: float) -> float:
+        # probes go out at a fixed rate, however long the last one took
+        return max(now, inst.probe_sent + self._c.health_interval)
 
     def heartbeat(self, gen: int, now: float) -> list[Action]:
         """Instance ``gen`` gave a sign of life."""
@@ -462,7 +471,7 @@ class Machine:
                 continue
             if inst.probe_deadline is not None and now >= inst.probe_deadline:
                 # the runner never answered: count it as a miss
-                out.extend(self.probed(inst.gen, False, "no answer", now))
+                out.extend(self.probed(inst.gen, False, "no answer", now, up=False))
                 if _stopping(inst):
                     continue
             if inst.phase is _Phase.STARTING and now >= inst.started + self._c.start_timeout:
@@ -470,8 +479,11 @@ class Machine:
                 continue
             if inst.next_probe is not None and now >= inst.next_probe:
                 inst.next_probe = None
-                inst.probe_deadline = now + self._c.health_timeout + 1.0
-                out.append(Probe(inst.gen, targeted=inst.candidate))
+                inst.probe_sent = now
+                inst.probe_deadline = now + self._c.probe_timeout + 1.0
+                # before its first pass, a probe must reach this instance to count
+                targeted = inst.candidate or (self._handover and not inst.passed)
+                out.append(Probe(inst.gen, targeted=targeted))
             if inst.next_sample is not None and now >= inst.next_sample:
                 inst.next_sample = None
                 out.append(Sample(inst.gen))

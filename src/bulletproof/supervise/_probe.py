@@ -77,6 +77,22 @@ def _owner(conn: socket.socket, pids: list[int]) -> bool | None:
     return None
 
 
+def _serving(conn: socket.socket, pids: list[int]) -> bool:
+    """Whether ``pids`` hold an accepted connection on the address ``conn`` reached."""
+    import psutil
+
+    server = conn.getpeername()[:2]
+    for pid in pids:
+        try:
+            conns = psutil.Process(pid).net_connections(kind="tcp")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        for c in conns:
+            if c.status == psutil.CONN_ESTABLISHED and tuple(c.laddr[:2]) == server:
+                return True
+    return False
+
+
 def probe(
     target: ProbeTarget,
     clock: Clock,
@@ -84,8 +100,9 @@ def probe(
     leader: int | None = None,
     cancel: threading.Event | None = None,
     others: Callable[[], list[int]] | None = None,
-) -> tuple[bool, str]:
-    """Probe ``target``: ``(healthy, what happened)``.
+) -> tuple[bool, str, bool]:
+    """Probe ``target``: ``(healthy, what happened, up)``; ``up`` is False when no process
+    (of ``leader``'s tree, with ``leader``) took the connection.
 
     With ``leader``, the connection must be accepted by that pid's process tree; when
     ``others`` (the pids of the other instances) holds it instead, the probe reports that and
@@ -96,16 +113,17 @@ def probe(
     try:
         sock = socket.create_connection((host, port), timeout=target.timeout)
     except OSError as exc:
-        return False, f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+        return False, f"cannot connect to {host}:{port}: {exc.strerror or exc}", False
     with contextlib.closing(sock):
         if leader is not None:
             found = _wait_owner(sock, leader, deadline, clock, cancel, others)
-            if found is not True:
-                return False, found or "not accepted in time by the new instance"
+            if isinstance(found, str):
+                return False, found, found.startswith("busy")
         if target.url is None:
-            return True, "accepted"
+            return True, "accepted", True
         remaining = max(0.01, deadline - clock.monotonic())
-        return _http(sock, host, port, path, tls, remaining)
+        ok, detail = _http(sock, host, port, path, tls, remaining)
+        return ok, detail, True
 
 
 def _wait_owner(
@@ -127,7 +145,10 @@ def _wait_owner(
             if other and _owner(sock, other):
                 return "accepted by another instance"
         if clock.monotonic() >= deadline:
-            return "not accepted in time by the new instance"
+            if _serving(sock, pids):
+                # it took other connections on this address, and not ours: it runs, stuck
+                return "busy: not accepting, with connections open"
+            return "not accepted in time by the instance"
         if clock.sleep(_POLL, cancel):
             return "cancelled"
 

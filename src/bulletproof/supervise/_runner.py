@@ -491,7 +491,7 @@ class _Runner:
 
     def _worker(self) -> None:
         c = self.config
-        target = ProbeTarget(c.health_url, self.address, c.health_timeout)
+        target = ProbeTarget(c.health_url, self.address, c.probe_timeout)
         while True:
             job = self.jobs.get()
             if job is None or self.stop_worker.is_set():
@@ -502,16 +502,16 @@ class _Runner:
                     self._post(_sampled(self.machine, job.gen, rss, count))
                     continue
                 if target.url is None and target.address is None:
-                    self._post(_probed(self.machine, job.gen, True, "running"))
+                    self._post(_probed(self.machine, job.gen, True, "running", True))
                     continue
                 leader = job.pid if job.targeted else None
                 others = self._other_pids(job.gen) if job.targeted else None
-                ok, detail = probe(
+                ok, detail, up = probe(
                     target, self.clock, leader=leader, cancel=self.stop_worker, others=others
                 )
-                self._post(_probed(self.machine, job.gen, ok, detail))
+                self._post(_probed(self.machine, job.gen, ok, detail, up))
             except Exception as exc:  # noqa: BLE001 - a probe must never kill the worker
-                self._post(_probed(self.machine, job.gen, False, f"probe failed: {exc!r}"))
+                self._post(_probed(self.machine, job.gen, False, f"probe failed: {exc!r}", False))
 
     def _other_pids(self, gen: int) -> Callable[[], list[int]]:
         def others() -> list[int]:
@@ -565,8 +565,10 @@ def _sampled(machine: Machine, gen: int, rss: int, count: int) -> Callable[[floa
     return lambda now: machine.sampled(gen, rss, count, now)
 
 
-def _probed(machine: Machine, gen: int, ok: bool, detail: str) -> Callable[[float], list[Action]]:
-    return lambda now: machine.probed(gen, ok, detail, now)
+def _probed(
+    machine: Machine, gen: int, ok: bool, detail: str, up: bool
+) -> Callable[[float], list[Action]]:
+    return lambda now: machine.probed(gen, ok, detail, now, up=up)
 
 
 def _noop(signum: int, frame: object) -> None:

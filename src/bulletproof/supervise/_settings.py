@@ -11,7 +11,7 @@ command = ["uvicorn", "shop.app:app", "--fd", "3"]   # what `bulletproof run` st
 bind = "127.0.0.1:8000"        # the supervisor owns the socket: fd 3 in the server
 health_url = "http://127.0.0.1:8000/healthz"
 health_interval = "5s"         # a probe every 5 s ...
-health_timeout = "2s"          # ... that must answer within 2 s
+health_timeout = "500ms"       # ... that must answer within this (at most the interval)
 health_failures = 3            # 3 misses in a row: the server is hung, restart it
 start_timeout = "60s"          # a new instance must pass a check within this
 heartbeat = "pipe"             # or a file the app touches (servers without HTTP)
@@ -74,14 +74,14 @@ def parse_bind(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _bind_ok(value: str | None) -> bool:
+def _bind_problem(value: str | None) -> str | None:
     if value is None:
-        return True
+        return None
     try:
         parse_bind(value)
-    except ConfigError:
-        return False
-    return True
+    except ConfigError as exc:
+        return str(exc).partition(": ")[2]
+    return None
 
 
 _RULES: Final[tuple[Rule, ...]] = (
@@ -93,8 +93,8 @@ _RULES: Final[tuple[Rule, ...]] = (
     ),
     (
         "bind",
-        lambda o: _bind_ok(o.bind),
-        lambda o: "use HOST:PORT, such as '127.0.0.1:8000' or '[::1]:8000'",
+        lambda o: _bind_problem(o.bind) is None,
+        lambda o: str(_bind_problem(o.bind)),
         (),
     ),
     (
@@ -114,7 +114,7 @@ _RULES: Final[tuple[Rule, ...]] = (
     ),
     (
         "health_timeout",
-        lambda o: 0 < o.health_timeout <= o.health_interval,
+        lambda o: o.health_timeout is None or 0 < o.health_timeout <= o.health_interval,
         lambda o: f"use a timeout above 0 and at most the interval ({o.health_interval:g} s)",
         ("health_interval",),
     ),
@@ -151,7 +151,10 @@ _RULES: Final[tuple[Rule, ...]] = (
     (
         "backoff_max",
         lambda o: o.backoff_max >= o.backoff_min,
-        lambda o: f"use at least backoff_min ({o.backoff_min:g} s)",
+        lambda o: (
+            f"backoff_max must be at least backoff_min ({o.backoff_min:g} s): raise "
+            "backoff_max or lower backoff_min"
+        ),
         ("backoff_min",),
     ),
     (
@@ -214,7 +217,7 @@ class RunConfig:
     bind: str | None = None
     health_url: str | None = None
     health_interval: Annotated[float, Duration()] = 5.0
-    health_timeout: Annotated[float, Duration()] = 2.0
+    health_timeout: Annotated[float | None, Duration()] = None
     health_failures: int = 3
     start_timeout: Annotated[float, Duration()] = 60.0
     heartbeat: str | None = None
@@ -237,3 +240,11 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_ranges(self, _RULES)
+
+    @property
+    def probe_timeout(self) -> float:
+        """``health_timeout``, or by default 500ms (at most half the interval): a hang is
+        then found within ``health_interval * health_failures`` plus this."""
+        if self.health_timeout is not None:
+            return self.health_timeout
+        return min(0.5, self.health_interval / 2)
