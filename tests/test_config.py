@@ -428,7 +428,7 @@ def test_unknown_top_level_key_in_bulletproof_toml(tmp_path: Path) -> None:
     assert "unknown key 'evnets' ('evnets' in the top level). Did you mean 'events'?" in msg
     assert (
         "Known keys there: service_name, app, check_path, headers, events, alerts, routes, "
-        "shield, audit." in msg
+        "shield, audit, run." in msg
     )
 
 

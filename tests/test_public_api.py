@@ -53,6 +53,19 @@ PUBLIC_API: dict[str, frozenset[str]] = {
     "bulletproof.adapters.flask": frozenset({"BulletproofFlask", "csp_nonce"}),
     "bulletproof.adapters.routes": frozenset({"route_inventory"}),
     "bulletproof.adapters.wsgi": frozenset({"BulletproofWSGIMiddleware", "NONCE_ENVIRON_KEY"}),
+    "bulletproof.supervise": frozenset(
+        {
+            "GAVE_UP",
+            "ExitStatus",
+            "Machine",
+            "RunConfig",
+            "default_pid_file",
+            "heartbeat",
+            "parse_bind",
+            "read_pid_file",
+            "supervise",
+        }
+    ),
     "bulletproof.audit": frozenset(
         {
             "AuditFinding",

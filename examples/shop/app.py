@@ -29,7 +29,7 @@ from starlette.authentication import (
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -90,6 +90,11 @@ async def login(request: Request) -> Response:
     return JSONResponse({"ok": False}, status_code=401)
 
 
+async def healthz(request: Request) -> Response:
+    """What `bulletproof run --health-url` probes: answers as long as the event loop runs."""
+    return PlainTextResponse("ok")
+
+
 @requires("authenticated")
 async def account(request: Request) -> Response:
     return JSONResponse({"user": request.user.display_name})
@@ -101,6 +106,7 @@ app = bulletproof.protect(
             Route("/", home),
             Route("/login", login, methods=["POST"]),
             Route("/account", account),
+            Route("/healthz", healthz),
         ],
         middleware=[Middleware(AuthenticationMiddleware, backend=BasicAuth())],
     ),

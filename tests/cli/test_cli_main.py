@@ -34,6 +34,8 @@ COMMANDS = {
     "routes",
     "inspect",
     "audit",
+    "run",
+    "reload",
 }
 
 

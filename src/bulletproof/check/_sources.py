@@ -16,6 +16,7 @@ from bulletproof.check._audit import AuditSource
 from bulletproof.check._base import SectionSource
 from bulletproof.check._delivery import NotifiersSource, SinksSource
 from bulletproof.check._shield import ShieldSource
+from bulletproof.check._supervise import SupervisorSource
 
 __all__ = ["SOURCES"]
 
@@ -26,5 +27,6 @@ SOURCES: Final[tuple[SectionSource, ...]] = (
     RoutesSource(),
     ShieldSource(),
     AuditSource(),
+    SupervisorSource(),
 )
 """Every section after ``config``, in report order. Added in 0.1."""

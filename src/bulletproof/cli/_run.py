@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import click
 
-from bulletproof.cli._common import CONTEXT, fail, load
+from bulletproof.cli._common import CONTEXT, FORMAT_OPTION, emit_json, fail, load
 from bulletproof.config import Config
 
 __all__ = ["reload", "run"]
@@ -93,12 +94,16 @@ def _memory(value: str | None) -> str | None:
 @click.option("--log-rotate", metavar="DURATION", help="Rotate the logs this often (e.g. 1d).")
 @click.option("--log-backups", metavar="N", help="Rotated logs kept, gzipped [5].")
 @click.option("--pid-file", metavar="FILE", help="Where bulletproof reload finds this supervisor.")
+@FORMAT_OPTION
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
 @click.pass_context
-def run(ctx: click.Context, /, command: tuple[str, ...], **flags: Any) -> None:
+def run(ctx: click.Context, /, command: tuple[str, ...], fmt: str, **flags: Any) -> None:
     """Start CMD and keep it up: restart it when it crashes, hangs or outgrows --max-memory,
     reload it on SIGHUP (or bulletproof reload), stop it and its whole process tree on
     SIGTERM or SIGINT. Every start, exit, restart, hang and give-up is a security event.
+
+    What it does is printed to stderr, a line per event (--format json: the event's ECS
+    JSON), and sent to the configured sinks and alert rules.
 
     Exit status: 0 stopped, 2 the command cannot start or bad options, 3 gave up.
 
@@ -121,16 +126,36 @@ def run(ctx: click.Context, /, command: tuple[str, ...], **flags: Any) -> None:
             "or set command in [tool.bulletproof.run]",
             2,
         )
-    raise SystemExit(_supervise(config, argv))
+    raise SystemExit(_supervise(config, argv, as_json=fmt == "json"))
 
 
-def _supervise(config: Config, argv: tuple[str, ...]) -> int:
+def _line(text: str, as_json: bool) -> None:
+    from bulletproof._text import one_line
+
+    if as_json:
+        click.echo(json.dumps({"message": text}, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"bulletproof run: {one_line(text)}", err=True)
+
+
+def _supervise(config: Config, argv: tuple[str, ...], *, as_json: bool) -> int:
     from bulletproof.config import build_pipeline
+    from bulletproof.events.model import SecurityEvent
     from bulletproof.supervise import supervise
 
     pipeline = build_pipeline(config).start()
+
+    def emit(event: SecurityEvent) -> None:
+        if as_json:
+            click.echo(json.dumps(event.to_ecs(), ensure_ascii=False), err=True)
+        else:
+            _line(event.message, as_json)
+        pipeline.emit(event)
+
     try:
-        return supervise(config.run, argv, emit=pipeline.emit, root=config.root)
+        return supervise(
+            config.run, argv, emit=emit, root=config.root, report=lambda t: _line(t, as_json)
+        )
     finally:
         if not pipeline.close(timeout=10.0):
             click.echo(
@@ -140,6 +165,7 @@ def _supervise(config: Config, argv: tuple[str, ...]) -> int:
 
 
 @click.command(context_settings=CONTEXT)
+@FORMAT_OPTION
 @click.option(
     "--pid-file",
     metavar="FILE",
@@ -147,7 +173,7 @@ def _supervise(config: Config, argv: tuple[str, ...]) -> int:
     "config's pid_file, else the one bulletproof run uses for this project).",
 )
 @click.pass_context
-def reload(ctx: click.Context, pid_file: str | None) -> None:
+def reload(ctx: click.Context, fmt: str, pid_file: str | None) -> None:
     """Reload the server that bulletproof run keeps up: with --bind, a new instance starts,
     passes its check, and only then is the old one stopped."""
     from bulletproof.supervise import default_pid_file, read_pid_file
@@ -164,4 +190,7 @@ def reload(ctx: click.Context, pid_file: str | None) -> None:
         os.kill(pid, signal.SIGHUP)
     except ProcessLookupError:
         fail(f"reload: the supervisor (pid {pid}, from {path}) is gone", 3)
-    click.echo(f"bulletproof: reload asked of the supervisor (pid {pid})", err=True)
+    if fmt == "json":
+        emit_json({"pid": pid, "pid_file": str(path), "signal": "SIGHUP"})
+    else:
+        click.echo(f"bulletproof: reload asked of the supervisor (pid {pid})", err=True)

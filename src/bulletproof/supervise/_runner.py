@@ -349,7 +349,6 @@ class _Runner:
         for log in logs:
             error = log.write(data)
             if error is not None:
-                self.report(f"cannot write the server's output: {error}")
                 from bulletproof.events.model import Category, Outcome, Severity
 
                 self.emit(
@@ -441,7 +440,6 @@ class _Runner:
                     targeted = isinstance(action, Probe) and action.targeted
                     self.jobs.put(_Job(kind, action.gen, proc.pid, targeted))
             elif isinstance(action, Emit):
-                self.report(action.event.message)
                 self.emit(action.event)
             elif isinstance(action, Finish):
                 if action.message:
@@ -611,8 +609,8 @@ def supervise(
     """Run ``argv`` under the supervisor until it is stopped or gives up; return the exit
     status: 0 stopped, 2 the command cannot start, 3 gave up (``max_restarts``).
 
-    ``emit`` receives every event (category ``process``); ``report`` a line for the operator
-    per event (stderr by default). Relative paths in ``config`` resolve against ``root``.
+    ``emit`` receives every event (category ``process``; its ``message`` is meant for the
+    operator too); ``report`` the other lines for the operator (stderr by default). Relative paths in ``config`` resolve against ``root``.
     Must run on the main thread (it handles signals).
 
     Added in 0.1.
