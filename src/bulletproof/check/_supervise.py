@@ -87,7 +87,7 @@ class SupervisorSource:
                 f"{run.health_failures} misses in a row restart it"
             )
             if run.bind is not None:
-                host, port = parse_bind(run.bind)
+                _, port = parse_bind(run.bind)
                 parts = urlsplit(run.health_url)
                 if parts.port not in (None, port) or (parts.port is None and port != 80):
                     return CheckItem(

@@ -610,8 +610,9 @@ def supervise(
     status: 0 stopped, 2 the command cannot start, 3 gave up (``max_restarts``).
 
     ``emit`` receives every event (category ``process``; its ``message`` is meant for the
-    operator too); ``report`` the other lines for the operator (stderr by default). Relative paths in ``config`` resolve against ``root``.
-    Must run on the main thread (it handles signals).
+    operator too); ``report`` the other lines for the operator (stderr by default). Relative
+    paths in ``config`` resolve against ``root``. Must run on the main thread (it handles
+    signals).
 
     Added in 0.1.
     """
