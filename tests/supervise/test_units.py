@@ -361,6 +361,16 @@ def test_the_pid_file_is_locked_read_and_removed(tmp_path: Path) -> None:
         read_pid_file(path)
 
 
+def test_a_pid_file_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    link = tmp_path / "run.pid"
+    link.symlink_to(target)
+    with pytest.raises(ConfigError, match="symlink is refused"):
+        _PidFile(link)
+    assert target.read_text() == "keep me"
+
+
 def test_the_default_pid_file_is_per_project(tmp_path: Path) -> None:
     a = default_pid_file(tmp_path / "a")
     b = default_pid_file(tmp_path / "b")

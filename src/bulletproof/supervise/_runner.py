@@ -21,6 +21,7 @@ import selectors
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import threading
@@ -121,7 +122,21 @@ class _PidFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            # never through a symlink: the default lives in a shared temp directory
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise ConfigError(
+                f"pid_file {path}: cannot open it: {exc.strerror or exc} (a symlink is refused); "
+                "give another --pid-file"
+            ) from None
+        info = os.fstat(self._fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            os.close(self._fd)
+            raise ConfigError(
+                f"pid_file {path}: not a regular file of this user: remove it or give another "
+                "--pid-file"
+            )
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
