@@ -151,6 +151,7 @@ def test_json_report_shape(tmp_path: Path, listener: int) -> None:
         "routes",
         "shield",
         "audit",
+        "run",
     ]
     assert [i["status"] for i in sections["config"]] == ["ok"]
     # No app configured: the app sections say so instead of grading anything.
@@ -387,7 +388,7 @@ def test_without_an_app_the_app_sections_say_they_do_not_apply(tmp_path: Path) -
     report = run_check(project)
     skipped = [s.name for s in report.sections if any(i.status is Status.SKIPPED for i in s.items)]
     # shield: no sample traffic to replay; audit: the project names no dependency
-    assert skipped == ["headers", "routes", "shield", "audit"]
+    assert skipped == ["headers", "routes", "shield", "audit", "run"]
     assert report.incomplete == ()
 
 
@@ -518,6 +519,7 @@ def test_a_capability_adds_its_section_with_a_source(tmp_path: Path) -> None:
         "routes",
         "shield",
         "audit",
+        "run",
         "extra",
     ]
     assert report.sections[-1].items == (

@@ -92,6 +92,8 @@ def main() -> None:
         server.socket = socket.socket(fileno=int(os.environ["BULLETPROOF_SUPERVISOR_FD"]))
     else:
         server = HTTPServer(("127.0.0.1", PORT), Handler)
+    sys.stdout.write(f"serving {os.getpid()}\n")
+    sys.stdout.flush()
     server.serve_forever()
 
 

@@ -22,8 +22,16 @@ def _items(tmp_path: Path, run: str) -> dict[str, CheckItem]:
     return {item.name: item for item in section.items}
 
 
-def test_no_supervisor_and_no_health_check_are_findings(tmp_path: Path) -> None:
+def test_without_a_run_section_it_does_not_apply(tmp_path: Path) -> None:
     items = _items(tmp_path, "")
+    assert list(items) == ["supervisor"]
+    assert items["supervisor"].status is Status.SKIPPED
+    assert "bulletproof run" in items["supervisor"].detail
+    assert run_check(tmp_path).exit_code == 0
+
+
+def test_no_command_and_no_health_check_are_findings(tmp_path: Path) -> None:
+    items = _items(tmp_path, 'stop_timeout = "5s"\n')
     assert items["supervisor"].status is Status.FINDING
     assert "nothing restarts the server" in items["supervisor"].detail
     assert items["health check"].status is Status.FINDING

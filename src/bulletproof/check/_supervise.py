@@ -1,7 +1,8 @@
 """The ``run`` section of ``bulletproof check``: is the server kept up, and would a hang be seen?
 
-Items: ``supervisor`` (``[tool.bulletproof.run]`` names a command that ``bulletproof run``
-can start: a finding when there is none, or when it is not found), ``health check`` (a finding
+With no ``[tool.bulletproof.run]`` section the section does not apply (one skipped item saying
+how to set it up). Otherwise, items: ``supervisor`` (the section names a command that
+``bulletproof run`` can start: a finding when there is none, or when it is not found), ``health check`` (a finding
 when neither ``health_url`` nor ``heartbeat`` is set: a hung server would never be restarted),
 ``reload`` (with ``bind`` reloads drop nothing; without it SIGHUP goes to the server) and
 ``memory`` (the ``max_memory`` cap, if any).
@@ -42,6 +43,16 @@ class SupervisorSource:
     def collect(self, context: CheckContext) -> Iterable[CheckItem | Probe]:
         """The supervisor's items. Added in 0.1."""
         run = context.config.run
+        if run == RunConfig():
+            return (
+                CheckItem(
+                    "supervisor",
+                    Status.SKIPPED,
+                    "does not apply: no [tool.bulletproof.run] section. To keep the server up "
+                    "through crashes, hangs and leaks, set command (and health_url, bind) there "
+                    "and start it with bulletproof run",
+                ),
+            )
         items = [self._supervisor(run, context.config.root)]
         items.append(self._health(run))
         items.append(self._reload(run))

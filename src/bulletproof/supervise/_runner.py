@@ -345,7 +345,7 @@ class _Runner:
             data = _read_some(fd)
             if data:
                 self._do(self.machine.heartbeat(kind[1], self.clock.monotonic()))
-            else:  # every writer closed: the instance is gone
+            elif data == b"":  # every writer closed: the instance is gone
                 self.sel.unregister(fd)
                 os.close(fd)
                 proc = self.procs.get(kind[1])
@@ -600,11 +600,12 @@ def _drain(fd: int) -> bytes:
         out += chunk
 
 
-def _read_some(fd: int) -> bytes:
+def _read_some(fd: int) -> bytes | None:
+    """What can be read now: ``b""`` at end of file, None when nothing is there yet."""
     try:
         return os.read(fd, _READ)
     except (BlockingIOError, InterruptedError):
-        return b"."  # spurious wake: not an end of file
+        return None
     except OSError as exc:
         if exc.errno == errno.EIO:
             return b""
