@@ -4,8 +4,8 @@ With no ``[tool.bulletproof.run]`` section the section does not apply (one skipp
 how to set it up). Otherwise, items: ``supervisor`` (the section names a command that
 ``bulletproof run`` can start: a finding when there is none, or when it is not found),
 ``health check`` (a finding when neither ``health_url`` nor ``heartbeat`` is set: a hung server
-would never be restarted), ``reload`` (with ``bind`` reloads drop nothing; without it SIGHUP goes to the server) and
-``memory`` (the ``max_memory`` cap, if any).
+would never be restarted), ``reload`` (with ``bind`` reloads drop nothing; without it SIGHUP
+goes to the server) and ``memory`` (the ``max_memory`` cap, if any).
 
 Added in 0.1.
 """
