@@ -16,9 +16,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from tests.acceptance.receivers import poll, report, run_cli
+from tests.acceptance.receivers import Cli, poll, report, run_cli
 from tests.sinks.httpserver import free_port
 from tests.supervise.helpers import (
+    BIN,
+    HERE,
     SERVER,
     details,
     env_for,
@@ -294,3 +296,36 @@ def test_a_second_supervisor_on_the_same_pid_file_is_refused(project: Path) -> N
     )
     assert missing.code == 3
     assert "no supervisor is running" in missing.stderr
+
+
+def test_a_process_that_left_the_group_does_not_survive_a_stop(project: Path) -> None:
+    port = free_port()
+    with supervise(project, "--", sys.executable, str(SERVER), "escape", str(port)) as cli:
+        assert poll(lambda: get(port) is not None, 10)
+        assert poll(lambda: any(x.startswith("child-") for x in server_log(project)), 5)
+        assert stop(cli) == 0
+    child = int(next(x for x in server_log(project) if x.startswith("child-")).split()[0][6:])
+    assert poll(lambda: not psutil.pid_exists(child) or zombie(child), 2.0)
+
+
+def test_sighup_without_bind_reaches_gunicorns_master_only(project: Path) -> None:
+    port = free_port()
+    env = env_for(project)
+    env["PYTHONPATH"] = str(HERE)
+    cmd = [str(BIN / "gunicorn"), "-w", "2", "--bind", f"127.0.0.1:{port}", "wsgi_app:app"]
+    with Cli(
+        "run", "--pid-file", str(project / "run.pid"), "--", *cmd, cwd=project, env=env
+    ) as cli:
+        assert poll(lambda: get(port) is not None, 20)
+        master = psutil.Process(cli.proc.pid).children()
+        leader = next(p for p in master if "gunicorn" in " ".join(p.cmdline()))
+        result = run_cli(
+            "reload", "--pid-file", str(project / "run.pid"), cwd=project, env=env, timeout=10
+        )
+        assert result.code == 0
+        # gunicorn replaces its workers itself; the master goes on, nothing is restarted
+        assert poll(lambda: get(port) is not None, 10)
+        assert leader.is_running()
+        assert stop(cli) == 0
+    assert not events(project, "process_exited")
+    assert [details(d)["mode"] for d in events(project, "process_reload")] == ["forwarded"]

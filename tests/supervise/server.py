@@ -13,6 +13,7 @@ graceful stop from a kill. Modes:
 * ``ignore-term``: ignores SIGTERM.
 * ``tree``: starts a child process that sleeps (a worker), then serves.
 * ``beat``: gives a heartbeat every 100 ms for 1 s, then stops beating (but keeps serving).
+* ``escape``: starts a child in a session of its own (it leaves the process group), then serves.
 """
 
 from __future__ import annotations
@@ -65,8 +66,11 @@ def main() -> None:
     if MODE == "exit":
         sys.exit(1)
     signal.signal(signal.SIGTERM, on_term)
-    if MODE == "tree":
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    if MODE in ("tree", "escape"):
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(3600)"],
+            start_new_session=MODE == "escape",
+        )
         note(f"child-{child.pid}")
     if MODE == "leak":
         hoard = []

@@ -207,8 +207,8 @@ def test_health_misses_in_a_row_mean_hung_the_tree_is_killed_and_restarted_at_on
     d = Driver(health_url="http://127.0.0.1:1/", health_interval=1.0, health_timeout=0.5)
     d.start()
     gen = d.current()
-    probes = [a for a in d.run_until(0.3) if isinstance(a, Probe)]
-    assert probes == [Probe(gen, targeted=False)]
+    probes = [(a.gen, a.targeted) for a in d.run_until(0.3) if isinstance(a, Probe)]
+    assert probes == [(gen, False)]
     d.feed(d.m.probed(gen, True, "HTTP 200", d.now))
     misses = 0
     while misses < 3:
@@ -313,7 +313,7 @@ def test_a_stop_that_outlasts_stop_timeout_is_killed() -> None:
 
 
 def reload_driver(**options: Any) -> Driver:
-    d = Driver(bind="127.0.0.1:0", drain=1.0, stop_timeout=5.0, **options)
+    d = Driver(**{"bind": "127.0.0.1:0", "drain": 1.0, "stop_timeout": 5.0, **options})
     d.start()
     d.run_until(0.3)
     for a in d.actions:
@@ -328,8 +328,8 @@ def test_reload_starts_a_new_instance_and_stops_the_old_only_after_it_passed() -
     acts = d.feed(d.m.signal(signal.SIGHUP, d.now))
     assert kinds(acts)[0] == "Spawn"
     new = acts[0].gen  # type: ignore[union-attr]
-    probes = [a for a in d.run_until(d.now + 0.3) if isinstance(a, Probe)]
-    assert probes == [Probe(new, targeted=True)]  # the check must reach the new instance
+    probes = [(a.gen, a.targeted) for a in d.run_until(d.now + 0.3) if isinstance(a, Probe)]
+    assert probes == [(new, True)]  # the check must reach the new instance
     d.feed(d.m.probed(new, False, "accepted by another instance", d.now, up=False))
     assert not any(isinstance(a, Signal | Drain) for a in d.actions if getattr(a, "gen", 0) == old)
     for a in d.run_until(d.now + 0.3):
@@ -390,7 +390,8 @@ def test_without_bind_sighup_is_passed_to_the_server() -> None:
     d.start()
     gen = d.current()
     acts = d.feed(d.m.signal(signal.SIGHUP, d.now))
-    assert Signal(gen, signal.SIGHUP) in acts
+    # to the leader only: gunicorn's workers die of a SIGHUP
+    assert Signal(gen, signal.SIGHUP, group=False) in acts
     assert "Spawn" not in kinds(acts)
 
 
@@ -399,7 +400,7 @@ def test_other_signals_are_forwarded() -> None:
     d.start()
     gen = d.current()
     for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTIN):
-        assert d.feed(d.m.signal(sig, d.now)) == [Signal(gen, sig)]
+        assert d.feed(d.m.signal(sig, d.now)) == [Signal(gen, sig, group=False)]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT])
@@ -456,3 +457,101 @@ def test_exit_status_descriptions() -> None:
     assert ExitStatus(signal=signal.SIGKILL).describe() == "signal SIGKILL"
     assert ExitStatus(signal=200).describe() == "signal 200"
     assert ExitStatus(signal=signal.SIGSEGV).details() == {"signal": "SIGSEGV"}
+
+
+def test_an_answer_to_a_probe_already_counted_as_missed_is_ignored() -> None:
+    d = Driver(
+        health_url="http://127.0.0.1:1/",
+        health_interval=1.0,
+        health_timeout=0.5,
+        health_failures=2,
+    )
+    d.start()
+    gen = d.current()
+    d.run_until(0.3)
+    d.feed(d.m.probed(gen, True, "HTTP 200", d.now))
+    late = 0
+    for a in d.run_until(d.now + 1.0):
+        if isinstance(a, Probe):
+            late = a.seq
+    assert late
+    d.run_until(d.now + 1.6)  # no answer: the deadline counts one miss
+    d.feed(d.m.probed(gen, False, "timed out", d.now, seq=late))  # the same probe, late
+    assert not d.actions_named("process_hung")
+
+
+def test_a_new_instance_that_cannot_spawn_leaves_the_memory_limit_on() -> None:
+    d = reload_driver(max_memory=100 * 2**20, memory_interval=1.0)
+    old = d.current()
+    d.spawn_ok = False
+    d.feed(d.m.signal(signal.SIGHUP, d.now))
+    d.spawn_ok = True
+    assert d.actions_named("process_spawn_failed")
+    d.run_until(d.now + 1.0)
+    d.feed(d.m.sampled(old, 200 * 2**20, 1, d.now))
+    assert d.actions_named("process_memory_exceeded")
+
+
+def test_a_reload_asked_during_a_reload_follows_it() -> None:
+    d = reload_driver()
+    d.feed(d.m.signal(signal.SIGHUP, d.now))
+    first = [a for a in d.actions if isinstance(a, Spawn)][-1].gen
+    d.feed(d.m.signal(signal.SIGHUP, d.now))  # new code deployed meanwhile
+    modes = [e.details.get("mode") for e in d.events if e.action == "process_reload"]
+    assert modes == ["queued"]
+    for a in d.run_until(d.now + 0.3):
+        if isinstance(a, Probe) and a.gen == first:
+            d.feed(d.m.probed(first, True, "accepted", d.now))
+    spawns = [a.gen for a in d.actions if isinstance(a, Spawn)]
+    assert spawns[-1] > first  # the second reload started once the first one passed
+
+
+def test_memory_restarts_count_toward_giving_up() -> None:
+    d = Driver(max_memory=2**20, memory_interval=0.5, max_restarts=2, restarts_within=60.0)
+    d.start()
+    for _ in range(3):
+        gen = d.current()
+        d.run_until(d.now + 0.5)
+        d.feed(d.m.sampled(gen, 2 * 2**20, 1, d.now))
+        d.crash(gen, ExitStatus(code=0))
+        if d.outcome() is not None:
+            break
+    assert d.actions_named("process_gave_up")
+    outcome = d.outcome()
+    assert outcome is not None
+    assert outcome.code == 3
+
+
+def test_giving_up_stops_what_still_runs_gracefully_then_finishes_3() -> None:
+    d = reload_driver(max_restarts=1, restarts_within=60.0, drain=5.0, backoff_min=0.1)
+    old = d.current()
+    acts = d.feed(d.m.signal(signal.SIGHUP, d.now))
+    new = acts[0].gen  # type: ignore[union-attr]
+    for a in d.run_until(d.now + 0.3):
+        if isinstance(a, Probe):
+            d.feed(d.m.probed(new, True, "accepted", d.now))
+    assert Drain(old) in d.actions  # the old one drains while the new one serves
+    d.crash(new)  # the new one crashes: one restart allowed
+    d.crash()  # and again at once: give up
+    assert d.actions_named("process_gave_up")
+    assert d.outcome() is None  # the old one is still stopping: not killed, not abandoned
+    d.run_until(d.now + 5.1)
+    assert Signal(old, signal.SIGTERM) in d.actions
+    assert Kill(old) not in d.actions
+    d.crash(old, ExitStatus(code=0))
+    outcome = d.outcome()
+    assert outcome is not None
+    assert outcome.code == 3
+    assert "max_restarts = 1" in outcome.message
+
+
+def test_a_hang_soon_after_a_crash_backs_off() -> None:
+    d = Driver(heartbeat="pipe", heartbeat_timeout=1.0, start_timeout=1.0, backoff_min=2.0)
+    d.start()
+    d.crash()  # first: at once
+    d.run_until(d.now + 1.1)  # no heartbeat: hung
+    gen = [a.gen for a in d.actions if isinstance(a, Kill)][-1]
+    d.crash(gen, ExitStatus(signal=signal.SIGKILL))
+    restarting = [e for e in d.events if e.action == "process_restarting"][-1]
+    assert restarting.details["cause"] == "hang"
+    assert restarting.details["delay"] >= 1.5

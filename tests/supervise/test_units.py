@@ -377,3 +377,50 @@ def test_the_default_pid_file_is_per_project(tmp_path: Path) -> None:
     assert a != b
     assert a.parent == b.parent
     assert str(os.getuid()) in a.name
+
+
+def test_a_drain_flag_is_set_in_place_under_a_mapping(tmp_path: Path) -> None:
+    from bulletproof.supervise._runner import _set_flag
+
+    flag_file = tmp_path / "drain"
+    flag_file.write_bytes(b"0")
+    flag = DrainFlag(str(flag_file))
+    inode = flag_file.stat().st_ino
+    _set_flag(flag_file)
+    assert flag() is True  # read through the mapping: the file was never truncated
+    assert flag_file.stat().st_ino == inode
+    assert flag_file.read_bytes() == b"1"
+
+
+def test_the_pass_through_never_blocks_on_a_stalled_reader() -> None:
+    from bulletproof.supervise._runner import _PassThrough
+
+    r, w = os.pipe()  # nobody reads r: the pipe fills at 64 KiB
+    try:
+        out = _PassThrough(w)
+        chunk = b"x" * 2**20
+        for _ in range(8):  # 8 MiB offered, 4 MiB held, the writer thread stuck on the pipe
+            out.put(chunk)
+        assert out.dropped >= 3 * 2**20
+    finally:
+        os.close(r)  # the writer's next write fails: it drops the rest and ends
+        out.close(timeout=5)
+        os.close(w)
+
+
+def test_a_pid_file_that_is_not_a_regular_file_of_this_user_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.pid"
+    os.mkfifo(fifo)
+    with pytest.raises(BulletproofError, match="not a regular file"):
+        read_pid_file(fifo)
+    one = tmp_path / "one.pid"
+    one.write_text("1\n")
+    fd = os.open(one, os.O_RDWR)
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as if a supervisor held it
+        with pytest.raises(BulletproofError, match="not a pid"):
+            read_pid_file(one)
+    finally:
+        os.close(fd)

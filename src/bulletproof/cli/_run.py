@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -39,7 +40,7 @@ def _memory(value: str | None) -> str | None:
 @click.option(
     "--health-timeout",
     metavar="DURATION",
-    help="Time a probe may take [500ms, at most half the interval].",
+    help="Time a probe may take, at most the interval [500ms, or half the interval].",
 )
 @click.option("--health-failures", metavar="N", help="Misses in a row that mean hung [3].")
 @click.option(
@@ -129,13 +130,19 @@ def run(ctx: click.Context, /, command: tuple[str, ...], fmt: str, **flags: Any)
     raise SystemExit(_supervise(config, argv, as_json=fmt == "json"))
 
 
+def _say(line: str) -> None:
+    """One line to stderr; a closed or broken stderr must not stop the supervisor."""
+    with contextlib.suppress(OSError, ValueError):
+        click.echo(line, err=True)
+
+
 def _line(text: str, as_json: bool) -> None:
     from bulletproof._text import one_line
 
     if as_json:
-        click.echo(json.dumps({"message": text}, ensure_ascii=False), err=True)
+        _say(json.dumps({"message": text}, ensure_ascii=False))
     else:
-        click.echo(f"bulletproof run: {one_line(text)}", err=True)
+        _say(f"bulletproof run: {one_line(text)}")
 
 
 def _supervise(config: Config, argv: tuple[str, ...], *, as_json: bool) -> int:
@@ -147,7 +154,7 @@ def _supervise(config: Config, argv: tuple[str, ...], *, as_json: bool) -> int:
 
     def emit(event: SecurityEvent) -> None:
         if as_json:
-            click.echo(json.dumps(event.to_ecs(), ensure_ascii=False), err=True)
+            _say(json.dumps(event.to_ecs(), ensure_ascii=False))
         else:
             _line(event.message, as_json)
         pipeline.emit(event)

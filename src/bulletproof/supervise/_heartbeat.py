@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from typing import Final
 
 __all__ = ["heartbeat"]
@@ -33,6 +34,8 @@ def heartbeat() -> bool:
     if kind == "fd" and value.isdigit():
         with contextlib.suppress(OSError):
             fd = int(value)
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return False  # not the supervisor's pipe (a subprocess reused the number)
             os.set_blocking(fd, False)
             os.write(fd, b".")
             return True

@@ -129,7 +129,12 @@ class RotatingLog:
             target = path.with_name(path.name + ".gz")
             tmp = path.with_name(path.name + ".gz.tmp")
             try:
-                with path.open("rb") as src, gzip.open(tmp, "wb") as dst:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+                with (
+                    path.open("rb") as src,
+                    open(fd, "wb") as raw,
+                    gzip.GzipFile(fileobj=raw, mode="wb") as dst,
+                ):
                     shutil.copyfileobj(src, dst, 1 << 20)
                 os.replace(tmp, target)
                 path.unlink()

@@ -101,10 +101,13 @@ class Spawn:
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """Send ``sig`` to instance ``gen``'s process group."""
+    """Send ``sig`` to instance ``gen``: its whole process group (a stop), or its leader only
+    (``group=False``: a signal the server handles itself, such as gunicorn's SIGHUP, which its
+    workers must not get)."""
 
     gen: int
     sig: int
+    group: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +128,12 @@ class Kill:
 @dataclass(frozen=True, slots=True)
 class Probe:
     """Check instance ``gen``'s health; ``targeted``: the check must reach that instance (a
-    new one starting beside the old on a shared socket). Answer with :meth:`Machine.probed`."""
+    new one starting beside the old on a shared socket). Answer with :meth:`Machine.probed`,
+    giving back ``seq``."""
 
     gen: int
     targeted: bool
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +181,7 @@ class _Instance:
     next_probe: float | None = None
     probe_deadline: float | None = None
     probe_sent: float = 0.0
+    probe_seq: int = 0  # the probe in flight; 0: none
     next_sample: float | None = None
     beat_deadline: float | None = None
     stop_reason: str = ""
@@ -196,6 +202,9 @@ class _State:
     crashes: int = 0
     restarts: deque[float] = field(default_factory=deque)
     shutting_down: bool = False
+    exit_code: int = 0
+    exit_message: str = ""
+    reload_pending: bool = False
     finished: bool = False
     ever_spawned: bool = False
 
@@ -214,6 +223,7 @@ class Machine:
         self._health = config.health_url is not None
         self._heartbeat = config.heartbeat is not None
         self._handover = config.bind is not None
+        self._probes = 0
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -300,7 +310,7 @@ class Machine:
         if not self._s.ever_spawned:
             return [event, self._finish(2, f"cannot start the command: {message}")]
         if inst.candidate:
-            return [event]
+            return [event, *self._unmark_replacing(), *self._pending_reload(now)]
         return [event, *self._after_unplanned(now, "crash", uptime=0.0)]
 
     def exited(self, pid: int, status: ExitStatus, now: float) -> list[Action]:
@@ -346,6 +356,7 @@ class Machine:
                     **details,
                 ),
                 *self._unmark_replacing(),
+                *self._pending_reload(now),
             ]
         reason = inst.stop_reason or "crash"
         out = [
@@ -370,14 +381,18 @@ class Machine:
         return out
 
     def probed(
-        self, gen: int, ok: bool, detail: str, now: float, *, up: bool = True
+        self, gen: int, ok: bool, detail: str, now: float, *, up: bool = True, seq: int = 0
     ) -> list[Action]:
         """The answer to a :class:`Probe` of instance ``gen``. ``up``: the instance took the
         connection (it runs, whatever it answered); a failed probe it did not take (refused,
-        still in the backlog) is no miss before the instance first passed."""
+        still in the backlog) is no miss before the instance first passed. An answer to a probe
+        already given up on (``seq`` not the one in flight) is ignored."""
         inst = self._find_gen(gen)
         if inst is None or inst.phase is _Phase.STOPPING:
             return []
+        if seq and seq != inst.probe_seq:
+            return []
+        inst.probe_seq = 0
         inst.probe_deadline = None
         interval = self._c.health_interval
         if ok:
@@ -432,6 +447,9 @@ class Machine:
                 processes=pids,
             )
         ]
+        gave_up = self._give_up_if_due(now)
+        if gave_up:
+            return out + gave_up
         self._note_restart(now)
         if self._handover:
             inst.replacing = True
@@ -448,7 +466,7 @@ class Machine:
             return self._reload(now)
         cur = self._s.current
         if cur is not None and cur.pid is not None:
-            return [Signal(cur.gen, sig)]
+            return [Signal(cur.gen, sig, group=False)]
         return []
 
     def tick(self, now: float) -> list[Action]:
@@ -471,7 +489,8 @@ class Machine:
                 continue
             if inst.probe_deadline is not None and now >= inst.probe_deadline:
                 # the runner never answered: count it as a miss
-                out.extend(self.probed(inst.gen, False, "no answer", now, up=False))
+                late = inst.probe_seq
+                out.extend(self.probed(inst.gen, False, "no answer", now, up=False, seq=late))
                 if _stopping(inst):
                     continue
             if inst.phase is _Phase.STARTING and now >= inst.started + self._c.start_timeout:
@@ -481,9 +500,11 @@ class Machine:
                 inst.next_probe = None
                 inst.probe_sent = now
                 inst.probe_deadline = now + self._c.probe_timeout + 1.0
+                self._probes += 1
+                inst.probe_seq = self._probes
                 # before its first pass, a probe must reach this instance to count
                 targeted = inst.candidate or (self._handover and not inst.passed)
-                out.append(Probe(inst.gen, targeted=targeted))
+                out.append(Probe(inst.gen, targeted=targeted, seq=inst.probe_seq))
             if inst.next_sample is not None and now >= inst.next_sample:
                 inst.next_sample = None
                 out.append(Sample(inst.gen))
@@ -509,25 +530,11 @@ class Machine:
         if uptime >= self._c.healthy_after:
             s.crashes = 0
         s.crashes += 1
-        limit = self._c.max_restarts
-        recent = self._recent_restarts(now)
-        if limit is not None and recent >= limit:
-            message = (
-                f"gave up on {self._program}: {recent} restarts within "
-                f"{self._c.restarts_within:g} s (max_restarts = {limit})"
-            )
-            event = self._event(
-                "process_gave_up",
-                message,
-                Severity.CRITICAL,
-                Outcome.FAILURE,
-                restarts=recent,
-                within=self._c.restarts_within,
-            )
-            return [event, self._finish(GAVE_UP, message)]
+        gave_up = self._give_up_if_due(now)
+        if gave_up:
+            return gave_up
         self._note_restart(now)
-        # A hang took health_failures probes to find: restarting at once cannot spin.
-        delay = 0.0 if reason == "hang" else self.backoff(s.crashes)
+        delay = self.backoff(s.crashes)
         event = self._event(
             "process_restarting",
             f"restarting {self._program} in {delay:.2f} s ({reason}, {s.crashes} in a row)",
@@ -542,6 +549,36 @@ class Machine:
         s.restart_at = now + delay
         s.restart_reason = reason
         return [event]
+
+    def _give_up_if_due(self, now: float) -> list[Action]:
+        """With ``max_restarts``: when one more restart would pass it, stop everything that
+        still runs (gracefully) and finish with :data:`GAVE_UP`."""
+        limit = self._c.max_restarts
+        recent = self._recent_restarts(now)
+        if limit is None or recent < limit:
+            return []
+        s = self._s
+        message = (
+            f"gave up on {self._program}: {recent} restarts within "
+            f"{self._c.restarts_within:g} s (max_restarts = {limit})"
+        )
+        out: list[Action] = [
+            self._event(
+                "process_gave_up",
+                message,
+                Severity.CRITICAL,
+                Outcome.FAILURE,
+                restarts=recent,
+                within=self._c.restarts_within,
+            )
+        ]
+        s.exit_code, s.exit_message = GAVE_UP, message
+        s.shutting_down = True
+        s.restart_at = None
+        for inst in list(self._all()):
+            if inst.pid is not None and inst.phase is not _Phase.STOPPING:
+                out.extend(self._stop(inst, "gave up", _signal.SIGTERM, now))
+        return out + self._maybe_finish()
 
     def _recent_restarts(self, now: float) -> int:
         window = self._s.restarts
@@ -564,7 +601,7 @@ class Machine:
             why=why,
         )
         if inst.candidate:
-            return [event, *self._abandon_candidate(inst)]
+            return [event, *self._abandon_candidate(inst, now)]
         # A hung server does not finish its requests: it is killed at once.
         inst.phase = _Phase.STOPPING
         inst.stop_reason = "hang"
@@ -587,10 +624,10 @@ class Machine:
                 instance=inst.gen,
                 reason=inst.reason,
             )
-            return [event, *self._abandon_candidate(inst)]
+            return [event, *self._abandon_candidate(inst, now)]
         return self._hung(inst, why, now)
 
-    def _abandon_candidate(self, inst: _Instance) -> list[Action]:
+    def _abandon_candidate(self, inst: _Instance, now: float) -> list[Action]:
         inst.phase = _Phase.STOPPING
         inst.stop_reason = "abandoned"
         inst.killed = True
@@ -598,7 +635,7 @@ class Machine:
         self._s.candidate = None
         self._s.stopping.append(inst)
         inst.candidate = False  # its exit is now a planned one
-        return [Kill(inst.gen), *self._unmark_replacing()]
+        return [Kill(inst.gen), *self._unmark_replacing(), *self._pending_reload(now)]
 
     def _unmark_replacing(self) -> list[Action]:
         cur = self._s.current
@@ -630,7 +667,14 @@ class Machine:
             s.current = old  # _stop detaches it from `current`
             out.extend(self._stop(old, "replaced", _signal.SIGTERM, now, drain=True))
             s.current = inst
-        return out
+        return out + self._pending_reload(now)
+
+    def _pending_reload(self, now: float) -> list[Action]:
+        s = self._s
+        if not s.reload_pending or s.candidate is not None:
+            return []
+        s.reload_pending = False
+        return self._reload(now)
 
     def _reload(self, now: float) -> list[Action]:
         s = self._s
@@ -649,11 +693,21 @@ class Machine:
                         pid=cur.pid,
                         mode="forwarded",
                     ),
-                    Signal(cur.gen, _signal.SIGHUP),
+                    Signal(cur.gen, _signal.SIGHUP, group=False),
                 ]
             return []
         if s.candidate is not None:
-            return []  # a reload is under way; it will serve the newest code anyway
+            # the instance starting may run older code: start another once it is settled
+            s.reload_pending = True
+            return [
+                self._event(
+                    "process_reload",
+                    f"a reload of {self._program} is under way: another follows it",
+                    Severity.LOW,
+                    Outcome.UNKNOWN,
+                    mode="queued",
+                )
+            ]
         if cur is None:
             if s.restart_at is not None:  # waiting out a backoff: start now
                 s.restart_at = None
@@ -704,7 +758,7 @@ class Machine:
     def _maybe_finish(self) -> list[Action]:
         if any(True for _ in self._all()):
             return []
-        return [self._finish(0)]
+        return [self._finish(self._s.exit_code, self._s.exit_message)]
 
     def _finish(self, code: int, message: str = "") -> Finish:
         self._s.finished = True

@@ -26,7 +26,8 @@ from bulletproof.supervise._process import tree_pids
 
 __all__ = ["ProbeTarget", "probe"]
 
-_POLL: Final = 0.003
+_POLL: Final = 0.005
+_POLL_MAX: Final = 0.05
 _USER_AGENT: Final = "bulletproof-run"
 
 
@@ -54,6 +55,11 @@ def _address(target: ProbeTarget) -> tuple[str, int, str, bool]:
     if parts.query:
         path += "?" + parts.query
     return host, port, path, tls
+
+
+def _shown(path: str) -> str:
+    """``path`` as events show it: without its query, which may hold a token."""
+    return path.partition("?")[0]
 
 
 def _owner(conn: socket.socket, pids: list[int]) -> bool | None:
@@ -134,6 +140,7 @@ def _wait_owner(
     cancel: threading.Event | None,
     others: Callable[[], list[int]] | None,
 ) -> bool | str:
+    pause = _POLL
     while True:
         pids = tree_pids(leader)
         if not pids:
@@ -149,8 +156,9 @@ def _wait_owner(
                 # it took other connections on this address, and not ours: it runs, stuck
                 return "busy: not accepting, with connections open"
             return "not accepted in time by the instance"
-        if clock.sleep(_POLL, cancel):
+        if clock.sleep(pause, cancel):
             return "cancelled"
+        pause = min(_POLL_MAX, pause * 1.5)
 
 
 def _http(
@@ -172,9 +180,9 @@ def _http(
         resp.read(65536)
     except (OSError, http.client.HTTPException) as exc:
         text = str(exc) or type(exc).__name__
-        return False, f"GET {path}: {text}"
+        return False, f"GET {_shown(path)}: {text}"
     finally:
         conn.sock = None
     if 200 <= status < 400:
         return True, f"HTTP {status}"
-    return False, f"GET {path}: HTTP {status}"
+    return False, f"GET {_shown(path)}: HTTP {status}"

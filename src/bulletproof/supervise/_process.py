@@ -29,7 +29,9 @@ __all__ = [
     "HIGH_FD",
     "Guardian",
     "SpawnError",
+    "adopted_children",
     "become_subreaper",
+    "cloexec_inherited",
     "high_fd",
     "kill_tree",
     "require_psutil",
@@ -180,6 +182,33 @@ def tree_memory(pid: int) -> tuple[int, int]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return total, count
+
+
+def adopted_children(known: set[int | None]) -> list[int]:
+    """This process's children that are not in ``known``: what it adopted as the subreaper."""
+    proc = _process(os.getpid())
+    if proc is None:  # pragma: no cover - this process exists
+        return []
+    import psutil
+
+    try:
+        return [c.pid for c in proc.children() if c.pid not in known]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):  # pragma: no cover
+        return []
+
+
+def cloexec_inherited() -> None:
+    """Mark every descriptor above 2 close-on-exec: what this process was started with (a
+    parent's leak) must not reach the server it starts."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:  # pragma: no cover - not Linux
+        return
+    for name in names:
+        fd = int(name)
+        if fd > 2:
+            with contextlib.suppress(OSError):
+                os.set_inheritable(fd, False)
 
 
 def kill_tree(pgid: int, pid: int | None = None) -> None:

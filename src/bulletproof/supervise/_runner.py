@@ -53,7 +53,9 @@ from bulletproof.supervise._probe import ProbeTarget, probe
 from bulletproof.supervise._process import (
     Guardian,
     SpawnError,
+    adopted_children,
     become_subreaper,
+    cloexec_inherited,
     high_fd,
     kill_tree,
     require_psutil,
@@ -99,18 +101,27 @@ def read_pid_file(path: Path) -> int:
     """The pid of the supervisor that holds ``path``; :class:`BulletproofError` when none
     runs there (no file, or a file no live supervisor holds). Added in 0.1."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
     except FileNotFoundError:
         raise BulletproofError(
             f"no supervisor is running: {path} does not exist (start one with bulletproof run, "
             "or give its --pid-file)"
         ) from None
+    except OSError as exc:
+        raise BulletproofError(
+            f"{path}: cannot read the pid file: {exc.strerror or exc} (a symlink is refused)"
+        ) from None
     try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            raise BulletproofError(
+                f"{path}: not a regular file of this user: not a pid file bulletproof run wrote"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
-            if text.isdigit():
+            if text.isdigit() and int(text) > 1:
                 return int(text)
             raise BulletproofError(f"{path}: the pid file holds {text[:20]!r}, not a pid") from None
         raise BulletproofError(f"no supervisor is running: {path} is left over from one that ended")
@@ -124,14 +135,14 @@ class _PidFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # never through a symlink: the default lives in a shared temp directory
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise ConfigError(
                 f"pid_file {path}: cannot open it: {exc.strerror or exc} (a symlink is refused); "
                 "give another --pid-file"
             ) from None
         info = os.fstat(self._fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
             os.close(self._fd)
             raise ConfigError(
                 f"pid_file {path}: not a regular file of this user: remove it or give another "
@@ -169,6 +180,7 @@ class _Job:
     gen: int
     pid: int
     targeted: bool = False
+    seq: int = 0
 
 
 @dataclass(slots=True)
@@ -178,6 +190,63 @@ class _Streams:
 
     reads: dict[int, tuple[int, list[RotatingLog]]] = field(default_factory=dict)
     child: dict[int, int] = field(default_factory=dict)  # child fd -> write end
+
+
+class _PassThrough:
+    """The server's output to the supervisor's own stdout or stderr, written by a thread of its
+    own: a stalled reader (a full pipe, a paused terminal) must not stop the loop. Holds up to
+    4 MiB; beyond that, output is dropped and counted (it is still in the log file)."""
+
+    LIMIT: Final = 4 * 2**20
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.dropped = 0
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def put(self, data: bytes) -> None:
+        with self._cond:
+            if self._size + len(data) > self.LIMIT:
+                self.dropped += len(data)
+                return
+            self._chunks.append(data)
+            self._size += len(data)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"bulletproof-run-out{self.fd}", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._chunks and not self._closed:
+                    self._cond.wait()
+                if not self._chunks:
+                    return
+                data = self._chunks.popleft()
+                self._size -= len(data)
+            view = memoryview(data)
+            while view:
+                try:
+                    view = view[os.write(self.fd, view) :]
+                except InterruptedError:
+                    continue
+                except OSError:  # the reader is gone: what is left is dropped
+                    self.dropped += len(view)
+                    break
+
+    def close(self, timeout: float) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
 
 class _Runner:
@@ -211,6 +280,8 @@ class _Runner:
         self.results: deque[Callable[[float], list[Action]]] = deque()
         self.stop_worker = threading.Event()
         self.streams = _Streams()
+        self.passthrough = {1: _PassThrough(1), 2: _PassThrough(2)}
+        self.lost_at: dict[Path, int] = {}
         self.logs: list[RotatingLog] = []
         self.beat_file: Path | None = None
         self.beat_mtime: float | None = None
@@ -226,6 +297,7 @@ class _Runner:
 
     def setup(self) -> None:
         c = self.config
+        cloexec_inherited()  # what the supervisor was given stays out of the server
         self.pid_file = _PidFile(
             self._path(c.pid_file) if c.pid_file else default_pid_file(self.root)
         )
@@ -357,26 +429,41 @@ class _Runner:
         data = _read_some(fd)
         if not data:
             return
-        out = sys.stdout if child_fd == 1 else sys.stderr
-        with contextlib.suppress(OSError, ValueError):
-            out.buffer.write(data)
-            out.buffer.flush()
+        self.passthrough[child_fd].put(data)
         for log in logs:
+            failing = log.error is not None
             error = log.write(data)
             if error is not None:
-                from bulletproof.events.model import Category, Outcome, Severity
-
-                self.emit(
-                    SecurityEvent(
-                        action="process_log_write_failed",
-                        category=Category.PROCESS,
-                        severity=Severity.MEDIUM,
-                        outcome=Outcome.FAILURE,
-                        message=f"cannot write {self.program}'s output: {error}",
-                        details={"program": self.program, "error": error},
-                        timestamp=self.clock.time(),
-                    )
+                self.lost_at[log.path] = log.lost - len(data)
+                self._log_event(
+                    "process_log_write_failed",
+                    f"cannot write {self.program}'s output: {error}; it is still passed through",
+                    error=error,
                 )
+            elif failing and log.error is None:
+                lost = log.lost - self.lost_at.pop(log.path, 0)
+                self._log_event(
+                    "process_log_write_resumed",
+                    f"{log.path}: writing again; {lost} bytes of {self.program}'s output "
+                    "could not be written",
+                    lost_bytes=lost,
+                )
+
+    def _log_event(self, action: str, message: str, **details: object) -> None:
+        from bulletproof.events.model import Category, Outcome, Severity
+
+        failed = action.endswith("failed")
+        self.emit(
+            SecurityEvent(
+                action=action,
+                category=Category.PROCESS,
+                severity=Severity.MEDIUM if failed else Severity.LOW,
+                outcome=Outcome.FAILURE if failed else Outcome.SUCCESS,
+                message=message,
+                details={"program": self.program, **details},
+                timestamp=self.clock.time(),
+            )
+        )
 
     def _check_beat_file(self, now: float) -> None:
         if self.beat_file is None:
@@ -414,17 +501,29 @@ class _Runner:
                 continue
             if pid == self.guardian.pid:
                 if not self.machine.finished:
-                    self.guardian.start()
+                    try:
+                        self.guardian.start()
+                    except SpawnError as exc:
+                        self.report(f"the guardian could not be restarted: {exc}")
                 continue
             if proc is None:
                 continue  # an orphaned descendant handed to us as the subreaper
             self.guardian.discard(pid)
             del self.by_pid[pid]
+            self._kill_orphans()
             self.procs.pop(proc.gen, None)
             if self.tmp is not None:
                 with contextlib.suppress(OSError):
                     (self.tmp / f"drain-{proc.gen}").unlink()
             self._do(self.machine.exited(pid, ExitStatus.from_wait(status), now))
+
+    def _kill_orphans(self) -> None:
+        """Kill what the supervisor adopted (as the subreaper) that is no instance's leader nor
+        the guardian: descendants of an instance whose leader is gone (a daemonized process,
+        a worker that outlived its master)."""
+        known = {*self.by_pid, self.guardian.pid}
+        for pid in adopted_children(known):
+            kill_tree(pid, pid)
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -439,11 +538,13 @@ class _Runner:
                 proc = self.procs.get(action.gen)
                 if proc is not None:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(proc.pid, action.sig)
+                        if action.group:
+                            os.killpg(proc.pid, action.sig)
+                        else:
+                            os.kill(proc.pid, action.sig)
             elif isinstance(action, Drain):
                 if self.tmp is not None:
-                    with contextlib.suppress(OSError):
-                        (self.tmp / f"drain-{action.gen}").write_bytes(b"1")
+                    _set_flag(self.tmp / f"drain-{action.gen}")
             elif isinstance(action, Kill):
                 proc = self.procs.get(action.gen)
                 if proc is not None:
@@ -451,9 +552,11 @@ class _Runner:
             elif isinstance(action, Probe | Sample):
                 proc = self.procs.get(action.gen)
                 if proc is not None:
-                    kind = "probe" if isinstance(action, Probe) else "sample"
-                    targeted = isinstance(action, Probe) and action.targeted
-                    self.jobs.put(_Job(kind, action.gen, proc.pid, targeted))
+                    if isinstance(action, Probe):
+                        job = _Job("probe", action.gen, proc.pid, action.targeted, action.seq)
+                    else:
+                        job = _Job("sample", action.gen, proc.pid)
+                    self.jobs.put(job)
             elif isinstance(action, Emit):
                 self.emit(action.event)
             elif isinstance(action, Finish):
@@ -466,8 +569,12 @@ class _Runner:
         env[ENV_PID] = str(os.getpid())
         if self.tmp is not None:
             flag = self.tmp / f"drain-{gen}"
-            flag.write_bytes(b"0")
-            env[ENV_DRAIN] = str(flag)
+            try:
+                flag.write_bytes(b"0")  # before any instance maps it
+            except OSError as exc:  # a full temp directory: no drain for this instance
+                self.report(f"no drain flag for the new instance: {exc.strerror or exc}")
+            else:
+                env[ENV_DRAIN] = str(flag)
         fds = dict(self.streams.child)
         if self.listen_fd is not None:
             fds[LISTEN_FD] = self.listen_fd
@@ -515,16 +622,20 @@ class _Runner:
                     self._post(_sampled(self.machine, job.gen, rss, count))
                     continue
                 if target.url is None and target.address is None:
-                    self._post(_probed(self.machine, job.gen, True, "running", True))
+                    self._post(_probed(self.machine, job.gen, True, "running", True, job.seq))
                     continue
                 leader = job.pid if job.targeted else None
                 others = self._other_pids(job.gen) if job.targeted else None
                 ok, detail, up = probe(
                     target, self.clock, leader=leader, cancel=self.stop_worker, others=others
                 )
-                self._post(_probed(self.machine, job.gen, ok, detail, up))
+                self._post(_probed(self.machine, job.gen, ok, detail, up, job.seq))
             except Exception as exc:  # noqa: BLE001 - a probe must never kill the worker
-                self._post(_probed(self.machine, job.gen, False, f"probe failed: {exc!r}", False))
+                if job.kind == "sample":  # measured nothing: sample again later
+                    self._post(_sampled(self.machine, job.gen, 0, 0))
+                else:
+                    detail = f"probe failed: {type(exc).__name__}"
+                    self._post(_probed(self.machine, job.gen, False, detail, False, job.seq))
 
     def _other_pids(self, gen: int) -> Callable[[], list[int]]:
         def others() -> list[int]:
@@ -548,6 +659,8 @@ class _Runner:
         self.jobs.put(None)
         for proc in list(self.procs.values()):
             kill_tree(proc.pid, proc.pid)
+        for pid in adopted_children({self.guardian.pid}):
+            kill_tree(pid, pid)
         deadline = self.clock.monotonic() + 5.0
         while self.by_pid and self.clock.monotonic() < deadline:
             try:
@@ -559,15 +672,30 @@ class _Runner:
                 continue
             self.by_pid.pop(pid, None)
         self.guardian.close()
-        signal.set_wakeup_fd(-1)
+        if getattr(self, "wake_w", None) is not None:
+            signal.set_wakeup_fd(-1)
         for sig in (*_HANDLED, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         for read_fd, _ in list(self.streams.reads.items()):
             self._copy_output(read_fd)
+        for stream in self.passthrough.values():
+            stream.close(timeout=5.0)
         for log in self.logs:
             log.close()
         if self.listen is not None:
             self.listen.close()
+        fds = [self.listen_fd, *self.streams.reads, *self.streams.child.values()]
+        fds += [p.beat_fd for p in self.procs.values()]
+        for fd in fds:
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.sel.close()
+        for name in ("wake_r", "wake_w", "result_r", "result_w"):  # set up, if it got that far
+            fd = getattr(self, name, None)
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         if self.pid_file is not None:
             self.pid_file.close()
         if self.tmp is not None:
@@ -579,9 +707,24 @@ def _sampled(machine: Machine, gen: int, rss: int, count: int) -> Callable[[floa
 
 
 def _probed(
-    machine: Machine, gen: int, ok: bool, detail: str, up: bool
+    machine: Machine, gen: int, ok: bool, detail: str, up: bool, seq: int
 ) -> Callable[[float], list[Action]]:
-    return lambda now: machine.probed(gen, ok, detail, now, up=up)
+    return lambda now: machine.probed(gen, ok, detail, now, up=up, seq=seq)
+
+
+def _set_flag(path: Path) -> None:
+    """Write ``1`` into a drain flag in place: instances have it mapped, and a file truncated
+    under a mapping kills its reader with SIGBUS."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        os.pwrite(fd, b"1", 0)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _noop(signum: int, frame: object) -> None:
@@ -637,8 +780,7 @@ def supervise(
             "bulletproof run: no command: give one after -- (bulletproof run -- uvicorn app:app) "
             "or set command in [tool.bulletproof.run]"
         )
-    if config.max_memory is not None or config.bind is not None:
-        require_psutil()
+    require_psutil()
     runner = _Runner(
         config,
         argv,

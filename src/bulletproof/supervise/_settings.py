@@ -149,6 +149,18 @@ _RULES: Final[tuple[Rule, ...]] = (
         (),
     ),
     (
+        "start_timeout",
+        lambda o: o.start_timeout >= 0.5,
+        lambda o: "give a new instance at least 500ms to pass its first check",
+        (),
+    ),
+    (
+        "backoff_min",
+        lambda o: o.backoff_min >= 0.01,
+        lambda o: "use at least 10ms: a crash loop must not spin a core",
+        (),
+    ),
+    (
         "backoff_max",
         lambda o: o.backoff_max >= o.backoff_min,
         lambda o: (
