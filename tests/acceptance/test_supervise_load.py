@@ -63,6 +63,11 @@ def _failures(output: str) -> tuple[int, int, int]:
     return requests, errors, int(n.group(1)) if n else 0
 
 
+def actions(folder: Path) -> list[str]:
+    """The actions of the events so far, for a failure's message."""
+    return [doc["event"]["action"] for doc in events(folder)]
+
+
 @pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
 def test_five_reloads_under_wrk_load_fail_no_request(project: Path, server: str) -> None:
     port = free_port()
@@ -95,17 +100,24 @@ def test_five_reloads_under_wrk_load_fail_no_request(project: Path, server: str)
         env=env,
     ) as cli:
         assert poll(lambda: get(port) is not None, 20)
-        load = _wrk(port, 14)
-        waiter = system_clock
-        waiter.sleep(1.0)
-        for i in range(5):
-            result = run_cli(
-                "reload", "--pid-file", str(project / "run.pid"), cwd=project, env=env, timeout=10
-            )
-            assert result.code == 0, result.stderr
-            assert poll(lambda: len(events(project, "process_reloaded")) > i, 10)  # noqa: B023
-            assert poll(lambda: len(events(project, "process_stopped")) > i, 10)  # noqa: B023
-        out, _ = load.communicate(timeout=30)
+        with _wrk(port, 14) as load:  # on a failure too, its pipe is closed and it is reaped
+            waiter = system_clock
+            waiter.sleep(1.0)
+            for i in range(5):
+                result = run_cli(
+                    "reload",
+                    "--pid-file",
+                    str(project / "run.pid"),
+                    cwd=project,
+                    env=env,
+                    timeout=10,
+                )
+                assert result.code == 0, result.stderr
+                reloaded = poll(lambda: len(events(project, "process_reloaded")) > i, 20)  # noqa: B023
+                assert reloaded, actions(project)
+                stopped = poll(lambda: len(events(project, "process_stopped")) > i, 20)  # noqa: B023
+                assert stopped, actions(project)
+            out, _ = load.communicate(timeout=30)
         assert stop(cli) == 0
     requests, errors, bad = _failures(out)
     report(

@@ -555,3 +555,16 @@ def test_a_hang_soon_after_a_crash_backs_off() -> None:
     restarting = [e for e in d.events if e.action == "process_restarting"][-1]
     assert restarting.details["cause"] == "hang"
     assert restarting.details["delay"] >= 1.5
+
+
+def test_a_busy_new_instance_is_not_a_failed_reload_until_start_timeout() -> None:
+    d = reload_driver(start_timeout=10.0)
+    old = d.current()
+    acts = d.feed(d.m.signal(signal.SIGHUP, d.now))
+    new = acts[0].gen  # type: ignore[union-attr]
+    for _ in range(20):
+        for a in d.run_until(d.now + 0.2):
+            if isinstance(a, Probe):
+                d.feed(d.m.probed(new, False, "busy: not accepting, with connections open", d.now))
+    assert not d.actions_named("process_reload_failed")
+    assert d.current() == old

@@ -404,7 +404,9 @@ class Machine:
                     return self._promote(inst, now)
             inst.next_probe = self._after_interval(inst, now) if self._health else None
             return []
-        if not inst.passed and not up:
+        if not inst.passed and (not up or (inst.candidate and detail.startswith("busy"))):
+            # Not a miss: still starting. A new instance beside a loaded old one may be busy
+            # with the backlog's earlier connections; start_timeout bounds the wait.
             inst.next_probe = now + min(interval, _STARTING_PROBE)
             return []
         inst.misses += 1
