@@ -127,8 +127,8 @@ def test_five_reloads_under_wrk_load_fail_no_request(project: Path, server: str)
     assert requests > 500, out
     assert errors == 0, out
     assert bad == 0, out
-    stopped = events(project, "process_stopped")
-    assert [details(d)["reason"] for d in stopped[:5]] == ["replaced"] * 5
+    reasons = [details(d)["reason"] for d in events(project, "process_stopped")]
+    assert reasons[:5] == ["replaced"] * 5
 
 
 def test_a_crash_loop_is_alerted_once_backs_off_to_the_ceiling_and_costs_little_cpu(
