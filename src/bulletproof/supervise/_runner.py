@@ -510,12 +510,13 @@ class _Runner:
                 continue  # an orphaned descendant handed to us as the subreaper
             self.guardian.discard(pid)
             del self.by_pid[pid]
-            self._kill_orphans()
             self.procs.pop(proc.gen, None)
+            self._do(self.machine.exited(pid, ExitStatus.from_wait(status), now))
+            # after the restart (it is the latency that counts): what the old one left
+            self._kill_orphans()
             if self.tmp is not None:
                 with contextlib.suppress(OSError):
                     (self.tmp / f"drain-{proc.gen}").unlink()
-            self._do(self.machine.exited(pid, ExitStatus.from_wait(status), now))
 
     def _kill_orphans(self) -> None:
         """Kill what the supervisor adopted (as the subreaper) that is no instance's leader nor
@@ -528,7 +529,10 @@ class _Runner:
     # -- actions -------------------------------------------------------------------------------
 
     def _do(self, actions: list[Action]) -> None:
+        """Carry out ``actions`` and what they lead to; events go out last, in order, so that
+        a restart does not wait for their output."""
         pending = deque(actions)
+        events: list[SecurityEvent] = []
         while pending:
             action = pending.popleft()
             now = self.clock.monotonic()
@@ -558,11 +562,13 @@ class _Runner:
                         job = _Job("sample", action.gen, proc.pid)
                     self.jobs.put(job)
             elif isinstance(action, Emit):
-                self.emit(action.event)
+                events.append(action.event)
             elif isinstance(action, Finish):
                 if action.message:
                     self.report(action.message)
                 self.exit_code = action.code
+        for event in events:
+            self.emit(event)
 
     def _spawn(self, gen: int, now: float) -> list[Action]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BULLETPROOF_SUPERVISOR_")}
