@@ -124,14 +124,20 @@ def _shell_loop(crashes: int, gap: float) -> list[float]:
         return _crash_latencies(port, crashes, gap)
 
 
-def _bulletproof(crashes: int, gap: float, bind: bool, folder: Path) -> list[float]:
-    port = _free_port()
+def _project(folder: Path) -> dict[str, str]:
+    """A config in ``folder`` (events to a file there) and the environment that names it."""
     (folder / "bulletproof.toml").write_text(
         '[events]\nspool_dir = "spool"\nsinks = ["file:events.jsonl"]\n', encoding="utf-8"
     )
-    args = ["--bind", f"127.0.0.1:{port}"] if bind else []
     env = {k: v for k, v in os.environ.items() if not k.startswith("BULLETPROOF_")}
     env["BULLETPROOF_CONFIG"] = str(folder)
+    return env
+
+
+def _bulletproof(crashes: int, gap: float, bind: bool, folder: Path) -> list[float]:
+    port = _free_port()
+    args = ["--bind", f"127.0.0.1:{port}"] if bind else []
+    env = _project(folder)
     command = [
         str(BULLETPROOF),
         "run",
@@ -172,11 +178,7 @@ startretries=1000
 
 
 def _cpu_share(seconds: float, folder: Path) -> tuple[float, int]:
-    (folder / "bulletproof.toml").write_text(
-        '[events]\nspool_dir = "spool"\nsinks = ["file:events.jsonl"]\n', encoding="utf-8"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLETPROOF_")}
-    env["BULLETPROOF_CONFIG"] = str(folder)
+    env = _project(folder)
     command = [
         str(BULLETPROOF),
         "run",

@@ -62,22 +62,30 @@ def _shown(path: str) -> str:
     return path.partition("?")[0]
 
 
-def _owner(conn: socket.socket, pids: list[int]) -> bool | None:
-    """Whether the server end of ``conn`` is held by one of ``pids`` (None: not accepted by
-    anyone yet, as far as can be seen)."""
+_Conn = tuple[str, tuple[object, ...], tuple[object, ...]]
+
+
+def _tcp(pids: list[int]) -> list[_Conn]:
+    """``(status, local address, remote address)`` of every TCP socket ``pids`` hold."""
     import psutil
 
-    local = conn.getsockname()[:2]
-    remote = conn.getpeername()[:2]
-    mine = set(pids)
-    for pid in mine:
+    out: list[_Conn] = []
+    for pid in set(pids):
         try:
             conns = psutil.Process(pid).net_connections(kind="tcp")
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        for c in conns:
-            if tuple(c.raddr[:2]) == local and tuple(c.laddr[:2]) == remote:
-                return True
+        out.extend((c.status, tuple(c.laddr[:2]), tuple(c.raddr[:2])) for c in conns)
+    return out
+
+
+def _owner(conn: socket.socket, pids: list[int]) -> bool | None:
+    """Whether the server end of ``conn`` is held by one of ``pids`` (None: not accepted by
+    anyone yet, as far as can be seen)."""
+    local = tuple(conn.getsockname()[:2])
+    remote = tuple(conn.getpeername()[:2])
+    if any(raddr == local and laddr == remote for _, laddr, raddr in _tcp(pids)):
+        return True
     # Not in the tree: accepted elsewhere, or still in the backlog. The listening socket's
     # queue is not visible per connection, so the caller keeps polling until its deadline.
     return None
@@ -85,18 +93,8 @@ def _owner(conn: socket.socket, pids: list[int]) -> bool | None:
 
 def _serving(conn: socket.socket, pids: list[int]) -> bool:
     """Whether ``pids`` hold an accepted connection on the address ``conn`` reached."""
-    import psutil
-
-    server = conn.getpeername()[:2]
-    for pid in pids:
-        try:
-            conns = psutil.Process(pid).net_connections(kind="tcp")
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-        for c in conns:
-            if c.status == psutil.CONN_ESTABLISHED and tuple(c.laddr[:2]) == server:
-                return True
-    return False
+    server = tuple(conn.getpeername()[:2])
+    return any(status == "ESTABLISHED" and laddr == server for status, laddr, _ in _tcp(pids))
 
 
 def probe(
