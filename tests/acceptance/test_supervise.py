@@ -9,6 +9,7 @@ off to the ceiling and costs the supervisor almost no CPU.
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import sys
@@ -329,3 +330,24 @@ def test_sighup_without_bind_reaches_gunicorns_master_only(project: Path) -> Non
         assert stop(cli) == 0
     assert not events(project, "process_exited")
     assert [details(d)["mode"] for d in events(project, "process_reload")] == ["forwarded"]
+
+
+def test_format_json_prints_each_event_as_ecs_json(project: Path) -> None:
+    result = run_cli(
+        "run",
+        "--format",
+        "json",
+        "--pid-file",
+        str(project / "run.pid"),
+        "--",
+        "no-such-command-bp",
+        cwd=project,
+        env=env_for(project),
+        timeout=30,
+    )
+    assert result.code == 2
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    actions = [doc["event"]["action"] for doc in lines if "event" in doc]
+    assert actions == ["process_spawn_failed"]
+    assert lines[0]["bulletproof"]["category"] == "process"  # the event, then the last word
+    assert "cannot start the command" in lines[-1]["message"]

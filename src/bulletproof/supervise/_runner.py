@@ -533,6 +533,7 @@ class _Runner:
         a restart does not wait for their output."""
         pending = deque(actions)
         events: list[SecurityEvent] = []
+        closing: list[str] = []
         while pending:
             action = pending.popleft()
             now = self.clock.monotonic()
@@ -564,11 +565,13 @@ class _Runner:
             elif isinstance(action, Emit):
                 events.append(action.event)
             elif isinstance(action, Finish):
-                if action.message:
-                    self.report(action.message)
                 self.exit_code = action.code
+                if action.message:
+                    closing.append(action.message)
         for event in events:
             self.emit(event)
+        for line in closing:
+            self.report(line)
 
     def _spawn(self, gen: int, now: float) -> list[Action]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BULLETPROOF_SUPERVISOR_")}
