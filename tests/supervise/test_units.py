@@ -424,3 +424,18 @@ def test_a_pid_file_that_is_not_a_regular_file_of_this_user_is_refused(tmp_path:
             read_pid_file(one)
     finally:
         os.close(fd)
+
+
+def test_adopted_children_are_the_children_not_known() -> None:
+    from bulletproof.supervise._process import adopted_children
+
+    a = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    b = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        found = adopted_children({a.pid})
+        assert b.pid in found
+        assert a.pid not in found
+    finally:
+        for p in (a, b):
+            p.kill()
+            p.wait()

@@ -185,7 +185,24 @@ def tree_memory(pid: int) -> tuple[int, int]:
 
 
 def adopted_children(known: set[int | None]) -> list[int]:
-    """This process's children that are not in ``known``: what it adopted as the subreaper."""
+    """This process's children that are not in ``known``: what it adopted as the subreaper.
+
+    Read from ``/proc/self/task/*/children`` (a few small files: cheap enough to run right
+    after a restart), else from psutil's scan of every process.
+    """
+    try:
+        tasks = os.listdir("/proc/self/task")
+        pids: set[int] = set()
+        for task in tasks:
+            with (
+                contextlib.suppress(FileNotFoundError),  # a thread that just ended
+                open(f"/proc/self/task/{task}/children", encoding="ascii") as f,
+            ):
+                pids.update(int(word) for word in f.read().split())
+    except OSError:
+        pass
+    else:
+        return sorted(pid for pid in pids if pid not in known)
     proc = _process(os.getpid())
     if proc is None:  # pragma: no cover - this process exists
         return []
