@@ -195,8 +195,9 @@ class BulletproofMiddleware(_Guarded):
         self._plain = not self._checks and self._report_path is None and self._shield is None
         self._no_nonce = MissingNonce("request.state.csp_nonce", raises=True)
         # Under `bulletproof run`: while this instance is being replaced, every HTTP/1
-        # response says Connection: close, so keep-alive clients move to the new instance
-        # between requests instead of losing one when this instance stops.
+        # request it starts is answered with Connection: close, so keep-alive clients move to
+        # the new instance between requests instead of losing one when this instance stops.
+        # Read once per request (the flag is None outside the supervisor).
         self._drain = drain_flag()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -219,8 +220,9 @@ class BulletproofMiddleware(_Guarded):
         else:
             scope.setdefault("state", {})["csp_nonce"] = self._no_nonce
             headers = self._static
+        if self._drain is not None and self._drain() and scope.get("http_version") != "2":
+            headers = [*headers, (b"connection", b"close")]
         watch = self._watch
-        drain = self._drain
         shielded: list[Any] = []  # (request, judged) once the shield has judged the request
 
         async def send_with_headers(message: Message) -> None:
@@ -239,8 +241,6 @@ class BulletproofMiddleware(_Guarded):
                 else:  # the common case: the route set none of them, nothing to remove
                     merged = headers.copy()
                     merged.extend(own)
-                if drain is not None and drain() and scope.get("http_version") != "2":
-                    merged.append((b"connection", b"close"))
                 message["headers"] = merged
             await send(message)
 
