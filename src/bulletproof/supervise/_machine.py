@@ -232,10 +232,6 @@ class Machine:
         """Whether a :class:`Finish` was returned."""
         return self._s.finished
 
-    def instances(self) -> list[tuple[int, int]]:
-        """``(gen, pid)`` of every running instance."""
-        return [(inst.gen, inst.pid) for inst in self._all() if inst.pid is not None]
-
     def current_gen(self) -> int | None:
         """The generation of the serving instance, if any."""
         cur = self._s.current

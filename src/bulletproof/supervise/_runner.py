@@ -33,7 +33,7 @@ from typing import IO, Final
 
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import BulletproofError, ConfigError
-from bulletproof.events.model import SecurityEvent
+from bulletproof.events.model import Category, Outcome, SecurityEvent, Severity
 from bulletproof.supervise._drain import ENV_DRAIN
 from bulletproof.supervise._logs import RotatingLog
 from bulletproof.supervise._machine import (
@@ -97,6 +97,13 @@ def default_pid_file(root: Path) -> Path:
     return base / f"bulletproof-run-{os.getuid()}-{digest}.pid"
 
 
+def _ours(fd: int) -> bool:
+    """Whether ``fd`` is a regular file this user owns: a pid file lives in a shared temp
+    directory, where anyone may have put something under its name."""
+    info = os.fstat(fd)
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
+
+
 def read_pid_file(path: Path) -> int:
     """The pid of the supervisor that holds ``path``; :class:`BulletproofError` when none
     runs there (no file, or a file no live supervisor holds). Added in 0.1."""
@@ -112,8 +119,7 @@ def read_pid_file(path: Path) -> int:
             f"{path}: cannot read the pid file: {exc.strerror or exc} (a symlink is refused)"
         ) from None
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+        if not _ours(fd):
             raise BulletproofError(
                 f"{path}: not a regular file of this user: not a pid file bulletproof run wrote"
             )
@@ -141,8 +147,7 @@ class _PidFile:
                 f"pid_file {path}: cannot open it: {exc.strerror or exc} (a symlink is refused); "
                 "give another --pid-file"
             ) from None
-        info = os.fstat(self._fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+        if not _ours(self._fd):
             os.close(self._fd)
             raise ConfigError(
                 f"pid_file {path}: not a regular file of this user: remove it or give another "
@@ -450,8 +455,6 @@ class _Runner:
                 )
 
     def _log_event(self, action: str, message: str, **details: object) -> None:
-        from bulletproof.events.model import Category, Outcome, Severity
-
         failed = action.endswith("failed")
         self.emit(
             SecurityEvent(
