@@ -27,6 +27,7 @@ from bulletproof.events._spool import (
     frame_record,
     parse_record,
 )
+from bulletproof.testing import FakeClock
 
 SEG = 4096
 
@@ -801,3 +802,111 @@ def test_a_slot_taken_again_is_not_mistaken_for_dead(tmp_path: Path) -> None:
     finally:
         d.release()
         mine.close()
+
+
+# -- a writer that moves on while the reader looks -------------------------------------------
+
+
+def _between_look_and_decision(monkeypatch: pytest.MonkeyPatch, name: str, act: Any) -> list[int]:
+    """Run ``act`` once, the first time the reader calls ``name``: after it took the segment's
+    size or read its bytes, before it decides what they mean (the writer's turn)."""
+    calls: list[int] = []
+    original = getattr(SpoolConsumer, name)
+
+    def hooked(self: SpoolConsumer, *args: Any) -> Any:
+        if not calls:
+            act()
+        calls.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(SpoolConsumer, name, hooked)
+    return calls
+
+
+def test_a_record_finished_as_the_writer_moves_to_the_next_segment_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reader reads a record the writer is half way through; the writer then finishes it
+    # and starts the next segment before the reader asks whether there is one.
+    d = Directory(tmp_path / "spool")
+    try:
+        reader = d.dir.consumer("r")
+        d.spool.append([b'{"n":0}'])
+        assert drain(reader) == [b'{"n":0}']
+        seg = d.spool.current_segment
+        path = d.spool.segment_path(seg)
+        record = frame_record(1, b'{"n":1,"pad":"' + b"x" * 2000 + b'"}')
+        with open(path, "ab") as f:
+            f.write(record[:1000])
+
+        def writer_moves_on() -> None:
+            with open(path, "ab") as f:
+                f.write(record[1000:])
+            d.spool.segment_path(seg + 1).write_bytes(frame_record(2, b'{"n":2}'))
+
+        hooked = _between_look_and_decision(monkeypatch, "_next_segment", writer_moves_on)
+        got = drain(reader)
+        assert hooked
+        assert [json.loads(x)["n"] for x in got] == [1, 2]
+        assert d.drops == []
+    finally:
+        d.close()
+
+
+def test_records_appended_just_before_the_next_segment_are_not_stepped_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reader has read all of a segment and took its size; the writer appends one more
+    # record to it and moves on to the next segment before the reader looks for one.
+    d = Directory(tmp_path / "spool")
+    try:
+        reader = d.dir.consumer("r")
+        d.spool.append([b'{"n":0}'])
+        assert drain(reader) == [b'{"n":0}']
+        seg = d.spool.current_segment
+        path = d.spool.segment_path(seg)
+
+        def writer_moves_on() -> None:
+            with open(path, "ab") as f:
+                f.write(frame_record(1, b'{"n":1}'))
+            d.spool.segment_path(seg + 1).write_bytes(frame_record(2, b'{"n":2}'))
+
+        hooked = _between_look_and_decision(monkeypatch, "_next_segment", writer_moves_on)
+        got = drain(reader)
+        assert hooked
+        assert [json.loads(x)["n"] for x in got] == [1, 2]
+        assert d.drops == []
+    finally:
+        d.close()
+
+
+def test_a_writer_that_writes_its_last_records_and_exits_is_not_counted_as_losing_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reader is at the end of a live slot; its writer appends, updates its head and exits
+    # before the reader sees that it is gone and compares the head with what it read.
+    root = tmp_path / "spool"
+    writer = Spool(root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    writer.append([b'{"n":0}'])
+    writer.sync()
+    drops: list[Drop] = []
+    clock = FakeClock()
+    deliverer = SpoolDirectory(root, on_drop=lambda name, x: drops.append(x), clock=clock)
+    assert deliverer.lead()
+    try:
+        reader = deliverer.consumer("r")
+        assert drain(reader) == [b'{"n":0}']
+
+        def last_words() -> None:
+            writer.append([b'{"n":1}'])
+            writer.close()
+            clock.advance(5)  # past the time the reader trusts that it saw the writer alive
+
+        hooked = _between_look_and_decision(monkeypatch, "_check_end", last_words)
+        assert drain(reader) == []  # the reader had taken the size before the write
+        assert hooked
+        assert drain(reader) == [b'{"n":1}']
+        assert drops == []
+        assert reader.receipt(writer.slot) == Receipt(1)
+    finally:
+        deliverer.release()

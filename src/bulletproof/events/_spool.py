@@ -1220,6 +1220,8 @@ class SpoolConsumer:
                 if nxt is None:
                     self._check_end(st, pos, size)
                     break
+                if self._grew(st, size):
+                    continue  # written to and finished since the size was taken: read the rest
                 if pos.offset > size or size == 0:
                     # Cut short under us, or emptied: writers never leave an empty segment.
                     st.where.append((str(st.dir / _seg_name(pos.segment)), size, 0))
@@ -1233,6 +1235,8 @@ class SpoolConsumer:
                 finished = self._next_segment(st, pos.segment) is not None or not (
                     self.directory.alive(st.slot, st.dir)
                 )
+                if finished and self._grew(st, size):
+                    continue  # the write was finished since the chunk was read: read it again
                 if finished or len(chunk) >= self.directory.scan_limit:
                     # A torn tail, or bytes that can be no record: skip them.
                     st.where.append((str(st.dir / _seg_name(pos.segment)), pos.offset, len(chunk)))
@@ -1243,6 +1247,20 @@ class SpoolConsumer:
             if lines:
                 break
         return ReadBatch(lines, ends)
+
+    @staticmethod
+    def _grew(st: _SlotState, seen: int) -> bool:
+        """Whether the open segment is now longer than the ``seen`` bytes (its size before).
+
+        A segment is finished once the next one exists (or its writer is gone), but what was
+        read of it came before that was seen: the writer may have finished a record and moved
+        on in between. Asked again after the fact, so that such a record is read, not taken for
+        a torn tail or stepped over.
+        """
+        try:
+            return os.fstat(st.fd).st_size > seen
+        except OSError:
+            return False
 
     def _chunk(self, st: _SlotState, pos: Position, size: int, max_bytes: int) -> bytes | None:
         """Bytes from ``pos``: up to ``max_bytes``, or on to the first newline (bounded)."""
@@ -1346,8 +1364,8 @@ class SpoolConsumer:
         if st.end_checked == (pos.segment, size):
             return
         d = self.directory
-        if d.alive(st.slot, st.dir):
-            return
+        if d.alive(st.slot, st.dir) or self._grew(st, size):
+            return  # still writing, or wrote more before it went: read that first
         st.end_checked = (pos.segment, size)
         head = _read_head(st.dir)
         where = tuple(st.where)
