@@ -7,6 +7,9 @@ import errno
 import json
 import os
 import random
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -573,7 +576,7 @@ def test_a_failed_write_keeps_whole_records_only_and_a_retry_writes_nothing_twic
         d.spool.append(data)
     assert info.value.errno == errno.ENOSPC
     written = info.value.written
-    assert written == (3 if truncate_fails else 0)
+    assert written == 3  # the whole records stay: a reader may have delivered them already
     monkeypatch.setattr(spool_module, "_os_write", real_write)
     d.spool.append(data[written:])
     got = drain(d.dir.consumer("r"))
@@ -910,3 +913,130 @@ def test_a_writer_that_writes_its_last_records_and_exits_is_not_counted_as_losin
         assert reader.receipt(writer.slot) == Receipt(1)
     finally:
         deliverer.release()
+
+
+def test_a_writer_that_moves_to_a_new_segment_and_exits_is_not_counted_as_losing_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reader found no segment after the one it read to the end; the writer then starts a
+    # new one (its record did not fit), writes its head and exits: the head names a record the
+    # reader has not seen, in a segment it has not looked for yet.
+    root = tmp_path / "spool"
+    writer = Spool(root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    writer.append([b'"' + b"x" * (SEG - 40) + b'"'])  # the first segment is full
+    writer.sync()
+    drops: list[Drop] = []
+    clock = FakeClock()
+    deliverer = SpoolDirectory(root, on_drop=lambda name, x: drops.append(x), clock=clock)
+    assert deliverer.lead()
+    try:
+        reader = deliverer.consumer("r")
+        assert len(drain(reader)) == 1
+
+        first = writer.current_segment
+
+        def last_words() -> None:
+            writer.append([b'{"n":1}'])
+            assert writer.current_segment == first + 1
+            writer.close()
+            clock.advance(5)
+
+        hooked = _between_look_and_decision(monkeypatch, "_check_end", last_words)
+        got = drain(reader) + drain(reader)
+        assert hooked
+        assert got == [b'{"n":1}']
+        assert drops == []
+    finally:
+        deliverer.release()
+
+
+def test_records_a_reader_took_from_a_write_that_then_failed_are_neither_cut_off_nor_resent(
+    d: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full disk cuts a write short after two whole records; the deliverer reads and commits
+    # them before the writer's next try fails and it cleans up.
+    reader = d.dir.consumer("r")
+    d.spool.append(lines_of(3))
+    assert drain(reader) == lines_of(3)
+    real_write = os.write
+    one = len(frame_record(3, lines_of(1, 3)[0]))
+    calls: list[int] = []
+    taken: list[bytes] = []
+
+    def full_disk(fd: int, data: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            n = real_write(fd, bytes(data)[: 2 * one + 10])
+            taken.extend(drain(reader))  # the deliverer's turn
+            return n
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool_module, "_os_write", full_disk)
+    data = lines_of(3, 3)
+    with pytest.raises(SpoolWriteError) as info:
+        d.spool.append(data)
+    assert taken == data[:2]
+    assert info.value.written == 2
+    monkeypatch.setattr(spool_module, "_os_write", real_write)
+    d.spool.append(data[2:])  # the pipeline's retry
+    assert drain(reader) == data[2:]
+    assert d.drops == []
+    d.dir.release()
+    again = SpoolDirectory(d.spool.root)  # a deliverer that takes over resumes where it was
+    assert again.lead()
+    try:
+        assert drain(again.consumer("r")) == []
+    finally:
+        again.release()
+    assert d.dir.lead()
+
+
+def test_a_fork_while_the_deliverer_probes_a_dead_slot_does_not_keep_it_alive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another thread forks a worker while the deliverer holds its test lock on a dead slot: the
+    # child must not inherit it, or the slot looks alive (never finished, never taken again)
+    # for as long as the child lives.
+    root = tmp_path / "spool"
+    gone = Spool(root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+    gone.append([b'{"n":0}'])
+    gone.close()
+    clock = FakeClock()
+    deliverer = SpoolDirectory(root, clock=clock)
+    real = spool_module._try_flock
+    forking = threading.Event()
+    child: list[int] = []
+    threads: list[threading.Thread] = []
+
+    def fork_a_worker() -> None:
+        forking.set()
+        pid = os.fork()
+        if pid == 0:  # the worker: lives on for a while, touches nothing
+            time.sleep(3)
+            os._exit(0)
+        child.append(pid)
+
+    def slow_probe(path: Path) -> int | None:
+        fd = real(path)
+        thread = threading.Thread(target=fork_a_worker)
+        threads.append(thread)
+        thread.start()
+        assert forking.wait(5)
+        thread.join(0.2)  # the fork's moment, unless it waits for the probe to end
+        return fd
+
+    monkeypatch.setattr(spool_module, "_try_flock", slow_probe)
+    try:
+        assert not deliverer.alive(gone.slot, gone.dir)
+        monkeypatch.setattr(spool_module, "_try_flock", real)
+        threads[0].join(5)
+        assert child
+        clock.advance(5)
+        assert not deliverer.alive(gone.slot, gone.dir)  # while the worker lives
+        again = Spool(root, max_bytes=64 * SEG, segment_bytes=SEG, fsync=False)
+        assert again.slot == gone.slot
+        again.close()
+    finally:
+        for pid in child:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)

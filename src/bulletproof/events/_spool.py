@@ -399,6 +399,17 @@ def _is_own_report(payload: bytes) -> bool:
     return action in OWN_ACTIONS
 
 
+_fork_guard = threading.Lock()
+"""Held from taking a flock to closing or keeping its fd, and by ``fork``: a child made in
+between would inherit a descriptor nobody closes, and hold the lock as long as it lives (a dead
+slot would look alive, or a released ``deliver.lock`` stay taken)."""
+os.register_at_fork(
+    before=_fork_guard.acquire,
+    after_in_parent=_fork_guard.release,
+    after_in_child=_fork_guard.release,
+)
+
+
 def _try_flock(path: Path) -> int | None:
     """An fd holding an exclusive flock on ``path``, or None when another holds it."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -458,7 +469,8 @@ class Spool:
         self.on_full: Callable[[], object] | None = None
         """Called (with the writer's lock held) when an append finds the directory over its
         bound, before refusing: the deliverer's chance to make room."""
-        self.slot, self.dir, self._lock_fd = self._take_slot()
+        with _fork_guard:
+            self.slot, self.dir, self._lock_fd = self._take_slot()
         try:
             self._head_fd = os.open(self.dir / "head", os.O_RDWR | os.O_CREAT, 0o600)
             self._current, self.next_seq = self._recover()
@@ -621,7 +633,7 @@ class Spool:
         """Write whole records to the current segment; return how many.
 
         On failure raise SpoolWriteError whose ``written`` is ``done`` plus the records of this
-        call that are on disk whole (none, unless the partial write could not be cut off).
+        call that are on disk whole (a torn one after them is cut off when it can be).
         """
         prefix = b"\n" if self._torn else b""
         data = prefix + b"".join(records)
@@ -656,20 +668,14 @@ class Spool:
         return len(records)
 
     def _after_failed_write(self, written: int, prefix: int, records: list[bytes]) -> int:
-        """Undo a partial write; return the records left on disk whole (0 when undone)."""
+        """Cut off the torn record of a partial write; return the whole records it left.
+
+        The whole records stay: a reader may have read and delivered them already, so undoing
+        them would send them twice (written again by the retry) and leave its cursor past the
+        end of the segment.
+        """
         if written <= 0:
             return 0
-        try:
-            _os_ftruncate(self._fd, self._size)
-        except OSError:
-            pass
-        else:
-            return 0
-        # The bytes stay: the whole records count as written; a torn one is ended by the next
-        # write's first byte, a newline, and readers skip it (its seq is written again).
-        self._size += written
-        self._last_segment = self._current
-        self._dirty = True
         boundary = prefix
         whole = 0
         for rec in records:
@@ -677,7 +683,19 @@ class Spool:
                 break
             boundary += len(rec)
             whole += 1
-        self._torn = written > boundary
+        try:
+            _os_ftruncate(self._fd, self._size + boundary)
+        except OSError:
+            # The torn bytes stay: the next write's first byte, a newline, ends them, and
+            # readers skip them (their seq is written again).
+            self._size += written
+            self._torn = written > boundary
+        else:
+            self._size += boundary
+            self._torn = False
+        if self._size:
+            self._last_segment = self._current
+            self._dirty = True
         return whole
 
     def _open_current(self) -> None:
@@ -848,13 +866,13 @@ class SpoolDirectory:
             return True
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd = _try_flock(self.root / "deliver.lock")
+            with _fork_guard:
+                fd = _try_flock(self.root / "deliver.lock")
+                if fd is not None:
+                    self._lead_fd = fd
         except OSError:
             return False
-        if fd is None:
-            return False
-        self._lead_fd = fd
-        return True
+        return fd is not None
 
     @property
     def leading(self) -> bool:
@@ -902,13 +920,14 @@ class SpoolDirectory:
         if cached is not None and now - cached[0] < _LIVENESS_TTL:
             return True  # only "alive" is remembered: a dead slot may be taken again any time
         try:
-            fd = _try_flock(slot_dir / "lock")
+            with _fork_guard:
+                fd = _try_flock(slot_dir / "lock")
+                if fd is not None:
+                    os.close(fd)  # closing releases the test lock at once
         except OSError:
             alive = True  # cannot tell: assume its writer may still append
         else:
             alive = fd is None
-            if fd is not None:
-                os.close(fd)  # closing releases the test lock at once
         if alive:
             self._alive[slot] = (now, True)
         else:
@@ -1366,8 +1385,13 @@ class SpoolConsumer:
         d = self.directory
         if d.alive(st.slot, st.dir) or self._grew(st, size):
             return  # still writing, or wrote more before it went: read that first
-        st.end_checked = (pos.segment, size)
         head = _read_head(st.dir)
+        if self._next_segment(st, pos.segment) is not None:
+            # The writer moved on to a new segment (and may have died) since the reader found
+            # none: the head may name records there. A segment is made before any head names
+            # its records, so looking after reading the head cannot miss it.
+            return
+        st.end_checked = (pos.segment, size)
         where = tuple(st.where)
         st.where.clear()
         last = st.committed_seq
