@@ -50,6 +50,7 @@ import json
 import logging
 import os
 import threading
+import weakref
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -403,10 +404,24 @@ _fork_guard = threading.Lock()
 """Held from taking a flock to closing or keeping its fd, and by ``fork``: a child made in
 between would inherit a descriptor nobody closes, and hold the lock as long as it lives (a dead
 slot would look alive, or a released ``deliver.lock`` stay taken)."""
+_holders: weakref.WeakSet[Spool | SpoolDirectory] = weakref.WeakSet()
+"""Every writer and leading directory of this process: a forked child closes their locks'
+descriptors at once, whoever made them (a pipeline, its start-up probe, a test), so that a
+child never keeps a lock its parent lets go of."""
+
+
+def _in_child_after_fork() -> None:
+    _fork_guard.release()
+    for holder in list(_holders):
+        with contextlib.suppress(Exception):
+            holder.abandon()
+    _holders.clear()
+
+
 os.register_at_fork(
     before=_fork_guard.acquire,
     after_in_parent=_fork_guard.release,
-    after_in_child=_fork_guard.release,
+    after_in_child=_in_child_after_fork,
 )
 
 
@@ -469,12 +484,17 @@ class Spool:
         self.on_full: Callable[[], object] | None = None
         """Called (with the writer's lock held) when an append finds the directory over its
         bound, before refusing: the deliverer's chance to make room."""
+        self._head_fd = -1
         with _fork_guard:
             self.slot, self.dir, self._lock_fd = self._take_slot()
+            _holders.add(self)
         try:
             self._head_fd = os.open(self.dir / "head", os.O_RDWR | os.O_CREAT, 0o600)
             self._current, self.next_seq = self._recover()
         except OSError as exc:
+            _holders.discard(self)
+            if self._head_fd >= 0:
+                os.close(self._head_fd)
             os.close(self._lock_fd)
             raise SpoolError(
                 f"cannot use spool slot {str(self.dir)!r}: {exc.strerror}; "
@@ -760,23 +780,28 @@ class Spool:
             if self._closed:
                 return
             self.sync()
-            self._closed = True
-            if self._fd >= 0:
+            with _fork_guard:  # a child forked meanwhile must not close reused fd numbers
+                self._closed = True
+                if self._fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(self._fd)
+                self._write_head()
                 with contextlib.suppress(OSError):
-                    os.close(self._fd)
-            self._write_head()
-            with contextlib.suppress(OSError):
-                os.close(self._head_fd)
+                    os.close(self._head_fd)
+                with contextlib.suppress(OSError):
+                    os.close(self._lock_fd)
+                self._fd = self._head_fd = self._lock_fd = -1
+                _holders.discard(self)
             for listener in self.listeners:
                 listener.set()
-            with contextlib.suppress(OSError):
-                os.close(self._lock_fd)
 
     def abandon(self) -> None:
         """In a forked child: drop the parent's slot without touching its files or locks.
 
         Closing the inherited descriptors releases nothing (the parent still holds them).
         """
+        if self._closed:
+            return  # closed before the fork: its descriptor numbers may name other files now
         self._closed = True
         for fd in (self._fd, self._head_fd, self._lock_fd):
             if fd >= 0:
@@ -870,6 +895,7 @@ class SpoolDirectory:
                 fd = _try_flock(self.root / "deliver.lock")
                 if fd is not None:
                     self._lead_fd = fd
+                    _holders.add(self)
         except OSError:
             return False
         return fd is not None
@@ -886,10 +912,12 @@ class SpoolDirectory:
                 for st in consumer._states.values():
                     consumer._save(st)
                     st.close_fd()
-            if self._lead_fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(self._lead_fd)
-                self._lead_fd = -1
+            with _fork_guard:
+                if self._lead_fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(self._lead_fd)
+                    self._lead_fd = -1
+                _holders.discard(self)
 
     def abandon(self) -> None:
         """In a forked child: forget the parent's leadership and files without releasing them."""

@@ -326,6 +326,7 @@ class _Worker:
         self.reports_sent = 0
         # Set by this process's writer (new records), by a drop report owed, and at stop.
         self.wake = threading.Event()
+        self.making = False  # drop reports being made of what was owed (see _take_reports)
         self.connected = False
         self.delivered = 0
         self.failures = 0
@@ -368,11 +369,18 @@ class _Worker:
         or new ones made from what is owed once every earlier one was confirmed."""
         p = self.pipeline
         if not self.reports:
+            # ``making`` is set before the owed counts leave ``owed`` and cleared after their
+            # reports are in ``reports``: ``reported`` reads them in the other order, so it
+            # never sees a report in neither place.
+            self.making = True
             with p._owed_lock:
                 owed, self.owed = self.owed, {}
-            for key, what in owed.items():
-                line = p._serialize(p._drop_report(self.sink.name, key, what))
-                self.reports.append((line, what.covers))
+            try:
+                for key, what in owed.items():
+                    line = p._serialize(p._drop_report(self.sink.name, key, what))
+                    self.reports.append((line, what.covers))
+            finally:
+                self.making = False
         lines = [line for line, _ in itertools.islice(self.reports, self.reports_sent, None)]
         self.reports_sent = len(self.reports)
         return lines
@@ -380,7 +388,7 @@ class _Worker:
     @property
     def reported(self) -> bool:
         """Whether every drop report owed to this sink was confirmed."""
-        return not self.reports and not self.owed
+        return not self.owed and not self.making and not self.reports
 
     def _fail(self, exc: BaseException) -> None:
         self.failures += 1
@@ -734,18 +742,26 @@ class EventPipeline:
         directory = self.directory
         if not directory.lead():
             return
+        workers = self._workers
         try:
-            for worker in self._workers:
+            for worker in workers:
                 worker.reader = directory.consumer(worker.sink.name)
-                self.spool.listeners.append(worker.wake)
+                if worker.wake not in self.spool.listeners:
+                    self.spool.listeners.append(worker.wake)
             removed = directory.forget_other_consumers()
             if removed:
                 self.removed_consumers = sorted(set(self.removed_consumers) | set(removed))
-            for worker in self._workers:
-                worker.thread.start()
-        except Exception:  # never hold the lock without delivering
-            _logger.exception("bulletproof: could not start delivering; another process may")
-            directory.release()
+            for worker in workers:
+                if worker.thread.ident is None:  # a retry starts only those that did not
+                    worker.thread.start()
+        except Exception:
+            if any(w.thread.ident is not None for w in workers):
+                # Some sinks are being delivered to, under the lock: keep it, and start the
+                # others at the next try.
+                _logger.exception("bulletproof: could not start delivering to every sink")
+            else:  # never hold the lock without delivering
+                _logger.exception("bulletproof: could not start delivering; another process may")
+                directory.release()
             return
         self._delivering = True
         self.spool.on_full = self._make_room
@@ -893,12 +909,26 @@ class EventPipeline:
         sealed = self._batch_lock.acquire(timeout=max(left(), 1.0))
         self._sealed = True
         lost = len(self._queue) + self._taken_events - self._spooled_events
+        with self._overflow_lock:
+            over = self._overflowed - self._reported_overflow
+            self._reported_overflow = self._overflowed
+        if over:
+            self._count_writer_drop(self._failing or "memory_queue_full", over)
+        unsaid = self._unsaid_drops()
         if sealed:
             self._batch_lock.release()
         else:
             _logger.error(
                 "bulletproof: the event writer is stuck (in a processor or a spool write); "
                 "the count of events lost at exit may be off by one batch"
+            )
+        if unsaid:
+            _logger.error(
+                "bulletproof: %d event(s) were dropped earlier and no report of it could be "
+                "spooled (%s): %s",
+                sum(unsaid.values()),
+                self._fail_error or "the writer did not finish in time",
+                ", ".join(f"{reason}: {n}" for reason, n in sorted(unsaid.items())),
             )
         if lost > 0:
             self._count_writer_drop(self._failing or "spool_write_failed", lost)
@@ -911,6 +941,22 @@ class EventPipeline:
         self.spool.close()
         _pipelines.discard(self)  # only now: a child forked while closing drops the locks too
         return caught_up and lost <= 0
+
+    def _unsaid_drops(self) -> dict[str, int]:
+        """At close: drops no spooled report tells of, by reason. Counted while the spool took
+        no writes, or reported in ``events_dropped`` events still in memory."""
+        unsaid = {k: v for k, v in self._unreported.items() if v > 0}
+        owed: dict[tuple[str, str], _Owed] = {}
+        for line in self._retry[: self._retry_own]:
+            _carry(owed, line)
+        for key, what in owed.items():
+            unsaid[key[1]] = unsaid.get(key[1], 0) + what.lost
+        for ev in self._own:
+            details = ev.details
+            n, reason = details.get("dropped"), details.get("reason")
+            if ev.action == "events_dropped" and "sink" not in details and type(n) is int:
+                unsaid[str(reason)] = unsaid.get(str(reason), 0) + n
+        return unsaid
 
     # -- the writer thread -----------------------------------------------------------------
     def _serialize(self, event: SecurityEvent) -> bytes:
@@ -1265,8 +1311,14 @@ class EventPipeline:
         files the delivering process writes), so it counts what each sink confirmed, and the
         events dropped on the way, never a figure derived from what is left.
         """
-        first, end = self.spool.first_seq, self.spool.next_seq
-        own = [(a, a + n - 1) for a, n in self._own_seqs]
+        # One snapshot: the writer appends a batch and notes its own reports under this lock.
+        locked = self._batch_lock.acquire(timeout=1.0)
+        try:
+            first, end = self.spool.first_seq, self.spool.next_seq
+            own = [(a, min(a + n, end) - 1) for a, n in self._own_seqs if a < end]
+        finally:
+            if locked:
+                self._batch_lock.release()
         events = (end - first) - sum(b - a + 1 for a, b in own)
         out: dict[str, SinkReceipt] = {}
         for w in self._workers:
