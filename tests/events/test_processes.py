@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.sinks.httpserver import RecordingHTTPServer, free_port
 
 PRELUDE = """
 import os, sys
@@ -337,3 +338,99 @@ def test_a_child_forked_while_the_parent_closes_does_not_keep_the_locks(
         """
     )
     assert done.stdout.split() == ["True", "True"]  # the child dropped its copies at once
+
+
+ALERTS = """
+from bulletproof.events.alerts import AlertEngine, AlertRule
+from bulletproof.sinks import notifier_from_url
+
+def alerting(spool, target, hook):
+    rule = AlertRule("probes", categories=frozenset({Category.MALICIOUS_TRAFFIC}),
+                     threshold=3, within=60, cooldown=300, notify=("hook",))
+    engine = AlertEngine([rule], {"hook": notifier_from_url(hook)}, retry_delays=(0.5,))
+    sink = sink_from_url("file://" + target)
+    opts = PipelineOptions(spool_dir=spool, durability_lag=0.02, fsync=False)
+    return EventPipeline([sink], options=opts, alerts=engine), engine
+"""
+
+
+def alerts_of(server: RecordingHTTPServer) -> list[tuple[bool, int]]:
+    """(digest, suppressed) of each alert the webhook got."""
+    return [
+        (r.json()["bulletproof"]["digest"], r.json()["bulletproof"]["suppressed"])
+        for r in server.requests
+    ]
+
+
+def test_kill_9_of_the_deliverer_after_an_alert_gives_no_second_alert_and_one_digest_of_all(
+    paths: tuple[str, Path],
+) -> None:
+    spool, target = paths
+    with RecordingHTTPServer() as server:
+        hook = f"webhook+http://127.0.0.1:{server.port}/hook"
+        first = spawn(
+            ALERTS
+            + textwrap.dedent(f"""
+            pipe, engine = alerting({spool!r}, {str(target)!r}, {hook!r})
+            pipe.start()
+            for i in range(5):  # an alert at the third, two held back for the digest
+                pipe.emit(ev("first", i))
+            assert pipe.drain(10)
+            print("ready", pipe.delivering, engine.stats().alerts_sent, flush=True)
+            sys.stdin.readline()  # blocks until the test kills this process
+            """)
+        )
+        assert first.stdout is not None
+        assert first.stdout.readline().split() == ["ready", "True", "1"]
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        run(
+            ALERTS
+            + textwrap.dedent(f"""
+            pipe, engine = alerting({spool!r}, {str(target)!r}, {hook!r})
+            pipe.start()
+            for i in range(4):  # within the cooldown the first started
+                pipe.emit(ev("second", i))
+            assert pipe.delivering
+            assert pipe.close(timeout=20)  # sends the digest of what was held back
+            """)
+        )
+        assert alerts_of(server) == [(False, 0), (True, 6)]
+
+
+def test_an_alert_the_killed_deliverer_could_not_send_is_sent_once_by_the_next(
+    paths: tuple[str, Path],
+) -> None:
+    spool, target = paths
+    down = f"webhook+http://127.0.0.1:{free_port()}/hook"  # nothing listens there
+    first = spawn(
+        ALERTS
+        + textwrap.dedent(f"""
+        pipe, engine = alerting({spool!r}, {str(target)!r}, {down!r})
+        pipe.start()
+        for i in range(3):
+            pipe.emit(ev("first", i))
+        assert pipe.drain(10)
+        print("ready", engine.stats().failures >= 1, engine.stats().pending_retries, flush=True)
+        sys.stdin.readline()
+        """)
+    )
+    assert first.stdout is not None
+    assert first.stdout.readline().split() == ["ready", "True", "1"]
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    with RecordingHTTPServer() as server:
+        hook = f"webhook+http://127.0.0.1:{server.port}/hook"
+        run(
+            ALERTS
+            + textwrap.dedent(f"""
+            import time
+            pipe, engine = alerting({spool!r}, {str(target)!r}, {hook!r})
+            pipe.start()
+            deadline = time.monotonic() + 10
+            while engine.stats().pending_retries and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert pipe.close(timeout=20)
+            """)
+        )
+        assert alerts_of(server) == [(False, 0)]

@@ -36,7 +36,8 @@ import re
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Annotated, Any, Final, Protocol
 
 from bulletproof._settings import (
@@ -58,6 +59,7 @@ from bulletproof._text import did_you_mean, has_unsafe, one_line
 from bulletproof._units import parse_duration, shown
 from bulletproof.clock import Clock, system_clock
 from bulletproof.errors import ConfigError, SinkError
+from bulletproof.events._alertlog import AlertLog
 from bulletproof.events.base import Emitter, Notifier
 from bulletproof.events.model import (
     Category,
@@ -91,6 +93,11 @@ _MISSING_KEY: Final = "-"
 """The key of an event that lacks the ``group_by`` field."""
 
 _ERROR_MAX: Final = 500
+_SEEN_MAX: Final = 10_000
+"""Ids of the newest matched events, kept so that a batch a new deliverer is given again (its
+predecessor died before committing it) is not counted twice."""
+_BRIEF_CHARS: Final = 256
+"""Fields of an event kept for a digest or a pending notification are cut to this length."""
 _GROUP_BY_RE: Final = re.compile(r"[A-Za-z0-9_@\-]+(?:\.[A-Za-z0-9_@\-]+)*")
 
 
@@ -514,6 +521,27 @@ class MemoryAlertCounter:
                 self._cooldowns.popitem(last=False)
         return Hit(fired=True, first_seen=oldest, last_seen=newest)
 
+    def _export(self, rule: str, key: str) -> tuple[list[float], int, float | None]:
+        """The counted timestamps, their bound, and the cooldown end (wall time) of a key."""
+        times = self._times.get((rule, key))
+        if times is None:
+            return [], 0, self._cooldowns.get((rule, key))
+        return list(times), times.maxlen or 0, self._cooldowns.get((rule, key))
+
+    def _import(
+        self, rule: str, key: str, times: Sequence[float], bound: int, until: float | None
+    ) -> None:
+        """Put back what :meth:`_export` gave (from the alert state a deliverer left)."""
+        k = (rule, key)
+        if times and bound > 0:
+            self._times[k] = deque(times[-bound:], maxlen=bound)
+            while len(self._times) > self._max_keys:
+                self._times.popitem(last=False)
+        if until is not None:
+            self._cooldowns[k] = until
+            while len(self._cooldowns) > self._max_keys:
+                self._cooldowns.popitem(last=False)
+
 
 class _KeyState:
     """What the engine remembers about one (rule, key)."""
@@ -540,13 +568,97 @@ class _KeyState:
 
 @dataclass(slots=True)
 class _Retry:
-    """One (notifier, alert) waiting for another attempt."""
+    """One (notifier, alert) to send: at once, or again after a failure."""
 
+    id: int
     notifier: str
     rule: str
     alert: Alert
-    failures: int
-    error: str
+    failures: int = 0
+    error: str = ""
+    due: float = 0.0
+    """When to try again, as wall time (what the alert state keeps)."""
+
+
+def _brief(event: SecurityEvent) -> SecurityEvent:
+    """What an alert tells of ``event``, and no more: kept for a digest or a pending
+    notification, in memory and on disk, so its size is bounded whatever the event carried."""
+    n = _BRIEF_CHARS
+
+    def cut(text: str | None) -> str | None:
+        return None if text is None else text[:n]
+
+    return replace(
+        event,
+        message=event.message[:n],
+        source_ip=cut(event.source_ip),
+        user_name=cut(event.user_name),
+        url_path=cut(event.url_path),
+        url_query=None,
+        user_agent=None,
+        details={},
+        action=event.action[:n],
+    )
+
+
+def _event_record(ev: SecurityEvent) -> dict[str, Any]:
+    return {
+        "id": ev.id,
+        "a": ev.action,
+        "c": ev.category.value,
+        "s": ev.severity.value,
+        "m": ev.message,
+        "ip": ev.source_ip,
+        "u": ev.user_name,
+        "p": ev.url_path,
+        "t": ev.timestamp,
+    }
+
+
+def _event_from(rec: Mapping[str, Any]) -> SecurityEvent:
+    def text(name: str) -> str | None:
+        value = rec.get(name)
+        return value[:_BRIEF_CHARS] if isinstance(value, str) else None
+
+    return SecurityEvent(
+        action=text("a") or "unknown",
+        category=Category(rec["c"]),
+        severity=Severity(rec["s"]),
+        message=text("m") or "",
+        source_ip=text("ip"),
+        user_name=text("u"),
+        url_path=text("p"),
+        timestamp=float(rec["t"]),
+        id=text("id") or "",
+    )
+
+
+def _alert_record(alert: Alert) -> dict[str, Any]:
+    return {
+        "r": alert.rule,
+        "k": alert.key,
+        "e": _event_record(alert.event),
+        "n": alert.count,
+        "sup": alert.suppressed,
+        "dg": alert.digest,
+        "f": alert.first_seen,
+        "l": alert.last_seen,
+        "s": alert.severity.value,
+    }
+
+
+def _alert_from(rec: Mapping[str, Any]) -> Alert:
+    return Alert(
+        rule=str(rec["r"]),
+        key=str(rec["k"]),
+        event=_event_from(rec["e"]),
+        count=int(rec["n"]),
+        suppressed=int(rec["sup"]),
+        digest=bool(rec["dg"]),
+        first_seen=float(rec["f"]),
+        last_seen=float(rec["l"]),
+        severity=Severity(rec["s"]),
+    )
 
 
 _Fired = tuple[AlertRule, Alert]
@@ -618,14 +730,26 @@ class AlertEngine:
         self._clock = clock
         self._max_keys = max_keys
         self._max_pending = max_pending_retries
+        self._own_counter = counter is None
         self._counter: AlertCounter = counter or MemoryAlertCounter(max_keys)
 
         self._lock = threading.Lock()
+        self._log: AlertLog | None = None
+        self._reset_locked()
+
+    def _reset_locked(self) -> None:
+        """Forget every key, cooldown and pending notification (and this engine's counts)."""
         self._seq = itertools.count(1)
         self._states: OrderedDict[tuple[str, str], _KeyState] = OrderedDict()
         self._cooldowns: list[tuple[float, int, str, str]] = []
         self._retries: OrderedDict[int, _Retry] = OrderedDict()
         self._retry_heap: list[tuple[float, int]] = []
+        self._inflight: dict[int, _Retry] = {}  # being made now (not in _retries meanwhile)
+        self._dirty: set[tuple[str, str]] = set()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._notes = 0  # notifications made (each has an id: its retry and its record)
+        if self._own_counter:
+            self._counter = MemoryAlertCounter(self._max_keys)
         self._matched = 0
         self._alerts_sent = 0
         self._digests_sent = 0
@@ -635,8 +759,195 @@ class AlertEngine:
 
     def _after_fork(self) -> None:
         """In a forked child: a lock of its own (the parent's may be held by a thread that did
-        not follow the fork)."""
+        not follow the fork), and nothing of the parent's state: the parent goes on alerting
+        for it; the child, should it deliver one day, reads the state on disk then."""
         self._lock = threading.Lock()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self._reset_locked()
+
+    # -- the state on disk --------------------------------------------------------------------
+
+    def attach(self, path: Path, *, fsync: bool = True) -> None:
+        """Go on from the alert state at ``path`` and keep it there from now on.
+
+        The pipeline calls this when its process takes over delivery (the state file lives in
+        the spool directory). Cooldowns, held-back events, counts towards a threshold and
+        notifications not yet sent are read back; so a deliverer that exits or dies hands them
+        on. What this engine knew before is replaced. Never raises.
+        """
+        try:
+            log = AlertLog(path, fsync=fsync)
+            records = log.load()
+            with self._lock:
+                if self._log is not None:
+                    self._log.close()
+                self._reset_locked()
+                self._restore_locked(records)
+                self._log = log
+                self._compact_locked()
+        except Exception as exc:  # noqa: BLE001 - delivery must start even so
+            self._internal_error("attach", exc)
+
+    @property
+    def attached(self) -> bool:
+        """Whether the engine keeps its state on disk (see :meth:`attach`)."""
+        return self._log is not None
+
+    def detach(self) -> None:
+        """Stop keeping the state on disk (this process no longer delivers). Never raises."""
+        with self._lock:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def _key_record(self, rule: str, key: str, mono: float, wall: float) -> dict[str, Any]:
+        state = self._states.get((rule, key))
+        if state is None:
+            return {"t": "x", "r": rule, "k": key}
+        rec: dict[str, Any] = {"t": "k", "r": rule, "k": key}
+        if state.cooldown_until is not None:
+            rec["u"] = wall + (state.cooldown_until - mono)
+        if state.suppressed and state.newest is not None:
+            rec["n"] = state.suppressed
+            rec["f"] = state.first_seen
+            rec["l"] = state.last_seen
+            rec["s"] = state.max_severity.value
+            rec["e"] = _event_record(state.newest)
+        counter = self._counter
+        if self._own_counter and isinstance(counter, MemoryAlertCounter):
+            times, bound, until = counter._export(rule, key)
+            if times:
+                rec["ct"] = times
+                rec["cb"] = bound
+            if until is not None:
+                rec["cu"] = until
+        return rec
+
+    @staticmethod
+    def _note_record(note: _Retry) -> dict[str, Any]:
+        return {
+            "t": "o",
+            "id": note.id,
+            "to": note.notifier,
+            "al": _alert_record(note.alert),
+            "fail": note.failures,
+            "err": note.error,
+            "due": note.due,
+        }
+
+    def _journal_locked(self, notes: Sequence[_Retry], ids: Sequence[str]) -> None:
+        """Write what changed (keys, new notifications, newly seen events) before notifying."""
+        log = self._log
+        if log is None:
+            self._dirty.clear()
+            return
+        if log.failing or log.due:
+            self._compact_locked()
+            return
+        mono, wall = self._clock.monotonic(), self._clock.time()
+        records = [self._key_record(r, k, mono, wall) for r, k in self._dirty]
+        self._dirty.clear()
+        records.extend(self._note_record(n) for n in notes)
+        if ids:
+            records.append({"t": "s", "ids": list(ids)})
+        log.append(records)
+
+    def _compact_locked(self) -> None:
+        """Rewrite the state file with everything this engine knows now."""
+        log = self._log
+        if log is None:
+            return
+        mono, wall = self._clock.monotonic(), self._clock.time()
+        self._dirty.clear()
+        records: list[dict[str, Any]] = [
+            self._key_record(r, k, mono, wall) for r, k in self._states
+        ]
+        records.extend(self._note_record(n) for n in self._retries.values())
+        records.extend(self._note_record(n) for n in self._inflight.values())
+        if self._seen:
+            records.append({"t": "s", "ids": list(self._seen)})
+        log.rewrite(records)
+
+    def _restore_locked(self, records: Sequence[Mapping[str, Any]]) -> None:
+        mono, wall = self._clock.monotonic(), self._clock.time()
+        keys: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+        notes: dict[int, Mapping[str, Any] | None] = {}
+        seen: list[str] = []
+        for rec in records:
+            kind = rec.get("t")
+            if kind in ("k", "x"):
+                keys[(str(rec.get("r")), str(rec.get("k")))] = rec if kind == "k" else None
+            elif kind == "o" and isinstance(rec.get("id"), int):
+                notes[rec["id"]] = rec
+            elif kind == "d" and isinstance(rec.get("id"), int):
+                notes[rec["id"]] = None
+            elif kind == "s" and isinstance(rec.get("ids"), list):
+                seen.extend(str(i) for i in rec["ids"])
+        counter = self._counter if self._own_counter else None
+        for (rule_name, key), krec in keys.items():
+            rule = self._rule_by_name.get(rule_name)
+            if krec is None or rule is None:
+                continue  # gone, or a rule this configuration no longer has
+            try:
+                state = _KeyState()
+                until = krec.get("u")
+                if "n" in krec:
+                    state.suppressed = int(krec["n"])
+                    state.first_seen = float(krec["f"])
+                    state.last_seen = float(krec["l"])
+                    state.max_severity = Severity(krec["s"])
+                    state.newest = _event_from(krec["e"])
+                if isinstance(counter, MemoryAlertCounter):
+                    times = [float(t) for t in krec.get("ct", ())]
+                    cu = krec.get("cu")
+                    counter._import(
+                        rule_name,
+                        key,
+                        times,
+                        int(krec.get("cb", 0)),
+                        None if cu is None else float(cu),
+                    )
+            except (KeyError, TypeError, ValueError):
+                continue  # a record this version cannot read: that key starts afresh
+            while len(self._states) >= self._max_keys:
+                self._states.popitem(last=False)
+            self._states[(rule_name, key)] = state
+            if isinstance(until, int | float):
+                left = float(until) - wall
+                if left > 0:
+                    self._start_cooldown_locked(rule, key, state, mono, left)
+                elif state.suppressed:
+                    # Its cooldown ended while nobody delivered: the digest is due now.
+                    self._start_cooldown_locked(rule, key, state, mono, 0.0)
+        top = 0
+        for note_id, nrec in notes.items():
+            top = max(top, note_id)
+            if nrec is None:
+                continue
+            try:
+                alert = _alert_from(nrec["al"])
+                note = _Retry(
+                    note_id,
+                    str(nrec["to"]),
+                    alert.rule,
+                    alert,
+                    int(nrec.get("fail", 0)),
+                    str(nrec.get("err", "")),
+                    float(nrec.get("due", 0.0)),
+                )
+            except (KeyError, TypeError, ValueError):
+                continue
+            if note.notifier not in self._notifiers or note.rule not in self._rule_by_name:
+                continue
+            if len(self._retries) >= self._max_pending:
+                break
+            self._retries[note_id] = note
+            heapq.heappush(self._retry_heap, (mono + max(note.due - wall, 0.0), note_id))
+        self._notes = top
+        for event_id in seen[-_SEEN_MAX:]:
+            self._seen[event_id] = None
 
     # -- Sink protocol ------------------------------------------------------------------------
 
@@ -673,11 +984,20 @@ class AlertEngine:
             with self._lock:
                 self._skipped += skipped
                 fired = self._expire_locked(now)
+                ids: list[str] = []
+                seen = self._seen if self._log is not None else None
                 for event, doc in decoded:
-                    self._process_locked(event, functools.partial(_same, doc), now, fired)
-                due = self._take_due_locked(now)
-            self._deliver(fired)
-            self._run_retries(due)
+                    if seen is not None and event.id in seen:
+                        continue  # counted before its batch was committed: given again now
+                    if self._process_locked(event, functools.partial(_same, doc), now, fired):
+                        ids.append(event.id)
+                        if seen is not None:
+                            seen[event.id] = None
+                if seen is not None:
+                    while len(seen) > _SEEN_MAX:
+                        seen.popitem(last=False)
+                todo = self._notes_locked(fired, now, ids)
+            self._run(todo)
         except Exception as exc:  # noqa: BLE001 - the delivery path must never die
             self._internal_error("send", exc)
 
@@ -725,9 +1045,8 @@ class AlertEngine:
             with self._lock:
                 fired = self._expire_locked(now)
                 self._process_locked(event, doc, now, fired)
-                due = self._take_due_locked(now)
-            self._deliver(fired)
-            self._run_retries(due)
+                todo = self._notes_locked(fired, now, ())
+            self._run(todo)
         except Exception as exc:  # noqa: BLE001 - the delivery path must never die
             self._internal_error("observe", exc)
 
@@ -737,9 +1056,8 @@ class AlertEngine:
             now = self._clock.monotonic()
             with self._lock:
                 fired = self._expire_locked(now)
-                due = self._take_due_locked(now)
-            self._deliver(fired)
-            self._run_retries(due)
+                todo = self._notes_locked(fired, now, ())
+            self._run(todo)
         except Exception as exc:  # noqa: BLE001 - the delivery path must never die
             self._internal_error("tick", exc)
 
@@ -754,7 +1072,9 @@ class AlertEngine:
                         rule = self._rule_by_name[rule_name]
                         fired.append((rule, self._digest_locked(rule_name, key, state)))
                         self._start_cooldown_locked(rule, key, state, now)
-            self._deliver(fired)
+                        self._dirty.add((rule_name, key))
+                todo = self._notes_locked(fired, now, (), due=False)
+            self._run(todo)
         except Exception as exc:  # noqa: BLE001 - close must never raise
             self._internal_error("flush", exc)
 
@@ -824,17 +1144,22 @@ class AlertEngine:
         doc: Callable[[], Mapping[str, Any]],
         now: float,
         fired: list[_Fired],
-    ) -> None:
+    ) -> bool:
+        """Apply the rules to one event; True when any rule matched it."""
+        matched = False
         for rule in self._rules:
             if not rule.matches(event):
                 continue
+            matched = True
             self._matched += 1
             key = _group_key(doc(), rule.group_by) if rule.group_by else _NO_GROUP_KEY
             skey = (rule.name, key)
+            self._dirty.add(skey)
             state = self._states.get(skey)
             if state is None:
                 while len(self._states) >= self._max_keys:
                     (old_rule, old_key), old = self._states.popitem(last=False)
+                    self._dirty.add((old_rule, old_key))
                     if old.suppressed:
                         fired.append(
                             (
@@ -887,6 +1212,7 @@ class AlertEngine:
                 )
             )
             self._start_cooldown_locked(rule, key, state, now)
+        return matched
 
     def _suppress_locked(self, state: _KeyState, event: SecurityEvent, ts: float) -> None:
         """Hold ``event`` back for the digest at the end of the cooldown."""
@@ -898,7 +1224,7 @@ class AlertEngine:
             state.first_seen = state.last_seen = ts
             state.max_severity = event.severity
         state.suppressed += 1
-        state.newest = event
+        state.newest = _brief(event)
         self._suppressed += 1
 
     def _start_cooldown_locked(
@@ -956,6 +1282,7 @@ class AlertEngine:
             if state is None or state.cooldown_seq != seq:
                 continue
             rule = self._rule_by_name[rule_name]
+            self._dirty.add((rule_name, key))
             if state.suppressed:
                 fired.append((rule, self._digest_locked(rule_name, key, state)))
                 self._start_cooldown_locked(rule, key, state, now)
@@ -964,6 +1291,25 @@ class AlertEngine:
                 # Quiet through its cooldown (and cooldowns never record times): forget the key.
                 del self._states[(rule_name, key)]
         return fired
+
+    def _notes_locked(
+        self, fired: list[_Fired], now: float, ids: Sequence[str], *, due: bool = True
+    ) -> list[_Retry]:
+        """The notifications to make now: one per fired alert and notifier (each with an id),
+        then the retries that are due; what changed is written down before any is made."""
+        notes: list[_Retry] = []
+        wall = self._clock.time()
+        for rule, alert in fired:
+            brief = replace(alert, event=_brief(alert.event))
+            for key in rule.notify:
+                self._notes += 1
+                notes.append(_Retry(self._notes, key, rule.name, brief, due=wall))
+        self._journal_locked(notes, ids)
+        if due:
+            notes.extend(self._take_due_locked(now))
+        for note in notes:
+            self._inflight[note.id] = note
+        return notes
 
     def _take_due_locked(self, now: float) -> list[_Retry]:
         due: list[_Retry] = []
@@ -976,54 +1322,71 @@ class AlertEngine:
 
     # -- delivery (call without the lock) -----------------------------------------------------
 
-    def _deliver(self, fired: list[_Fired]) -> None:
-        for rule, alert in fired:
-            for key in rule.notify:
-                self._attempt(key, rule.name, alert, 0)
+    def _run(self, notes: list[_Retry]) -> None:
+        for note in notes:
+            self._attempt(note)
 
-    def _run_retries(self, due: list[_Retry]) -> None:
-        for retry in due:
-            self._attempt(retry.notifier, retry.rule, retry.alert, retry.failures)
-
-    def _attempt(self, key: str, rule_name: str, alert: Alert, failures: int) -> None:
-        notifier = self._notifiers[key]
+    def _attempt(self, note: _Retry) -> None:
+        notifier = self._notifiers[note.notifier]
         try:
-            notifier.notify(alert)
+            notifier.notify(note.alert)
         except Exception as exc:  # noqa: BLE001 - a notifier bug must not stop delivery
-            self._on_failure(key, rule_name, alert, failures + 1, exc)
+            self._on_failure(note, exc)
             return
-        if failures:
+        self._done(note.id)
+        if note.failures:
             self._emit(
                 self._delivery_event(
                     "notification_recovered",
                     Severity.LOW,
                     Outcome.SUCCESS,
-                    f"alert notifier {notifier.name} recovered: rule {rule_name} delivered "
-                    f"on attempt {failures + 1}",
-                    {"notifier": notifier.name, "rule": rule_name, "attempt": failures + 1},
+                    f"alert notifier {notifier.name} recovered: rule {note.rule} delivered "
+                    f"on attempt {note.failures + 1}",
+                    {"notifier": notifier.name, "rule": note.rule, "attempt": note.failures + 1},
                 )
             )
 
-    def _on_failure(
-        self, key: str, rule_name: str, alert: Alert, failures: int, exc: BaseException
-    ) -> None:
+    def _done(self, *note_ids: int) -> None:
+        """These notifications were made or given up: a deliverer taking over skips them."""
+        with self._lock:
+            for i in note_ids:
+                self._inflight.pop(i, None)
+            if self._log is not None and note_ids:
+                self._log.append([{"t": "d", "id": i} for i in note_ids])
+
+    def _on_failure(self, note: _Retry, exc: BaseException) -> None:
         error = _error_text(exc)
+        failures = note.failures + 1
+        rule_name = note.rule
         will_retry = failures <= len(self._delays)
-        label = self._notifiers[key].name
+        label = self._notifiers[note.notifier].name
         dropped: list[_Retry] = []
         with self._lock:
             self._failures += 1
             if will_retry:
+                self._inflight.pop(note.id, None)
                 while len(self._retries) >= self._max_pending:
                     dropped.append(self._retries.popitem(last=False)[1])
-                seq = next(self._seq)
                 delay = self._delays[failures - 1]
-                self._retries[seq] = _Retry(key, rule_name, alert, failures, error)
-                heapq.heappush(self._retry_heap, (self._clock.monotonic() + delay, seq))
+                retry = _Retry(
+                    note.id,
+                    note.notifier,
+                    rule_name,
+                    note.alert,
+                    failures,
+                    error,
+                    self._clock.time() + delay,
+                )
+                self._retries[note.id] = retry
+                heapq.heappush(self._retry_heap, (self._clock.monotonic() + delay, note.id))
                 if len(self._retry_heap) > 2 * len(self._retries) + 64:
                     live = set(self._retries)
                     self._retry_heap = [item for item in self._retry_heap if item[1] in live]
                     heapq.heapify(self._retry_heap)
+                if self._log is not None:
+                    self._log.append(
+                        [self._note_record(retry)] + [{"t": "d", "id": d.id} for d in dropped]
+                    )
         details: dict[str, Any] = {
             "notifier": label,
             "rule": rule_name,
@@ -1044,7 +1407,8 @@ class AlertEngine:
             )
         )
         if not will_retry:
-            self._abandon(key, rule_name, failures, error, "no retries left")
+            self._done(note.id)
+            self._abandon(note.notifier, rule_name, failures, error, "no retries left")
         for old in dropped:
             self._abandon(old.notifier, old.rule, old.failures, old.error, "retry queue full")
 

@@ -106,6 +106,8 @@ _logger = logging.getLogger("bulletproof.events")
 _EXIT_TIMEOUT: Final = 1.0
 """Seconds a running pipeline gets at interpreter exit to spool and deliver what it holds."""
 _LEAD_RETRY: Final = 0.5
+_ALERT_STATE: Final = "alerts.state"
+"""The alert engine's state in the spool directory, kept by whichever process delivers."""
 """How often a process that does not deliver tries to take over (the failover delay)."""
 _ROOM_EVERY: Final = 0.1
 _IDLE_POLL: Final = 0.05
@@ -751,6 +753,10 @@ class EventPipeline:
             removed = directory.forget_other_consumers()
             if removed:
                 self.removed_consumers = sorted(set(self.removed_consumers) | set(removed))
+            engine = self.alerts
+            if engine is not None and not engine.attached:
+                # Go on from the cooldowns, digests and notifications the last deliverer left.
+                engine.attach(Path(self.options.spool_dir) / _ALERT_STATE, fsync=self.options.fsync)
             for worker in workers:
                 if worker.thread.ident is None:  # a retry starts only those that did not
                     worker.thread.start()
@@ -761,6 +767,8 @@ class EventPipeline:
                 _logger.exception("bulletproof: could not start delivering to every sink")
             else:  # never hold the lock without delivering
                 _logger.exception("bulletproof: could not start delivering; another process may")
+                if self.alerts is not None:
+                    self.alerts.detach()
                 directory.release()
             return
         self._delivering = True
@@ -937,6 +945,8 @@ class EventPipeline:
                 lost,
                 self._fail_error or "the writer did not finish in time",
             )
+        if self.alerts is not None:
+            self.alerts.detach()
         self.directory.release()
         self.spool.close()
         _pipelines.discard(self)  # only now: a child forked while closing drops the locks too
