@@ -238,30 +238,6 @@ def test_a_state_file_that_cannot_be_written_leaves_the_engine_working(
     assert [a.suppressed for a in second.alerts] == [3]
 
 
-def test_a_forked_child_starts_with_none_of_the_parents_alert_state(
-    state: Path, clock: FakeClock
-) -> None:
-    first = Process(state, clock)
-    first.email.fail = True
-    first.send(*(event(clock) for _ in range(5)))
-    pid = os.fork()
-    if pid == 0:  # the child: what would it send on its own, were it to deliver?
-        code = 1
-        try:
-            first.engine._after_fork()
-            first.email.fail = False
-            stats = first.engine.stats()
-            first.engine.tick()
-            clock.advance(3600)
-            first.engine.tick()
-            ok = first.alerts == [] and stats.pending_retries == 0 and not first.engine.attached
-            code = 0 if ok else 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-
-
 def test_the_state_file_holds_records_a_reader_can_check(state: Path, clock: FakeClock) -> None:
     Process(state, clock).send(*(event(clock) for _ in range(3)))
     log = AlertLog(state)
@@ -301,3 +277,159 @@ def test_a_state_that_cannot_be_rewritten_is_said_once_and_kept_as_it_was(
     assert caplog.text.count("cannot write the alert state") == 1
     assert state.read_bytes() == before
     assert not (state.parent / "alerts.state.tmp").exists()
+
+
+# -- what a review found: each replays one sequence --------------------------------------------
+
+
+def test_an_alert_whose_batch_rewrote_the_state_is_still_made_after_a_crash(
+    state: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bulletproof.events import _alertlog
+
+    monkeypatch.setattr(_alertlog, "_MIN_COMPACT", 0)  # the file is rewritten as it grows
+    first = Process(state, clock)
+    first.send(event(clock, ip="192.0.2.1"))  # grows it: the next batch rewrites it
+
+    def dies(alert: Alert) -> None:
+        raise KeyboardInterrupt
+
+    first.email.notify = dies  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        first.send(*(event(clock) for _ in range(3)))
+    second = Process(state, clock)
+    second.engine.tick()
+    assert [a.count for a in second.alerts] == [3]
+
+
+def test_a_batch_whose_write_failed_reaches_the_disk_with_the_next_one(
+    state: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    first = Process(state, clock)
+    real = os.write
+    failures = [1]
+
+    def once_full(fd: int, data: Any) -> int:
+        if failures[0]:
+            failures[0] -= 1
+            raise OSError(28, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", once_full)
+    first.send(*(event(clock, ip="198.51.100.1") for _ in range(3)))  # its record fails
+    assert len(first.alerts) == 1  # and the 'sent' record after it is not what makes it right
+    clock.advance(5)
+    first.send(event(clock, ip="198.51.100.2"))
+    second = Process(state, clock)
+    second.send(*(event(clock, ip="198.51.100.1") for _ in range(3)))
+    assert second.alerts == []  # the first key's cooldown reached the disk
+
+
+def test_a_state_that_cannot_be_rewritten_is_tried_again_only_now_and_then(
+    state: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = Process(state, clock)
+    first.send(*(event(clock) for _ in range(3)))
+
+    tries: list[int] = []
+
+    def refuse(*args: Any) -> bool:
+        tries.append(1)
+        return False
+
+    monkeypatch.setattr(first.engine._log, "rewrite", refuse)
+    first.engine._log.stale = True  # type: ignore[union-attr]
+    for _ in range(20):
+        first.engine.tick()
+    assert len(tries) == 1  # not on every tick of a full disk
+    clock.advance(6)
+    first.engine.tick()
+    assert len(tries) == 2
+
+
+def test_a_shorter_cooldown_in_the_new_configuration_is_what_holds(
+    state: Path, clock: FakeClock
+) -> None:
+    first = Process(state, clock)
+    first.send(*(event(clock) for _ in range(3)))
+    second = Process(state, clock, rule=rule(cooldown=0))
+    second.send(*(event(clock) for _ in range(12)))
+    assert [a.count for a in second.alerts] == [3, 3, 3, 3]
+
+
+def test_keys_come_back_least_recently_used_first(state: Path, clock: FakeClock) -> None:
+    one = rule(threshold=1)
+    first = Process(state, clock, rule=one, max_keys=2)
+    for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.1"):
+        first.send(event(clock, ip=ip))
+    second = Process(state, clock, rule=one, max_keys=2)
+    assert [k for _, k in second.engine._states] == ["10.0.0.2", "10.0.0.1"]
+    second.send(event(clock, ip="10.0.0.3"))  # evicts the least recently used
+    assert [k for _, k in second.engine._states] == ["10.0.0.1", "10.0.0.3"]
+
+
+def test_a_batch_larger_than_the_default_window_is_still_not_counted_twice(
+    state: Path, clock: FakeClock
+) -> None:
+    two = rule(threshold=2)
+    batch = [event(clock, ip=f"10.{i // 256}.{i % 256}.1") for i in range(12_000)]
+    first = AlertEngine([two], {"email": CapturingNotifier()}, clock=clock)
+    first.attach(state, fsync=False, batch_lines=12_000)
+    first.send([line(ev) for ev in batch])
+    email = CapturingNotifier()
+    second = AlertEngine([two], {"email": email}, clock=clock)
+    second.attach(state, fsync=False, batch_lines=12_000)
+    second.send([line(ev) for ev in batch])  # given again: none of them counts twice
+    assert email.alerts == []
+    second.send([line(event(clock, ip="10.0.0.1"))])
+    assert [(a.key, a.count) for a in email.alerts] == [("10.0.0.1", 2)]
+
+
+def test_notifications_over_the_bound_when_read_back_are_the_oldest_and_are_said(
+    state: Path, clock: FakeClock
+) -> None:
+    from tests.events.test_alerts import ListEmitter
+
+    one = rule(threshold=1)
+    first = Process(state, clock, rule=one, retry_delays=(60,))
+    first.email.fail = True
+    for i in range(5):
+        first.send(event(clock, ip=f"10.0.0.{i}"))
+    said = ListEmitter()
+    email = CapturingNotifier("smtp://ops@mail.example.com:587")
+    second = AlertEngine([one], {"email": email}, clock=clock, emitter=said, max_pending_retries=3)
+    second.attach(state, fsync=False)
+    assert said.actions.count("notification_abandoned") == 2
+    clock.advance(61)
+    second.tick()
+    assert sorted(a.key for a in email.alerts) == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
+    assert second._notes >= 5  # ids are not reused
+
+
+def test_a_real_fork_leaves_the_child_none_of_an_attached_engines_state(
+    state: Path, clock: FakeClock
+) -> None:
+    first = Process(state, clock)
+    first.email.fail = True
+    first.send(*(event(clock) for _ in range(5)))
+    plain = AlertEngine([rule()], {"email": CapturingNotifier()}, clock=clock)
+    plain.observe(event(clock))
+    pid = os.fork()
+    if pid == 0:  # no hand-made reset: only what os.fork runs
+        code = 1
+        try:
+            stats = first.engine.stats()
+            ok = (
+                stats.pending_retries == 0
+                and stats.matched == 0
+                and not first.engine.attached
+                and plain.stats().matched == 1  # not attached: keeps its own counts
+            )
+            code = 0 if ok else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert first.engine.attached  # the parent goes on
+    assert first.engine.stats().pending_retries == 1

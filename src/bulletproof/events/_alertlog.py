@@ -50,8 +50,9 @@ class AlertLog:
         self._base = 0
         self.damaged = 0
         """Records skipped by the last :meth:`load` because they failed their check."""
-        self.failing = False
-        """The last write failed: what the file holds is behind what the engine knows."""
+        self.stale = False
+        """A write failed since the last whole rewrite: the file is behind what the engine knows
+        (and may end in a torn record); only a successful :meth:`rewrite` clears it."""
 
     def load(self) -> list[dict[str, Any]]:
         """Every good record, oldest first (none when there is no file yet)."""
@@ -103,11 +104,17 @@ class AlertLog:
             self._seq += 1
         return b"".join(parts)
 
-    def append(self, records: Sequence[dict[str, Any]]) -> bool:
-        """Add records at the end; False (logged once per failing stretch) when it failed."""
+    def append(self, records: Sequence[dict[str, Any]], *, sync: bool = True) -> bool:
+        """Add records at the end; False (logged once per failing stretch) when it failed.
+
+        ``sync=False`` skips the fsync: for records whose loss at a power cut only means a
+        notification made once more (a process killed leaves them in the page cache).
+        """
         if not records:
             return True
         data = self._frame(records)
+        if self.stale:
+            data = b"\n" + data  # ends a record a failed write may have left torn
         try:
             if self._fd < 0:
                 self._fd = os.open(
@@ -119,13 +126,12 @@ class AlertLog:
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]
-            if self.fsync:
+            if self.fsync and sync:
                 os.fsync(self._fd)
         except OSError as exc:
             self._failed(exc)
             return False
         self._size += len(data)
-        self.failing = False
         return True
 
     def rewrite(self, records: Iterable[dict[str, Any]]) -> bool:
@@ -156,7 +162,7 @@ class AlertLog:
             return False
         self._close_fd()  # the next append opens the new file
         self._size = self._base = len(data)
-        self.failing = False
+        self.stale = False
         return True
 
     @property
@@ -165,14 +171,14 @@ class AlertLog:
         return self._size > max(_MIN_COMPACT, 2 * self._base)
 
     def _failed(self, exc: OSError) -> None:
-        if not self.failing:
+        if not self.stale:
             logger.warning(
                 "bulletproof: cannot write the alert state %s (%s); a process taking over "
                 "delivery may alert again or miss a digest until it can",
                 self.path,
                 exc.strerror or exc,
             )
-        self.failing = True
+        self.stale = True
 
     def _close_fd(self) -> None:
         if self._fd >= 0:

@@ -32,8 +32,10 @@ import functools
 import heapq
 import itertools
 import json
+import os
 import re
 import threading
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -96,6 +98,8 @@ _ERROR_MAX: Final = 500
 _SEEN_MAX: Final = 10_000
 """Ids of the newest matched events, kept so that a batch a new deliverer is given again (its
 predecessor died before committing it) is not counted twice."""
+_REWRITE_BACKOFF: Final = 5.0
+"""Seconds between tries to rewrite an alert state that could not be written."""
 _BRIEF_CHARS: Final = 256
 """Fields of an event kept for a digest or a pending notification are cut to this length."""
 _GROUP_BY_RE: Final = re.compile(r"[A-Za-z0-9_@\-]+(?:\.[A-Za-z0-9_@\-]+)*")
@@ -663,6 +667,17 @@ def _alert_from(rec: Mapping[str, Any]) -> Alert:
 
 _Fired = tuple[AlertRule, Alert]
 
+_engines: weakref.WeakSet[AlertEngine] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for engine in list(_engines):
+        with contextlib.suppress(Exception):
+            engine._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 def _same(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     return doc
@@ -735,7 +750,10 @@ class AlertEngine:
 
         self._lock = threading.Lock()
         self._log: AlertLog | None = None
+        self._seen_max = _SEEN_MAX
+        self._rewrite_at = float("-inf")
         self._reset_locked()
+        _engines.add(self)
 
     def _reset_locked(self) -> None:
         """Forget every key, cooldown and pending notification (and this engine's counts)."""
@@ -758,24 +776,27 @@ class AlertEngine:
         self._skipped = 0
 
     def _after_fork(self) -> None:
-        """In a forked child: a lock of its own (the parent's may be held by a thread that did
-        not follow the fork), and nothing of the parent's state: the parent goes on alerting
-        for it; the child, should it deliver one day, reads the state on disk then."""
+        """In a forked child (run by an at-fork hook): a lock of its own (the parent's may be
+        held by a thread that did not follow the fork). An attached engine also drops all of
+        the parent's state: the parent goes on alerting for it; the child, should it deliver
+        one day, reads the state on disk then."""
         self._lock = threading.Lock()
         if self._log is not None:
             self._log.close()
             self._log = None
-        self._reset_locked()
+            self._reset_locked()
 
     # -- the state on disk --------------------------------------------------------------------
 
-    def attach(self, path: Path, *, fsync: bool = True) -> None:
+    def attach(self, path: Path, *, fsync: bool = True, batch_lines: int = 2000) -> None:
         """Go on from the alert state at ``path`` and keep it there from now on.
 
         The pipeline calls this when its process takes over delivery (the state file lives in
         the spool directory). Cooldowns, held-back events, counts towards a threshold and
         notifications not yet sent are read back; so a deliverer that exits or dies hands them
-        on. What this engine knew before is replaced. Never raises.
+        on. What this engine knew before is replaced. ``batch_lines``: the most lines one
+        :meth:`send` is given (the ids of twice as many matched events are kept, so a batch
+        given again after a crash is not counted twice). Never raises.
         """
         try:
             log = AlertLog(path, fsync=fsync)
@@ -784,9 +805,12 @@ class AlertEngine:
                 if self._log is not None:
                     self._log.close()
                 self._reset_locked()
-                self._restore_locked(records)
+                self._seen_max = max(_SEEN_MAX, 2 * batch_lines)
+                dropped = self._restore_locked(records)
                 self._log = log
-                self._compact_locked()
+                self._compact_locked(self._clock.monotonic())
+            for old in dropped:
+                self._abandon(old.notifier, old.rule, old.failures, old.error, "retry queue full")
         except Exception as exc:  # noqa: BLE001 - delivery must start even so
             self._internal_error("attach", exc)
 
@@ -843,10 +867,18 @@ class AlertEngine:
         if log is None:
             self._dirty.clear()
             return
-        if log.failing or log.due:
-            self._compact_locked()
+        mono = self._clock.monotonic()
+        if log.stale:
+            # A write failed: only a whole rewrite makes the file right again; try one now and
+            # then (each writes everything, so what changed meanwhile needs no record).
+            self._dirty.clear()
+            if mono >= self._rewrite_at:
+                self._compact_locked(mono)
             return
-        mono, wall = self._clock.monotonic(), self._clock.time()
+        if log.due:
+            self._compact_locked(mono)
+            return
+        wall = self._clock.time()
         records = [self._key_record(r, k, mono, wall) for r, k in self._dirty]
         self._dirty.clear()
         records.extend(self._note_record(n) for n in notes)
@@ -854,12 +886,12 @@ class AlertEngine:
             records.append({"t": "s", "ids": list(ids)})
         log.append(records)
 
-    def _compact_locked(self) -> None:
+    def _compact_locked(self, mono: float) -> None:
         """Rewrite the state file with everything this engine knows now."""
         log = self._log
         if log is None:
             return
-        mono, wall = self._clock.monotonic(), self._clock.time()
+        wall = self._clock.time()
         self._dirty.clear()
         records: list[dict[str, Any]] = [
             self._key_record(r, k, mono, wall) for r, k in self._states
@@ -868,9 +900,11 @@ class AlertEngine:
         records.extend(self._note_record(n) for n in self._inflight.values())
         if self._seen:
             records.append({"t": "s", "ids": list(self._seen)})
-        log.rewrite(records)
+        if not log.rewrite(records):
+            self._rewrite_at = mono + _REWRITE_BACKOFF
 
-    def _restore_locked(self, records: Sequence[Mapping[str, Any]]) -> None:
+    def _restore_locked(self, records: Sequence[Mapping[str, Any]]) -> list[_Retry]:
+        """Rebuild the state from ``records``; return the notifications left over the bound."""
         mono, wall = self._clock.monotonic(), self._clock.time()
         keys: dict[tuple[str, str], Mapping[str, Any] | None] = {}
         notes: dict[int, Mapping[str, Any] | None] = {}
@@ -878,7 +912,9 @@ class AlertEngine:
         for rec in records:
             kind = rec.get("t")
             if kind in ("k", "x"):
-                keys[(str(rec.get("r")), str(rec.get("k")))] = rec if kind == "k" else None
+                skey = (str(rec.get("r")), str(rec.get("k")))
+                keys.pop(skey, None)  # the newest record goes last: least recently used first
+                keys[skey] = rec if kind == "k" else None
             elif kind == "o" and isinstance(rec.get("id"), int):
                 notes[rec["id"]] = rec
             elif kind == "d" and isinstance(rec.get("id"), int):
@@ -902,13 +938,13 @@ class AlertEngine:
                 if isinstance(counter, MemoryAlertCounter):
                     times = [float(t) for t in krec.get("ct", ())]
                     cu = krec.get("cu")
-                    counter._import(
-                        rule_name,
-                        key,
-                        times,
-                        int(krec.get("cb", 0)),
-                        None if cu is None else float(cu),
+                    # A cooldown is never longer than the rule's now (it may have changed).
+                    cool = (
+                        None
+                        if cu is None or rule.cooldown <= 0
+                        else min(float(cu), wall + rule.cooldown)
                     )
+                    counter._import(rule_name, key, times, int(krec.get("cb", 0)), cool)
             except (KeyError, TypeError, ValueError):
                 continue  # a record this version cannot read: that key starts afresh
             while len(self._states) >= self._max_keys:
@@ -921,9 +957,10 @@ class AlertEngine:
                 elif state.suppressed:
                     # Its cooldown ended while nobody delivered: the digest is due now.
                     self._start_cooldown_locked(rule, key, state, mono, 0.0)
-        top = 0
-        for note_id, nrec in notes.items():
-            top = max(top, note_id)
+        self._notes = max(notes, default=0)  # ids are never reused, whatever is kept
+        kept: list[_Retry] = []
+        for note_id in sorted(notes):
+            nrec = notes[note_id]
             if nrec is None:
                 continue
             try:
@@ -941,13 +978,14 @@ class AlertEngine:
                 continue
             if note.notifier not in self._notifiers or note.rule not in self._rule_by_name:
                 continue
-            if len(self._retries) >= self._max_pending:
-                break
-            self._retries[note_id] = note
-            heapq.heappush(self._retry_heap, (mono + max(note.due - wall, 0.0), note_id))
-        self._notes = top
-        for event_id in seen[-_SEEN_MAX:]:
+            kept.append(note)
+        over = max(len(kept) - self._max_pending, 0)  # the oldest go, as when they wait here
+        for note in kept[over:]:
+            self._retries[note.id] = note
+            heapq.heappush(self._retry_heap, (mono + max(note.due - wall, 0.0), note.id))
+        for event_id in seen[-self._seen_max :]:
             self._seen[event_id] = None
+        return kept[:over]
 
     # -- Sink protocol ------------------------------------------------------------------------
 
@@ -994,7 +1032,7 @@ class AlertEngine:
                         if seen is not None:
                             seen[event.id] = None
                 if seen is not None:
-                    while len(seen) > _SEEN_MAX:
+                    while len(seen) > self._seen_max:
                         seen.popitem(last=False)
                 todo = self._notes_locked(fired, now, ids)
             self._run(todo)
@@ -1304,11 +1342,13 @@ class AlertEngine:
             for key in rule.notify:
                 self._notes += 1
                 notes.append(_Retry(self._notes, key, rule.name, brief, due=wall))
+        for note in notes:
+            self._inflight[note.id] = note  # so a rewrite instead of the record keeps them
         self._journal_locked(notes, ids)
         if due:
-            notes.extend(self._take_due_locked(now))
-        for note in notes:
-            self._inflight[note.id] = note
+            for note in self._take_due_locked(now):
+                self._inflight[note.id] = note
+                notes.append(note)
         return notes
 
     def _take_due_locked(self, now: float) -> list[_Retry]:
@@ -1351,8 +1391,9 @@ class AlertEngine:
         with self._lock:
             for i in note_ids:
                 self._inflight.pop(i, None)
-            if self._log is not None and note_ids:
-                self._log.append([{"t": "d", "id": i} for i in note_ids])
+            if self._log is not None and note_ids and not self._log.stale:
+                # Not synced: lost only at a power cut, and then the alert is made once more.
+                self._log.append([{"t": "d", "id": i} for i in note_ids], sync=False)
 
     def _on_failure(self, note: _Retry, exc: BaseException) -> None:
         error = _error_text(exc)
@@ -1383,9 +1424,10 @@ class AlertEngine:
                     live = set(self._retries)
                     self._retry_heap = [item for item in self._retry_heap if item[1] in live]
                     heapq.heapify(self._retry_heap)
-                if self._log is not None:
-                    self._log.append(
-                        [self._note_record(retry)] + [{"t": "d", "id": d.id} for d in dropped]
+                if self._log is not None and not self._log.stale:
+                    self._log.append(  # unsynced: a power cut only brings the retry forward
+                        [self._note_record(retry)] + [{"t": "d", "id": d.id} for d in dropped],
+                        sync=False,
                     )
         details: dict[str, Any] = {
             "notifier": label,

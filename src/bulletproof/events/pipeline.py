@@ -631,8 +631,6 @@ class EventPipeline:
         """In a forked child: a slot, a queue and threads of its own; the parent keeps its."""
         self.spool.abandon()
         self.directory.abandon()
-        if self.alerts is not None:
-            self.alerts._after_fork()  # its lock may have been held by a thread that is gone
         was_running = self._started and not self._closed
         self._reset_state()
         if self._closed:
@@ -756,7 +754,11 @@ class EventPipeline:
             engine = self.alerts
             if engine is not None and not engine.attached:
                 # Go on from the cooldowns, digests and notifications the last deliverer left.
-                engine.attach(Path(self.options.spool_dir) / _ALERT_STATE, fsync=self.options.fsync)
+                engine.attach(
+                    Path(self.options.spool_dir) / _ALERT_STATE,
+                    fsync=self.options.fsync,
+                    batch_lines=self.options.batch_lines,
+                )
             for worker in workers:
                 if worker.thread.ident is None:  # a retry starts only those that did not
                     worker.thread.start()
