@@ -433,3 +433,20 @@ def test_a_real_fork_leaves_the_child_none_of_an_attached_engines_state(
     assert os.waitstatus_to_exitcode(status) == 0
     assert first.engine.attached  # the parent goes on
     assert first.engine.stats().pending_retries == 1
+
+
+def test_what_max_alerts_held_back_and_spent_is_handed_on(state: Path, clock: FakeClock) -> None:
+    capped = rule(threshold=1, max_alerts=3, max_alerts_within=600)
+    first = Process(state, clock, rule=capped)
+    for i in range(5):
+        first.send(event(clock, ip=f"10.0.0.{i}"))
+    assert len(first.alerts) == 3
+    clock.advance(10)
+    second = Process(state, clock, rule=capped)
+    second.send(event(clock, ip="10.0.0.9"))  # the first spent the three of this window
+    second.engine.tick()
+    assert second.alerts == []
+    clock.advance(600)
+    second.engine.tick()
+    ((summary,),) = [second.alerts]
+    assert (summary.held, summary.keys) == (3, ("10.0.0.3", "10.0.0.4", "10.0.0.9"))

@@ -528,7 +528,9 @@ def test_many_keys_stay_bounded(clock: FakeClock, email: CapturingNotifier) -> N
 def test_cooldown_bookkeeping_stays_bounded_under_key_churn(
     clock: FakeClock, email: CapturingNotifier
 ) -> None:
-    rule = AlertRule("per-ip", group_by="source.ip", cooldown=60, notify=("email",))
+    rule = AlertRule(
+        "per-ip", group_by="source.ip", cooldown=60, notify=("email",), max_alerts=10_000
+    )
     engine = engine_with(clock, email, rule, max_keys=10)
     for i in range(1000):
         engine.observe(event(clock, ip=f"10.1.{i // 256}.{i % 256}"))
@@ -849,3 +851,91 @@ def test_rule_durations_take_the_config_forms() -> None:
             AlertRule("r", cooldown=bad, notify=("email",))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="out of range"):
         AlertRule("r", cooldown="400d", notify=("email",))  # type: ignore[arg-type]
+
+
+# -- max_alerts: a flood of keys an attacker chooses -------------------------------------------
+
+
+def test_a_flood_of_keys_gives_max_alerts_then_one_summary_when_the_rule_may_send_again(
+    clock: FakeClock, email: CapturingNotifier
+) -> None:
+    rule = AlertRule(
+        "stuffing",
+        categories=frozenset({Category.AUTH}),
+        group_by="user.name",
+        notify=("email",),
+    )
+    assert (rule.max_alerts, rule.max_alerts_within) == (20, 3600.0)
+    engine = engine_with(clock, email, rule)
+    for i in range(1002):  # one failed login for each of 1,002 names
+        engine.observe(event(clock, user=f"user{i:04d}"))
+    assert len(email.alerts) == 20
+    assert engine.stats().rate_limited == 982
+    clock.advance(3599)
+    engine.tick()
+    assert len(email.alerts) == 20  # not before the hour of the first alert is over
+    clock.advance(1)
+    engine.tick()
+    summary = email.alerts[-1]
+    assert len(email.alerts) == 21
+    assert (summary.held, summary.count, summary.key) == (982, 982, "*")
+    assert summary.keys == tuple(f"user{i:04d}" for i in range(20, 30))
+    assert "982 more alert(s) held back by max_alerts (user0020, user0021, user0022 ...)" in (
+        summary.subject
+    )
+    assert "\n" not in summary.subject
+    assert "keys: user0020," in summary.text
+    clock.advance(3600)
+    engine.tick()
+    assert len(email.alerts) == 21  # nothing more was held back
+
+
+def test_max_alerts_counts_digests_too_and_each_rule_on_its_own(
+    clock: FakeClock, email: CapturingNotifier
+) -> None:
+    capped = AlertRule(
+        "capped",
+        categories=frozenset({Category.AUTH}),
+        group_by="source.ip",
+        cooldown=60,
+        notify=("email",),
+        max_alerts=2,
+        max_alerts_within=600,
+    )
+    other = AlertRule(
+        "other",
+        categories=frozenset({Category.AUTH}),
+        notify=("email",),
+        cooldown=0,
+    )
+    engine = engine_with(clock, email, capped, other)
+    for ip in ("10.0.0.1", "10.0.0.1", "10.0.0.2"):  # an alert, a held event, an alert
+        engine.observe(event(clock, ip=ip))
+    assert [(a.rule, a.key) for a in email.alerts if a.rule == "capped"] == [
+        ("capped", "10.0.0.1"),
+        ("capped", "10.0.0.2"),
+    ]
+    assert sum(a.rule == "other" for a in email.alerts) == 3  # not held by the other's cap
+    clock.advance(61)
+    engine.tick()  # 10.0.0.1's digest is due: the cap holds it
+    assert [a.digest for a in email.alerts if a.rule == "capped"] == [False, False]
+    clock.advance(600)
+    engine.tick()
+    last = [a for a in email.alerts if a.rule == "capped"][-1]
+    assert (last.held, last.keys) == (1, ("10.0.0.1",))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("max_alerts", 0, "'max_alerts' must be a whole number from 1 to 10000"),
+        ("max_alerts", True, "'max_alerts' must be a whole number from 1 to 10000"),
+        ("max_alerts", 10_001, "'max_alerts' must be a whole number from 1 to 10000"),
+        ("max_alerts_within", 0, "'max_alerts_within' must be > 0 seconds"),
+    ],
+)
+def test_bad_max_alerts_is_a_clear_error(field: str, value: Any, says: str) -> None:
+    kwargs: dict[str, Any] = {field: value}
+    with pytest.raises(ConfigError, match=says) as info:
+        AlertRule("r", notify=("email",), **kwargs)
+    assert "alert rule 'r'" in str(info.value)

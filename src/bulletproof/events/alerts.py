@@ -114,6 +114,9 @@ class Alert:
     were held back by the cooldown since the previous alert for this rule and key (a digest has
     ``digest=True`` and ``suppressed == count``).
 
+    A *summary* (``held > 0``) stands for ``held`` alerts and digests of the rule that its
+    ``max_alerts`` held back, for ``keys`` (the first few of them; ``key`` says how many).
+
     Added in 0.1.
     """
 
@@ -126,11 +129,19 @@ class Alert:
     first_seen: float
     last_seen: float
     severity: Severity
+    held: int = 0
+    keys: tuple[str, ...] = ()
 
     @property
     def subject(self) -> str:
         """One line, for an email subject or the first line of an SMS."""
         what = self.event.message or self.event.action
+        if self.held:
+            shown = ", ".join(self.keys[:3]) + (" ..." if self.held > 3 else "")
+            return (
+                f"[bulletproof] {self.severity.value.upper()} {self.rule}: {self.held} more "
+                f"alert(s) held back by max_alerts ({shown})"
+            )
         if self.digest:
             return (
                 f"[bulletproof] {self.rule}: {self.suppressed} more event(s) for {self.key} "
@@ -152,6 +163,9 @@ class Alert:
             f"last: {_format_timestamp(self.last_seen)}",
             f"category: {ev.category.value}  action: {ev.action}  severity: {ev.severity.value}",
         ]
+        if self.held:
+            more = " ..." if self.held > len(self.keys) else ""
+            lines.insert(3, f"keys: {', '.join(self.keys)}{more}")
         if ev.source_ip:
             lines.append(f"source.ip: {ev.source_ip}")
         if ev.user_name:
@@ -247,7 +261,10 @@ class AlertRule:
     ``min_severity``. The rule fires when ``threshold`` matching events with the same
     ``group_by`` value arrive within ``within`` seconds of each other (threshold 1: every matching
     event). After firing for a key it stays quiet for ``cooldown`` seconds and then sends one
-    digest of what it held back. ``notify`` names the notifiers to use.
+    digest of what it held back. ``notify`` names the notifiers to use. All keys together, the
+    rule sends at most ``max_alerts`` alerts and digests within ``max_alerts_within`` seconds (a
+    flood of keys an attacker chooses cannot flood the people it pages); what goes past is
+    sent as one summary once the rule may send again.
 
     Category and severity may also be given by their string values (``"auth"``, ``"high"``), as a
     config file does; invalid fields raise :class:`~bulletproof.errors.ConfigError` naming the rule
@@ -265,6 +282,8 @@ class AlertRule:
     group_by: str = ""
     cooldown: Annotated[float, Duration()] = 300.0
     notify: tuple[str, ...] = ()
+    max_alerts: int = 20
+    max_alerts_within: Annotated[float, Duration()] = 3600.0
 
     def __post_init__(self) -> None:
         name: object = self.name
@@ -312,6 +331,18 @@ class AlertRule:
                 f"(defined under notifiers) to send its alerts to."
             )
         object.__setattr__(self, "notify", notify)
+        most: object = self.max_alerts
+        if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= _MAX_THRESHOLD:
+            raise ConfigError(
+                f"{label}: field 'max_alerts' must be a whole number from 1 to {_MAX_THRESHOLD} "
+                f"(alerts and digests the rule may send within max_alerts_within), got {most!r}."
+            )
+        span = _coerce_seconds(label, "max_alerts_within", self.max_alerts_within)
+        if span <= 0:
+            raise ConfigError(
+                f"{label}: field 'max_alerts_within' must be > 0 seconds, got {span!r}."
+            )
+        object.__setattr__(self, "max_alerts_within", span)
 
     def matches(self, event: SecurityEvent) -> bool:
         """Whether ``event`` passes this rule's category, action and severity filters."""
@@ -426,6 +457,8 @@ class AlertStats:
     failures: int
     pending_retries: int
     skipped_lines: int
+    rate_limited: int = 0
+    """Alerts and digests a rule's ``max_alerts`` held back (each sent in a summary)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -648,6 +681,8 @@ def _alert_record(alert: Alert) -> dict[str, Any]:
         "f": alert.first_seen,
         "l": alert.last_seen,
         "s": alert.severity.value,
+        "held": alert.held,
+        "keys": list(alert.keys),
     }
 
 
@@ -662,10 +697,78 @@ def _alert_from(rec: Mapping[str, Any]) -> Alert:
         first_seen=float(rec["f"]),
         last_seen=float(rec["l"]),
         severity=Severity(rec["s"]),
+        held=int(rec.get("held", 0)),
+        keys=tuple(str(k) for k in rec.get("keys", ()))[:_HELD_KEYS],
     )
 
 
 _Fired = tuple[AlertRule, Alert]
+
+_HELD_KEYS: Final = 10
+"""Keys a rule's summary names (the first ones held back)."""
+
+
+class _Held:
+    """The alerts and digests of one rule that its ``max_alerts`` held back."""
+
+    __slots__ = ("events", "first_seen", "held", "keys", "last_seen", "newest", "severity")
+
+    def __init__(self, newest: SecurityEvent) -> None:
+        self.held = 0
+        self.events = 0
+        self.keys: list[str] = []
+        self.first_seen = float("inf")
+        self.last_seen = float("-inf")
+        self.severity = Severity.LOW
+        self.newest = newest
+
+    def add(self, alert: Alert) -> None:
+        self.held += 1
+        self.events += alert.count
+        if alert.key not in self.keys and len(self.keys) < _HELD_KEYS:
+            self.keys.append(alert.key)
+        self.first_seen = min(self.first_seen, alert.first_seen)
+        self.last_seen = max(self.last_seen, alert.last_seen)
+        self.severity = max(self.severity, alert.severity)
+        self.newest = alert.event
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "n": self.held,
+            "ev": self.events,
+            "keys": self.keys,
+            "f": self.first_seen,
+            "l": self.last_seen,
+            "s": self.severity.value,
+            "e": _event_record(self.newest),
+        }
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> _Held:
+        held = cls(_event_from(rec["e"]))
+        held.held = int(rec["n"])
+        held.events = int(rec["ev"])
+        held.keys = [str(k) for k in rec["keys"]][:_HELD_KEYS]
+        held.first_seen = float(rec["f"])
+        held.last_seen = float(rec["l"])
+        held.severity = Severity(rec["s"])
+        return held
+
+    def summary(self, rule: str) -> Alert:
+        return Alert(
+            rule=rule,
+            key="*",
+            event=self.newest,
+            count=self.events,
+            suppressed=0,
+            digest=False,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            severity=self.severity,
+            held=self.held,
+            keys=tuple(self.keys),
+        )
+
 
 _engines: weakref.WeakSet[AlertEngine] = weakref.WeakSet()
 
@@ -766,6 +869,10 @@ class AlertEngine:
         self._dirty: set[tuple[str, str]] = set()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._notes = 0  # notifications made (each has an id: its retry and its record)
+        self._spent: dict[str, deque[float]] = {}  # per rule: when it last sent (max_alerts)
+        self._held: dict[str, _Held] = {}  # per rule: what max_alerts held back
+        self._dirty_rules: set[str] = set()
+        self._rate_limited = 0
         if self._own_counter:
             self._counter = MemoryAlertCounter(self._max_keys)
         self._matched = 0
@@ -849,6 +956,18 @@ class AlertEngine:
                 rec["cu"] = until
         return rec
 
+    def _rule_record(self, rule: str, mono: float, wall: float) -> dict[str, Any]:
+        """When a rule last sent (for its max_alerts) and what that held back."""
+        rec: dict[str, Any] = {
+            "t": "b",
+            "r": rule,
+            "ts": [wall + (t - mono) for t in self._spent.get(rule, ())],
+        }
+        held = self._held.get(rule)
+        if held is not None:
+            rec["h"] = held.record()
+        return rec
+
     @staticmethod
     def _note_record(note: _Retry) -> dict[str, Any]:
         return {
@@ -881,6 +1000,8 @@ class AlertEngine:
         wall = self._clock.time()
         records = [self._key_record(r, k, mono, wall) for r, k in self._dirty]
         self._dirty.clear()
+        records.extend(self._rule_record(r, mono, wall) for r in self._dirty_rules)
+        self._dirty_rules.clear()
         records.extend(self._note_record(n) for n in notes)
         if ids:
             records.append({"t": "s", "ids": list(ids)})
@@ -893,9 +1014,11 @@ class AlertEngine:
             return
         wall = self._clock.time()
         self._dirty.clear()
+        self._dirty_rules.clear()
         records: list[dict[str, Any]] = [
             self._key_record(r, k, mono, wall) for r, k in self._states
         ]
+        records.extend(self._rule_record(r, mono, wall) for r in self._spent.keys() | self._held)
         records.extend(self._note_record(n) for n in self._retries.values())
         records.extend(self._note_record(n) for n in self._inflight.values())
         if self._seen:
@@ -909,6 +1032,7 @@ class AlertEngine:
         keys: dict[tuple[str, str], Mapping[str, Any] | None] = {}
         notes: dict[int, Mapping[str, Any] | None] = {}
         seen: list[str] = []
+        budgets: dict[str, Mapping[str, Any]] = {}
         for rec in records:
             kind = rec.get("t")
             if kind in ("k", "x"):
@@ -921,6 +1045,8 @@ class AlertEngine:
                 notes[rec["id"]] = None
             elif kind == "s" and isinstance(rec.get("ids"), list):
                 seen.extend(str(i) for i in rec["ids"])
+            elif kind == "b":
+                budgets[str(rec.get("r"))] = rec
         counter = self._counter if self._own_counter else None
         for (rule_name, key), krec in keys.items():
             rule = self._rule_by_name.get(rule_name)
@@ -957,6 +1083,20 @@ class AlertEngine:
                 elif state.suppressed:
                     # Its cooldown ended while nobody delivered: the digest is due now.
                     self._start_cooldown_locked(rule, key, state, mono, 0.0)
+        for rule_name, brec in budgets.items():
+            rule = self._rule_by_name.get(rule_name)
+            if rule is None:
+                continue
+            try:
+                times = sorted(float(t) for t in brec.get("ts", ()))
+                held = _Held.from_record(brec["h"]) if "h" in brec else None
+            except (KeyError, TypeError, ValueError):
+                continue
+            spent: deque[float] = deque(maxlen=rule.max_alerts)
+            spent.extend(mono + (t - wall) for t in times)
+            self._spent[rule_name] = spent
+            if held is not None:
+                self._held[rule_name] = held
         self._notes = max(notes, default=0)  # ids are never reused, whatever is kept
         kept: list[_Retry] = []
         for note_id in sorted(notes):
@@ -1172,6 +1312,7 @@ class AlertEngine:
                 failures=self._failures,
                 pending_retries=len(self._retries),
                 skipped_lines=self._skipped,
+                rate_limited=self._rate_limited,
             )
 
     # -- rule state (call with the lock held) -------------------------------------------------
@@ -1337,11 +1478,26 @@ class AlertEngine:
         then the retries that are due; what changed is written down before any is made."""
         notes: list[_Retry] = []
         wall = self._clock.time()
+        sending: list[_Fired] = []
+        for name in list(self._held):  # summaries first: what was held back came before
+            rule = self._rule_by_name[name]
+            if self._spend_locked(rule, now):
+                sending.append((rule, self._held.pop(name).summary(name)))
         for rule, alert in fired:
             brief = replace(alert, event=_brief(alert.event))
+            if self._spend_locked(rule, now):
+                sending.append((rule, brief))
+                continue
+            held = self._held.get(rule.name)
+            if held is None:
+                held = self._held[rule.name] = _Held(brief.event)
+            held.add(brief)
+            self._dirty_rules.add(rule.name)
+            self._rate_limited += 1
+        for rule, alert in sending:
             for key in rule.notify:
                 self._notes += 1
-                notes.append(_Retry(self._notes, key, rule.name, brief, due=wall))
+                notes.append(_Retry(self._notes, key, rule.name, alert, due=wall))
         for note in notes:
             self._inflight[note.id] = note  # so a rewrite instead of the record keeps them
         self._journal_locked(notes, ids)
@@ -1350,6 +1506,17 @@ class AlertEngine:
                 self._inflight[note.id] = note
                 notes.append(note)
         return notes
+
+    def _spend_locked(self, rule: AlertRule, now: float) -> bool:
+        """Take one of the rule's ``max_alerts`` if one is free now."""
+        spent = self._spent.get(rule.name)
+        if spent is None:
+            spent = self._spent[rule.name] = deque(maxlen=rule.max_alerts)
+        if len(spent) >= rule.max_alerts and now - spent[0] < rule.max_alerts_within:
+            return False
+        spent.append(now)
+        self._dirty_rules.add(rule.name)
+        return True
 
     def _take_due_locked(self, now: float) -> list[_Retry]:
         due: list[_Retry] = []
