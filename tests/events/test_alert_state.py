@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from tests.events.test_alerts import event, line
 
+from bulletproof.events import _alertlog
 from bulletproof.events._alertlog import AlertLog
 from bulletproof.events.alerts import Alert, AlertEngine, AlertRule
 from bulletproof.events.model import Category, SecurityEvent, Severity
@@ -225,10 +226,10 @@ def test_a_state_file_that_cannot_be_written_leaves_the_engine_working(
     def full(fd: int, data: Any) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "write", full)
+    monkeypatch.setattr(_alertlog, "_os_write", full)
     first.send(*(event(clock) for _ in range(4)))
     assert len(first.alerts) == 1  # alerting goes on
-    monkeypatch.setattr(os, "write", real_write)
+    monkeypatch.setattr(_alertlog, "_os_write", real_write)
     first.send(event(clock))  # room again: the whole state is written
     second = Process(state, clock)
     second.send(event(clock))
@@ -285,8 +286,6 @@ def test_a_state_that_cannot_be_rewritten_is_said_once_and_kept_as_it_was(
 def test_an_alert_whose_batch_rewrote_the_state_is_still_made_after_a_crash(
     state: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bulletproof.events import _alertlog
-
     monkeypatch.setattr(_alertlog, "_MIN_COMPACT", 0)  # the file is rewritten as it grows
     first = Process(state, clock)
     first.send(event(clock, ip="192.0.2.1"))  # grows it: the next batch rewrites it
@@ -316,7 +315,7 @@ def test_a_batch_whose_write_failed_reaches_the_disk_with_the_next_one(
             raise OSError(28, "No space left on device")
         return real(fd, data)
 
-    monkeypatch.setattr(os, "write", once_full)
+    monkeypatch.setattr(_alertlog, "_os_write", once_full)
     first.send(*(event(clock, ip="198.51.100.1") for _ in range(3)))  # its record fails
     assert len(first.alerts) == 1  # and the 'sent' record after it is not what makes it right
     clock.advance(5)

@@ -810,19 +810,24 @@ def test_a_slot_taken_again_is_not_mistaken_for_dead(tmp_path: Path) -> None:
 # -- a writer that moves on while the reader looks -------------------------------------------
 
 
-def _between_look_and_decision(monkeypatch: pytest.MonkeyPatch, name: str, act: Any) -> list[int]:
-    """Run ``act`` once, the first time the reader calls ``name``: after it took the segment's
-    size or read its bytes, before it decides what they mean (the writer's turn)."""
+def _between_look_and_decision(
+    monkeypatch: pytest.MonkeyPatch, reader: SpoolConsumer, name: str, act: Any
+) -> list[int]:
+    """Run ``act`` once, the first time ``reader`` calls ``name``: after it took the segment's
+    size or read its bytes, before it decides what they mean (the writer's turn).
+
+    Hooked on this one reader only: threads another test left running use their own.
+    """
     calls: list[int] = []
-    original = getattr(SpoolConsumer, name)
+    original = getattr(reader, name)
 
-    def hooked(self: SpoolConsumer, *args: Any) -> Any:
+    def hooked(*args: Any) -> Any:
         if not calls:
+            calls.append(1)
             act()
-        calls.append(1)
-        return original(self, *args)
+        return original(*args)
 
-    monkeypatch.setattr(SpoolConsumer, name, hooked)
+    monkeypatch.setattr(reader, name, hooked)
     return calls
 
 
@@ -847,7 +852,7 @@ def test_a_record_finished_as_the_writer_moves_to_the_next_segment_is_read_whole
                 f.write(record[1000:])
             d.spool.segment_path(seg + 1).write_bytes(frame_record(2, b'{"n":2}'))
 
-        hooked = _between_look_and_decision(monkeypatch, "_next_segment", writer_moves_on)
+        hooked = _between_look_and_decision(monkeypatch, reader, "_next_segment", writer_moves_on)
         got = drain(reader)
         assert hooked
         assert [json.loads(x)["n"] for x in got] == [1, 2]
@@ -874,7 +879,7 @@ def test_records_appended_just_before_the_next_segment_are_not_stepped_over(
                 f.write(frame_record(1, b'{"n":1}'))
             d.spool.segment_path(seg + 1).write_bytes(frame_record(2, b'{"n":2}'))
 
-        hooked = _between_look_and_decision(monkeypatch, "_next_segment", writer_moves_on)
+        hooked = _between_look_and_decision(monkeypatch, reader, "_next_segment", writer_moves_on)
         got = drain(reader)
         assert hooked
         assert [json.loads(x)["n"] for x in got] == [1, 2]
@@ -905,7 +910,7 @@ def test_a_writer_that_writes_its_last_records_and_exits_is_not_counted_as_losin
             writer.close()
             clock.advance(5)  # past the time the reader trusts that it saw the writer alive
 
-        hooked = _between_look_and_decision(monkeypatch, "_check_end", last_words)
+        hooked = _between_look_and_decision(monkeypatch, reader, "_check_end", last_words)
         assert drain(reader) == []  # the reader had taken the size before the write
         assert hooked
         assert drain(reader) == [b'{"n":1}']
@@ -941,7 +946,7 @@ def test_a_writer_that_moves_to_a_new_segment_and_exits_is_not_counted_as_losing
             writer.close()
             clock.advance(5)
 
-        hooked = _between_look_and_decision(monkeypatch, "_check_end", last_words)
+        hooked = _between_look_and_decision(monkeypatch, reader, "_check_end", last_words)
         got = drain(reader) + drain(reader)
         assert hooked
         assert got == [b'{"n":1}']
@@ -964,6 +969,8 @@ def test_records_a_reader_took_from_a_write_that_then_failed_are_neither_cut_off
     taken: list[bytes] = []
 
     def full_disk(fd: int, data: Any) -> int:
+        if fd != d.spool._fd:
+            return real_write(fd, data)  # another spool's (a thread another test left running)
         calls.append(1)
         if len(calls) == 1:
             n = real_write(fd, bytes(data)[: 2 * one + 10])
@@ -1018,6 +1025,8 @@ def test_a_fork_while_the_deliverer_probes_a_dead_slot_does_not_keep_it_alive(
 
     def slow_probe(path: Path) -> int | None:
         fd = real(path)
+        if path != gone.dir / "lock":
+            return fd  # another directory's probe (a thread another test left running)
         thread = threading.Thread(target=fork_a_worker)
         threads.append(thread)
         thread.start()
