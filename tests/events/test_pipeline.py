@@ -10,7 +10,7 @@ import math
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -88,15 +88,6 @@ class HoldingSink(CapturingSink):
 
     def unconfirmed(self) -> int:
         return min(self.hold, len(self.lines))
-
-
-@pytest.fixture
-def pipelines() -> Iterator[list[EventPipeline]]:
-    """Pipelines a test started; closed at the end whatever happened."""
-    made: list[EventPipeline] = []
-    yield made
-    for pipe in made:
-        pipe.close(timeout=0.2)
 
 
 def start(made: list[EventPipeline], *args: Any, **kwargs: Any) -> EventPipeline:

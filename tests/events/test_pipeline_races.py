@@ -31,14 +31,6 @@ from bulletproof.testing import CapturingSink
 
 
 @pytest.fixture
-def pipelines() -> Iterator[list[EventPipeline]]:
-    made: list[EventPipeline] = []
-    yield made
-    for pipe in made:
-        pipe.close(timeout=0.2)
-
-
-@pytest.fixture
 def children() -> Iterator[list[int]]:
     """Forked children of a test, killed and reaped at its end."""
     pids: list[int] = []

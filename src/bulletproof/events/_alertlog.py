@@ -39,6 +39,12 @@ _READ_LIMIT: Final = 256 << 20
 """A journal longer than this is not read (it can only be damage): the engine starts afresh."""
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[_os_write(fd, view) :]
+
+
 class AlertLog:
     """One journal file, written by the one delivering process. Added in 0.1."""
 
@@ -124,9 +130,7 @@ class AlertLog:
                 self._size = os.fstat(self._fd).st_size
                 if self._size and not self._base:
                     self._base = self._size
-            view = memoryview(data)
-            while view:
-                view = view[_os_write(self._fd, view) :]
+            _write_all(self._fd, data)
             if self.fsync and sync:
                 os.fsync(self._fd)
         except OSError as exc:
@@ -142,9 +146,7 @@ class AlertLog:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[_os_write(fd, view) :]
+                _write_all(fd, data)
                 if self.fsync:
                     os.fsync(fd)
             finally:
