@@ -163,7 +163,7 @@ class AlertLog:
                 os.unlink(tmp)
             self._failed(exc)
             return False
-        self._close_fd()  # the next append opens the new file
+        self.close()  # the next append opens the new file
         self._size = self._base = len(data)
         self.stale = False
         return True
@@ -183,12 +183,9 @@ class AlertLog:
             )
         self.stale = True
 
-    def _close_fd(self) -> None:
+    def close(self) -> None:
+        """Close the file (what was appended is on disk, synced when ``fsync``)."""
         if self._fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = -1
-
-    def close(self) -> None:
-        """Close the file (what was appended is on disk, synced when ``fsync``)."""
-        self._close_fd()
